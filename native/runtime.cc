@@ -1,0 +1,174 @@
+// Runtime settings (threads, seeds, devices, autocast), optimisers and the module entry point.
+#include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+#include <torch/cuda.h>
+#include <torch/version.h>
+
+#include <sstream>
+
+#include "common.h"
+
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define BS_AUTOCAST_PER_DEVICE 1
+#endif
+
+namespace bs {
+namespace {
+
+Napi::Value info(Args& a) {
+  auto env = a.env();
+  auto obj = Napi::Object::New(env);
+  obj.Set("version", TORCH_VERSION);
+  obj.Set("cudaAvailable", torch::cuda::is_available());
+  obj.Set("cudaDeviceCount", static_cast<double>(torch::cuda::device_count()));
+  obj.Set("cudnnAvailable", torch::cuda::cudnn_is_available());
+  obj.Set("mkldnnAvailable", at::globalContext().hasMKLDNN());
+  obj.Set("threads", at::get_num_threads());
+  obj.Set("interopThreads", at::get_num_interop_threads());
+  obj.Set("cxx11Abi", static_cast<bool>(_GLIBCXX_USE_CXX11_ABI));
+  obj.Set("parallelInfo", at::get_parallel_info());
+  return obj;
+}
+
+void setAutocast(bool enabled, const std::string& dtype) {
+  const auto type = parseDtype(dtype);
+#ifdef BS_AUTOCAST_PER_DEVICE
+  at::autocast::set_autocast_enabled(at::kCUDA, enabled);
+  at::autocast::set_autocast_dtype(at::kCUDA, type);
+#else
+  at::autocast::set_enabled(enabled);
+  at::autocast::set_autocast_gpu_dtype(type);
+#endif
+  // Casts are cached only inside one autocast region, as in torch.autocast.
+  if (enabled) {
+    at::autocast::increment_nesting();
+  } else if (at::autocast::decrement_nesting() == 0) {
+    at::autocast::clear_cache();
+  }
+}
+
+// ---- optimisers ----
+
+struct OptimizerHolder {
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+};
+
+OptimizerHolder& optimizer(Args& a, size_t i) {
+  if (!a.has(i) || !a.raw(i).IsExternal()) throw std::invalid_argument("expected an optimizer handle");
+  auto* holder = a.raw(i).As<Napi::External<OptimizerHolder>>().Data();
+  if (!holder->optimizer) throw std::invalid_argument("optimizer was disposed");
+  return *holder;
+}
+
+double numberOption(const Napi::Object& options, const char* key, double fallback) {
+  Napi::Value v = options.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : fallback;
+}
+
+bool boolOption(const Napi::Object& options, const char* key, bool fallback) {
+  Napi::Value v = options.Get(key);
+  return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : fallback;
+}
+
+Napi::Value optimCreate(Args& a) {
+  // optimCreate(kind, params[], options)
+  auto kind = a.str(0);
+  auto params = a.tensors(1);
+  if (!a.raw(2).IsObject()) throw std::invalid_argument("argument 2: expected an options object");
+  auto options = a.raw(2).As<Napi::Object>();
+  const double lr = numberOption(options, "lr", 1e-3);
+  auto holder = std::make_unique<OptimizerHolder>();
+  if (kind == "sgd") {
+    auto opts = torch::optim::SGDOptions(lr)
+                    .momentum(numberOption(options, "momentum", 0.0))
+                    .dampening(numberOption(options, "dampening", 0.0))
+                    .weight_decay(numberOption(options, "weightDecay", 0.0))
+                    .nesterov(boolOption(options, "nesterov", false));
+    holder->optimizer = std::make_unique<torch::optim::SGD>(params, opts);
+  } else if (kind == "adamw") {
+    auto opts = torch::optim::AdamWOptions(lr)
+                    .betas({numberOption(options, "beta1", 0.9), numberOption(options, "beta2", 0.999)})
+                    .eps(numberOption(options, "eps", 1e-8))
+                    .weight_decay(numberOption(options, "weightDecay", 1e-2))
+                    .amsgrad(boolOption(options, "amsgrad", false));
+    holder->optimizer = std::make_unique<torch::optim::AdamW>(params, opts);
+  } else {
+    throw std::invalid_argument("unknown optimizer '" + kind + "' (sgd, adamw)");
+  }
+  return Napi::External<OptimizerHolder>::New(a.env(), holder.release(),
+                                              [](Napi::Env, OptimizerHolder* h) { delete h; });
+}
+
+Napi::Value optimZeroGrad(Args& a) {
+  // Gradients become undefined (set_to_none), the same on libtorch 1.13 and 2.x.
+  for (auto& group : optimizer(a, 0).optimizer->param_groups()) {
+    for (auto& p : group.params()) p.mutable_grad().reset();
+  }
+  return a.undefined();
+}
+
+Napi::Value optimSetLr(Args& a) {
+  const double lr = a.f64(1);
+  for (auto& group : optimizer(a, 0).optimizer->param_groups()) group.options().set_lr(lr);
+  return a.undefined();
+}
+
+Napi::Value optimSave(Args& a) {
+  torch::serialize::OutputArchive archive;
+  optimizer(a, 0).optimizer->save(archive);
+  std::ostringstream stream;
+  archive.save_to(stream);
+  auto bytes = stream.str();
+  auto buffer = Napi::Buffer<char>::Copy(a.env(), bytes.data(), bytes.size());
+  return buffer;
+}
+
+Napi::Value optimLoad(Args& a) {
+  if (!a.raw(1).IsBuffer()) throw std::invalid_argument("argument 1: expected a Buffer");
+  auto buffer = a.raw(1).As<Napi::Buffer<char>>();
+  std::istringstream stream(std::string(buffer.Data(), buffer.Length()));
+  torch::serialize::InputArchive archive;
+  archive.load_from(stream);
+  optimizer(a, 0).optimizer->load(archive);
+  return a.undefined();
+}
+
+Napi::Value optimDispose(Args& a) {
+  optimizer(a, 0).optimizer.reset();
+  return a.undefined();
+}
+
+const OpEntry kEntries[] = {
+    {"info", info},
+    BS_VOID("setNumThreads", at::set_num_threads(static_cast<int>(a.i64(0)))),
+    BS_VOID("manualSeed", torch::manual_seed(static_cast<uint64_t>(a.i64(0)))),
+    BS_VOID("setCudnnBenchmark", at::globalContext().setBenchmarkCuDNN(a.b(0))),
+    BS_VOID("setDeterministic", at::globalContext().setDeterministicAlgorithms(a.b(0), true)),
+    BS_VOID("cudaSynchronize", torch::cuda::synchronize(a.has(0) ? a.i64(0) : -1)),
+    BS_VOID("setAutocast", setAutocast(a.b(0), a.str(1))),
+    {"optimCreate", optimCreate},
+    BS_VOID("optimStep", optimizer(a, 0).optimizer->step()),
+    {"optimZeroGrad", optimZeroGrad},
+    {"optimSetLr", optimSetLr},
+    {"optimSave", optimSave},
+    {"optimLoad", optimLoad},
+    {"optimDispose", optimDispose},
+};
+
+}  // namespace
+
+void registerRuntime(Napi::Env env, Napi::Object exports) {
+  registerOps(env, exports, kEntries, sizeof(kEntries) / sizeof(kEntries[0]));
+}
+
+}  // namespace bs
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  bs::registerTensorOps(env, exports);
+  bs::registerMathOps(env, exports);
+  bs::registerNnOps(env, exports);
+  bs::registerRuntime(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(backsplit_engine, Init)
