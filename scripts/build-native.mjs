@@ -24,8 +24,7 @@ function nodeIncludeDir() {
   const dir = candidates.find((d) => existsSync(path.join(d, "node_api.h")));
   if (!dir) {
     throw new Error(
-      `Node's C headers (node_api.h) were not found in: ${candidates.join(", ")}.\n` +
-        "Install them (e.g. `npx node-gyp install`, or your distribution's nodejs headers) or set NODE_INCLUDE_DIR.",
+      `Node's C headers (node_api.h) were not found in: ${candidates.join(", ")}.\nInstall them (e.g. \`npx node-gyp install\`, or your distribution's nodejs headers) or set NODE_INCLUDE_DIR.`,
     );
   }
   return dir;
@@ -90,7 +89,11 @@ const previousKey = existsSync(configFile)
 const rebuildAll = force || previousKey !== configKey;
 
 mkdirSync(objDir, { recursive: true });
-const headerTime = Math.max(...readdirSync(nativeDir).filter((f) => f.endsWith(".h")).map((f) => statSync(path.join(nativeDir, f)).mtimeMs));
+const headerTime = Math.max(
+  ...readdirSync(nativeDir)
+    .filter((f) => f.endsWith(".h"))
+    .map((f) => statSync(path.join(nativeDir, f)).mtimeMs),
+);
 const sources = readdirSync(nativeDir).filter((f) => f.endsWith(".cc"));
 const objects = sources.map((f) => path.join(objDir, f.replace(/\.cc$/, ".o")));
 const stale = sources.filter((f, i) => {
@@ -99,12 +102,20 @@ const stale = sources.filter((f, i) => {
   return objTime < statSync(path.join(nativeDir, f)).mtimeMs || objTime < headerTime;
 });
 
-console.error(`[build-native] libtorch ${torch.version} from ${torch.source} (${torch.libDir}), ${std}, cuda=${torch.cuda}`);
+console.error(
+  `[build-native] libtorch ${torch.version} from ${torch.source} (${torch.libDir}), ${std}, cuda=${torch.cuda}`,
+);
 const started = Date.now();
 await parallel(
   stale.map((f) => async () => {
     console.error(`[build-native] compiling ${f}`);
-    await run(process.env.CXX || "g++", [...cflags, "-c", path.join(nativeDir, f), "-o", path.join(objDir, f.replace(/\.cc$/, ".o"))]);
+    await run(process.env.CXX || "g++", [
+      ...cflags,
+      "-c",
+      path.join(nativeDir, f),
+      "-o",
+      path.join(objDir, f.replace(/\.cc$/, ".o")),
+    ]);
   }),
   os.availableParallelism(),
 );

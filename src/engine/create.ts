@@ -1,6 +1,15 @@
 // Tensor creation and combination.
 import type { Handle } from "./native.js";
-import { type AnyTypedArray, type DType, type Device, type Operand, type Scalar, Tensor, op, opList } from "./tensor.js";
+import {
+  type AnyTypedArray,
+  type DType,
+  type Device,
+  type Operand,
+  type Scalar,
+  type Tensor,
+  op,
+  opList,
+} from "./tensor.js";
 
 export interface CreateOptions {
   dtype?: DType;
@@ -21,13 +30,18 @@ const DEFAULT_TYPED: [new (...a: never[]) => AnyTypedArray, DType][] = [
  * Makes a tensor from a typed array (copied) or nested-free number array and a shape.
  * Without dtype, a typed array keeps its element type and a number array becomes float32.
  */
-export function tensor(data: AnyTypedArray | readonly number[], shape?: readonly number[], options: CreateOptions = {}): Tensor {
+export function tensor(
+  data: AnyTypedArray | readonly number[],
+  shape?: readonly number[],
+  options: CreateOptions = {},
+): Tensor {
   const inferred = ArrayBuffer.isView(data) ? DEFAULT_TYPED.find(([ctor]) => data instanceof ctor)?.[1] : undefined;
   const dtype = options.dtype ?? inferred ?? "float32";
   const fullShape = shape ?? [data.length];
-  const buffer = ArrayBuffer.isView(data) && (inferred === dtype || dtype === "float16" || dtype === "bfloat16" || dtype === "bool")
-    ? data
-    : toTypedArray(data, dtype);
+  const buffer =
+    ArrayBuffer.isView(data) && (inferred === dtype || dtype === "float16" || dtype === "bfloat16" || dtype === "bool")
+      ? data
+      : toTypedArray(data, dtype);
   return op("fromArray", buffer, fullShape, dtype, options.device ?? null);
 }
 

@@ -1,6 +1,6 @@
 // Functional neural-network ops (the twin of torch.nn.functional).
 import type { Handle } from "./native.js";
-import { type DType, Tensor, op } from "./tensor.js";
+import { type DType, type Tensor, op } from "./tensor.js";
 
 type Ints = number | readonly number[];
 
@@ -164,7 +164,15 @@ export function maxPool(x: Tensor, kernel: Ints, o: PoolOptions = {}): Tensor {
   const name = n === 3 ? "maxPool3d" : n === 2 ? "maxPool2d" : null;
   if (!name) throw new Error(`maxPool supports 2d and 3d inputs, got ${x.ndim - 2}d`);
   const k = expand(kernel, n);
-  return op(name, x.handle, k, expand(o.stride ?? k, n), expand(o.padding ?? 0, n), expand(o.dilation ?? 1, n), o.ceilMode ?? false);
+  return op(
+    name,
+    x.handle,
+    k,
+    expand(o.stride ?? k, n),
+    expand(o.padding ?? 0, n),
+    expand(o.dilation ?? 1, n),
+    o.ceilMode ?? false,
+  );
 }
 
 export function avgPool(x: Tensor, kernel: Ints, o: PoolOptions = {}): Tensor {
@@ -172,7 +180,15 @@ export function avgPool(x: Tensor, kernel: Ints, o: PoolOptions = {}): Tensor {
   const name = n === 3 ? "avgPool3d" : n === 2 ? "avgPool2d" : null;
   if (!name) throw new Error(`avgPool supports 2d and 3d inputs, got ${x.ndim - 2}d`);
   const k = expand(kernel, n);
-  return op(name, x.handle, k, expand(o.stride ?? k, n), expand(o.padding ?? 0, n), o.ceilMode ?? false, o.countIncludePad ?? true);
+  return op(
+    name,
+    x.handle,
+    k,
+    expand(o.stride ?? k, n),
+    expand(o.padding ?? 0, n),
+    o.ceilMode ?? false,
+    o.countIncludePad ?? true,
+  );
 }
 
 export function adaptiveAvgPool(x: Tensor, outputSize: Ints): Tensor {
@@ -185,7 +201,12 @@ export function adaptiveAvgPool(x: Tensor, outputSize: Ints): Tensor {
 export type InterpolateMode = "nearest" | "linear" | "bilinear" | "trilinear" | "bicubic" | "area";
 
 /** Resizes the spatial dimensions to size. alignCorners applies to the (bi/tri)linear and bicubic modes. */
-export function interpolate(x: Tensor, size: readonly number[], mode: InterpolateMode = "nearest", alignCorners?: boolean): Tensor {
+export function interpolate(
+  x: Tensor,
+  size: readonly number[],
+  mode: InterpolateMode = "nearest",
+  alignCorners?: boolean,
+): Tensor {
   const linear = mode === "linear" || mode === "bilinear" || mode === "trilinear" || mode === "bicubic";
   return op("interpolate", x.handle, size, mode, linear ? (alignCorners ?? false) : null);
 }
@@ -198,7 +219,14 @@ export interface GridSampleOptions {
 
 /** Samples input at grid locations in [-1, 1] (last grid dimension ordered x, y[, z]). */
 export function gridSample(input: Tensor, grid: Tensor, o: GridSampleOptions = {}): Tensor {
-  return op("gridSample", input.handle, grid.handle, o.mode ?? "bilinear", o.padding ?? "zeros", o.alignCorners ?? false);
+  return op(
+    "gridSample",
+    input.handle,
+    grid.handle,
+    o.mode ?? "bilinear",
+    o.padding ?? "zeros",
+    o.alignCorners ?? false,
+  );
 }
 
 /** Sampling grid for affine matrices theta [N, d, d+1] and an output size [N, C, ...spatial]. */

@@ -95,7 +95,8 @@ export function polyLr(initial: number, totalSteps: number, exponent = 0.9): Sch
 
 /** Cosine decay from initial to minimum over totalSteps. */
 export function cosineLr(initial: number, totalSteps: number, minimum = 0): Schedule {
-  return (step) => minimum + 0.5 * (initial - minimum) * (1 + Math.cos((Math.PI * Math.min(step, totalSteps)) / totalSteps));
+  return (step) =>
+    minimum + 0.5 * (initial - minimum) * (1 + Math.cos((Math.PI * Math.min(step, totalSteps)) / totalSteps));
 }
 
 /** Linear warm-up over warmupSteps, then the wrapped schedule (shifted to start at 0). */

@@ -41,10 +41,13 @@ export function resolveDevice(device: Device | "auto" = "auto"): Device {
   if (device === "auto") return info.cudaAvailable ? "cuda" : "cpu";
   if (device.startsWith("cuda")) {
     if (!info.cudaAvailable) {
-      throw new Error(`device ${device} requested but libtorch ${info.version} sees no CUDA device (CPU build or no GPU)`);
+      throw new Error(
+        `device ${device} requested but libtorch ${info.version} sees no CUDA device (CPU build or no GPU)`,
+      );
     }
     const index = Number(device.split(":")[1] ?? 0);
-    if (index >= info.cudaDeviceCount) throw new Error(`device ${device} requested but only ${info.cudaDeviceCount} CUDA device(s) exist`);
+    if (index >= info.cudaDeviceCount)
+      throw new Error(`device ${device} requested but only ${info.cudaDeviceCount} CUDA device(s) exist`);
   } else if (device !== "cpu") {
     throw new Error(`unknown device '${device}' (cpu, cuda, cuda:N, auto)`);
   }

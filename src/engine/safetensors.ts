@@ -2,7 +2,7 @@
 // u64 little-endian header length, a JSON header {name: {dtype, shape, data_offsets}}, then raw bytes.
 import { readFileSync } from "node:fs";
 import { writeFileAtomicSync } from "../util/atomic.js";
-import { type DType, Tensor, op } from "./tensor.js";
+import { type DType, type Tensor, op } from "./tensor.js";
 
 const TO_CODE: Record<DType, string> = {
   float32: "F32",
@@ -50,7 +50,11 @@ export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record
   return [length, headerBytes, ...chunks];
 }
 
-export function saveSafetensors(file: string, tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): void {
+export function saveSafetensors(
+  file: string,
+  tensors: Map<string, Tensor>,
+  metadata: Record<string, string> = {},
+): void {
   writeFileAtomicSync(file, encodeSafetensors(tensors, metadata));
 }
 
@@ -78,10 +82,15 @@ export function decodeSafetensors(bytes: Uint8Array, source = "safetensors data"
       metadata = entry as Record<string, string>;
       continue;
     }
-    const { dtype, shape, data_offsets: [begin, end] } = entry as HeaderEntry;
+    const {
+      dtype,
+      shape,
+      data_offsets: [begin, end],
+    } = entry as HeaderEntry;
     const type = FROM_CODE[dtype];
     if (!type) throw new Error(`${source}: tensor ${name} has unsupported dtype ${dtype}`);
-    if (dataStart + end > bytes.byteLength || begin > end) throw new Error(`${source}: tensor ${name} lies outside the file`);
+    if (dataStart + end > bytes.byteLength || begin > end)
+      throw new Error(`${source}: tensor ${name} lies outside the file`);
     tensors.set(name, fromBytes(bytes.subarray(dataStart + begin, dataStart + end), shape, type));
   }
   return { tensors, metadata };

@@ -2,7 +2,17 @@
 import { type Handle, type NativeArg, native } from "./native.js";
 import { track } from "./scope.js";
 
-export type DType = "float32" | "float64" | "float16" | "bfloat16" | "int64" | "int32" | "int16" | "int8" | "uint8" | "bool";
+export type DType =
+  | "float32"
+  | "float64"
+  | "float16"
+  | "bfloat16"
+  | "int64"
+  | "int32"
+  | "int16"
+  | "int8"
+  | "uint8"
+  | "bool";
 /** "cpu", "cuda" or "cuda:N". */
 export type Device = string;
 export type Scalar = number | boolean;

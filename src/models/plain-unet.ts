@@ -2,8 +2,8 @@
 // strided convolution down, transposed convolution up, 1×1 segmentation heads per decoder
 // stage for deep supervision. Binary and BackSplit models differ only in numClasses.
 import { cat } from "../engine/create.js";
-import { Module } from "../engine/nn/module.js";
 import { Conv, ConvTranspose, InstanceNorm, LeakyReLU, Sequential, kaimingNormal } from "../engine/nn/layers.js";
+import { Module } from "../engine/nn/module.js";
 import { noGrad } from "../engine/runtime.js";
 import { tidy } from "../engine/scope.js";
 import type { Tensor } from "../engine/tensor.js";
@@ -29,7 +29,14 @@ function convBlock(dims: 2 | 3, inC: number, outC: number, kernel: number, strid
   );
 }
 
-function stage(dims: 2 | 3, inC: number, outC: number, kernel: number, stride: number | number[], n: number): Sequential {
+function stage(
+  dims: 2 | 3,
+  inC: number,
+  outC: number,
+  kernel: number,
+  stride: number | number[],
+  n: number,
+): Sequential {
   const blocks = [convBlock(dims, inC, outC, kernel, stride)];
   for (let i = 1; i < n; i++) blocks.push(convBlock(dims, outC, outC, kernel, 1));
   return new Sequential(...blocks);
@@ -54,7 +61,10 @@ export class PlainUNet extends Module {
     };
     const { dims, features, strides, kernel, convsPerStage } = this.config;
     this.encoder = features.map((f, i) =>
-      this.child(`encoder${i}`, stage(dims, i === 0 ? config.inChannels : features[i - 1], f, kernel, strides[i], convsPerStage)),
+      this.child(
+        `encoder${i}`,
+        stage(dims, i === 0 ? config.inChannels : features[i - 1], f, kernel, strides[i], convsPerStage),
+      ),
     );
     this.upsample = [];
     this.decoder = [];
@@ -62,10 +72,22 @@ export class PlainUNet extends Module {
     for (let i = n - 2; i >= 0; i--) {
       const s = strides[i + 1];
       this.upsample.push(
-        this.child(`up${i}`, new ConvTranspose({ dims, inChannels: features[i + 1], outChannels: features[i], kernel: s, stride: s, bias: true })),
+        this.child(
+          `up${i}`,
+          new ConvTranspose({
+            dims,
+            inChannels: features[i + 1],
+            outChannels: features[i],
+            kernel: s,
+            stride: s,
+            bias: true,
+          }),
+        ),
       );
       this.decoder.push(this.child(`decoder${i}`, stage(dims, 2 * features[i], features[i], kernel, 1, convsPerStage)));
-      this.heads.push(this.child(`head${i}`, new Conv({ dims, inChannels: features[i], outChannels: config.numClasses, kernel: 1 })));
+      this.heads.push(
+        this.child(`head${i}`, new Conv({ dims, inChannels: features[i], outChannels: config.numClasses, kernel: 1 })),
+      );
     }
     this.initHe();
   }

@@ -9,7 +9,10 @@ function tempName(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
 }
 
-export function writeFileAtomicSync(file: string, data: string | NodeJS.ArrayBufferView | readonly NodeJS.ArrayBufferView[]): void {
+export function writeFileAtomicSync(
+  file: string,
+  data: string | NodeJS.ArrayBufferView | readonly NodeJS.ArrayBufferView[],
+): void {
   mkdirSync(path.dirname(file), { recursive: true });
   const tmp = tempName(file);
   try {
