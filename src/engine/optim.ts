@@ -1,5 +1,5 @@
 // Optimisers (libtorch's torch::optim), learning-rate schedules and gradient clipping.
-import { stack } from "./create.js";
+import { scalar, stack } from "./create.js";
 import { type Handle, type OptimizerHandle, native } from "./native.js";
 import { noGrad } from "./runtime.js";
 import { tidy } from "./scope.js";
@@ -106,17 +106,19 @@ export function withWarmup(schedule: Schedule, warmupSteps: number): Schedule {
 
 /**
  * Scales gradients in place so that their global L2 norm is at most maxNorm (torch.nn.utils.clip_grad_norm_).
- * Returns the norm before clipping.
+ * Returns the norm before clipping as a 0-d float32 tensor: it stays on the device, so clipping
+ * does not wait for the GPU (call .item() only when you log it).
  */
-export function clipGradNorm(params: Tensor[], maxNorm: number): number {
+export function clipGradNorm(params: Tensor[], maxNorm: number): Tensor {
   return noGrad(() =>
     tidy(() => {
       const grads = params.map((p) => p.grad).filter((g): g is Tensor => g !== null);
-      if (grads.length === 0) return 0;
-      const norms = grads.map((g) => g.float().square().sum().sqrt());
-      const total = stack(norms).square().sum().sqrt().item();
-      const scale = maxNorm / (total + 1e-6);
-      if (scale < 1) for (const g of grads) g.mul_(scale);
+      if (grads.length === 0) return scalar(0);
+      const total = stack(grads.map((g) => g.float().square().sum()))
+        .sum()
+        .sqrt();
+      const coefficient = total.add(1e-6).reciprocal().mul(maxNorm).clamp(null, 1);
+      for (const g of grads) g.mul_(coefficient.to(g.dtype));
       return total;
     }),
   );

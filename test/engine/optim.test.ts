@@ -45,7 +45,7 @@ test("SGD (Nesterov) and AdamW follow torch.optim step for step, with a changing
 
   const q = tensor(init, shape).requiresGrad_(true);
   tidy(() => q.mul(tensor(grads[0], shape)).mul(10).sum().backward());
-  const total = clipGradNorm([q], 1.0);
+  const total = clipGradNorm([q], 1.0).item();
   assertClose([total], [ref.clip.total], 1e-6, 0, "clip total norm");
   assertClose(q.grad!.toArray(), ref.clip.grad, 1e-5, 1e-7, "clipped gradient");
 });
