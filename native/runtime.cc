@@ -8,9 +8,8 @@
 
 #include "common.h"
 
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-#define BS_AUTOCAST_PER_DEVICE 1
-#endif
+#define BS_TORCH_AT_LEAST(MAJOR, MINOR) \
+  (TORCH_VERSION_MAJOR > (MAJOR) || (TORCH_VERSION_MAJOR == (MAJOR) && TORCH_VERSION_MINOR >= (MINOR)))
 
 namespace bs {
 namespace {
@@ -32,7 +31,7 @@ Napi::Value info(Args& a) {
 
 void setAutocast(bool enabled, const std::string& dtype) {
   const auto type = parseDtype(dtype);
-#ifdef BS_AUTOCAST_PER_DEVICE
+#if BS_TORCH_AT_LEAST(2, 4)
   at::autocast::set_autocast_enabled(at::kCUDA, enabled);
   at::autocast::set_autocast_dtype(at::kCUDA, type);
 #else
@@ -51,6 +50,7 @@ void setAutocast(bool enabled, const std::string& dtype) {
 
 struct OptimizerHolder {
   std::unique_ptr<torch::optim::Optimizer> optimizer;
+  bool sgd = false;
 };
 
 OptimizerHolder& optimizer(Args& a, size_t i) {
@@ -85,6 +85,7 @@ Napi::Value optimCreate(Args& a) {
                     .weight_decay(numberOption(options, "weightDecay", 0.0))
                     .nesterov(boolOption(options, "nesterov", false));
     holder->optimizer = std::make_unique<torch::optim::SGD>(params, opts);
+    holder->sgd = true;
   } else if (kind == "adamw") {
     auto opts = torch::optim::AdamWOptions(lr)
                     .betas({numberOption(options, "beta1", 0.9), numberOption(options, "beta2", 0.999)})
@@ -138,6 +139,115 @@ Napi::Value optimDispose(Args& a) {
   return a.undefined();
 }
 
+
+std::vector<at::Tensor> definedGrads(const std::vector<at::Tensor>& params) {
+  std::vector<at::Tensor> grads;
+  for (const auto& p : params) {
+    if (p.grad().defined()) grads.push_back(p.grad());
+  }
+  return grads;
+}
+
+// torch::optim keys parameter state by the TensorImpl pointer: as a string before libtorch 2.x,
+// as the pointer itself after.
+template <typename Key>
+Key stateKey(const at::Tensor& p) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream out;
+    out << p.unsafeGetTensorImpl();
+    return out.str();
+  } else {
+    return p.unsafeGetTensorImpl();
+  }
+}
+
+// torch::optim::SGD::step's arithmetic with multi-tensor (_foreach) kernels: a handful of launches
+// per step instead of five per parameter. Momentum buffers live in the optimiser's own state, so
+// save/load stays torch::optim's format.
+void sgdStep(torch::optim::SGD& sgd) {
+  at::NoGradGuard noGrad;
+  auto& state = sgd.state();
+  using Key = typename std::decay_t<decltype(state)>::key_type;
+  for (auto& group : sgd.param_groups()) {
+    const auto& o = static_cast<const torch::optim::SGDOptions&>(group.options());
+    std::vector<at::Tensor> params, grads;
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      params.push_back(p);
+      grads.push_back(p.grad());
+    }
+    if (params.empty()) continue;
+    std::vector<at::Tensor> steps = o.weight_decay() != 0 ? at::_foreach_add(grads, params, o.weight_decay()) : grads;
+    if (o.momentum() != 0) {
+      std::vector<at::Tensor> buffers, existing, existingSteps;
+      for (size_t i = 0; i < params.size(); ++i) {
+        auto key = stateKey<Key>(params[i]);
+        auto found = state.find(key);
+        if (found == state.end()) {
+          auto fresh = std::make_unique<torch::optim::SGDParamState>();
+          fresh->momentum_buffer(steps[i].clone().detach());
+          buffers.push_back(fresh->momentum_buffer());
+          state[key] = std::move(fresh);
+        } else {
+          auto& buffer = static_cast<torch::optim::SGDParamState&>(*found->second).momentum_buffer();
+          existing.push_back(buffer);
+          existingSteps.push_back(steps[i]);
+          buffers.push_back(buffer);
+        }
+      }
+      if (!existing.empty()) {
+        at::_foreach_mul_(existing, o.momentum());
+        at::_foreach_add_(existing, existingSteps, 1 - o.dampening());
+      }
+      steps = o.nesterov() ? at::_foreach_add(steps, buffers, o.momentum()) : buffers;
+    }
+    at::_foreach_add_(params, steps, -o.lr());
+  }
+}
+
+Napi::Value optimStep(Args& a) {
+  auto& holder = optimizer(a, 0);
+  if (holder.sgd) {
+    sgdStep(static_cast<torch::optim::SGD&>(*holder.optimizer));
+  } else {
+    holder.optimizer->step();
+  }
+  return a.undefined();
+}
+
+Napi::Value clipGradNorm(Args& a) {
+  // clipGradNorm(params[], maxNorm) -> total norm (0-d float32 tensor), gradients scaled in place.
+  at::NoGradGuard noGrad;
+  auto grads = definedGrads(a.tensors(0));
+  if (grads.empty()) return a.ret(at::zeros({}, at::kFloat));
+#if BS_TORCH_AT_LEAST(2, 0)
+  auto norms = at::_foreach_norm(grads, 2);
+#else
+  std::vector<at::Tensor> norms;
+  for (const auto& g : grads) norms.push_back(at::norm(g, 2));
+#endif
+  for (auto& n : norms) n = n.to(at::kFloat);
+  auto total = at::stack(norms).norm(2);
+  auto coefficient = (a.f64(1) / (total + 1e-6)).clamp_max(1.0);
+#if BS_TORCH_AT_LEAST(2, 1)
+  at::_foreach_mul_(grads, coefficient);
+#else
+  for (auto& g : grads) g.mul_(coefficient.to(g.scalar_type()));
+#endif
+  return a.ret(total);
+}
+
+Napi::Value ampUnscale(Args& a) {
+  // ampUnscale(params[], invScale) -> foundInf (1-element float32): gradients multiplied by invScale
+  // in one fused CUDA kernel, as torch.cuda.amp.GradScaler.unscale_ does.
+  at::NoGradGuard noGrad;
+  auto grads = definedGrads(a.tensors(0));
+  auto& invScale = a.t(1);
+  auto foundInf = at::zeros({1}, invScale.options());
+  if (!grads.empty()) at::_amp_foreach_non_finite_check_and_unscale_(grads, foundInf, invScale);
+  return a.ret(foundInf);
+}
+
 const OpEntry kEntries[] = {
     {"info", info},
     BS_VOID("setNumThreads", at::set_num_threads(static_cast<int>(a.i64(0)))),
@@ -147,7 +257,9 @@ const OpEntry kEntries[] = {
     BS_VOID("cudaSynchronize", torch::cuda::synchronize(a.has(0) ? a.i64(0) : -1)),
     BS_VOID("setAutocast", setAutocast(a.b(0), a.str(1))),
     {"optimCreate", optimCreate},
-    BS_VOID("optimStep", optimizer(a, 0).optimizer->step()),
+    {"optimStep", optimStep},
+    {"clipGradNorm", clipGradNorm},
+    {"ampUnscale", ampUnscale},
     {"optimZeroGrad", optimZeroGrad},
     {"optimSetLr", optimSetLr},
     {"optimSave", optimSave},

@@ -1,9 +1,10 @@
 // Loss scaling for float16 mixed precision (the twin of torch.cuda.amp.GradScaler).
-import { stack } from "./create.js";
+import { full, stack } from "./create.js";
+import type { Handle } from "./native.js";
 import type { Optimizer } from "./optim.js";
 import { noGrad } from "./runtime.js";
-import { tidy } from "./scope.js";
-import type { Tensor } from "./tensor.js";
+import { keep, tidy } from "./scope.js";
+import { type Tensor, op } from "./tensor.js";
 
 export interface GradScalerOptions {
   initScale?: number;
@@ -21,7 +22,8 @@ export class GradScaler {
   readonly #interval: number;
   #goodSteps = 0;
   #unscaled = false;
-  #foundInf = false;
+  #foundInf: Tensor | null = null;
+  #overflowed = false;
 
   constructor(o: GradScalerOptions = {}) {
     this.scale = o.initScale ?? 2 ** 16;
@@ -39,14 +41,25 @@ export class GradScaler {
   /** Divides gradients by the scale (call before clipping) and records whether any is non-finite. */
   unscale(params: Tensor[]): void {
     if (!this.enabled || this.#unscaled) return;
-    this.#foundInf = noGrad(() =>
-      tidy(() => {
-        const grads = params.map((p) => p.grad).filter((g): g is Tensor => g !== null);
-        for (const g of grads) g.mul_(1 / this.scale);
-        if (grads.length === 0) return false;
-        const finite = stack(grads.map((g) => g.isfinite().all()));
-        return !finite.all().item();
-      }),
+    this.#foundInf?.dispose();
+    this.#foundInf = keep(
+      noGrad(() =>
+        tidy(() => {
+          const device = params[0]?.device ?? "cpu";
+          const invScale = full([1], 1 / this.scale, { device });
+          // One fused kernel on CUDA (torch's own _amp_foreach_non_finite_check_and_unscale_).
+          if (device.startsWith("cuda"))
+            return op("ampUnscale", params.map((p) => p.handle) as Handle[], invScale.handle);
+          const grads = params.map((p) => p.grad).filter((g): g is Tensor => g !== null);
+          for (const g of grads) g.mul_(invScale);
+          if (grads.length === 0) return full([1], 0);
+          return stack(grads.map((g) => g.isfinite().all()))
+            .all()
+            .logicalNot()
+            .float()
+            .reshape([1]);
+        }),
+      ),
     );
     this.#unscaled = true;
   }
@@ -58,7 +71,9 @@ export class GradScaler {
       return true;
     }
     this.unscale(optimizer.params);
-    const stepped = !this.#foundInf;
+    // The one host-device sync of a step, as in torch's GradScaler.step.
+    const stepped = this.#foundInf?.item() === 0;
+    this.#overflowed = !stepped;
     if (stepped) optimizer.step();
     return stepped;
   }
@@ -66,7 +81,7 @@ export class GradScaler {
   /** Adjusts the scale after a step: back off on overflow, grow after growthInterval clean steps. */
   update(): void {
     if (!this.enabled) return;
-    if (this.#foundInf) {
+    if (this.#overflowed) {
       this.scale *= this.#backoff;
       this.#goodSteps = 0;
     } else if (++this.#goodSteps >= this.#interval) {
@@ -74,7 +89,9 @@ export class GradScaler {
       this.#goodSteps = 0;
     }
     this.#unscaled = false;
-    this.#foundInf = false;
+    this.#overflowed = false;
+    this.#foundInf?.dispose();
+    this.#foundInf = null;
   }
 
   state(): { scale: number; goodSteps: number } {

@@ -1,9 +1,6 @@
 // Optimisers (libtorch's torch::optim), learning-rate schedules and gradient clipping.
-import { scalar, stack } from "./create.js";
 import { type Handle, type OptimizerHandle, native } from "./native.js";
-import { noGrad } from "./runtime.js";
-import { tidy } from "./scope.js";
-import type { Tensor } from "./tensor.js";
+import { type Tensor, op } from "./tensor.js";
 
 export interface SgdOptions {
   lr: number;
@@ -107,19 +104,9 @@ export function withWarmup(schedule: Schedule, warmupSteps: number): Schedule {
 /**
  * Scales gradients in place so that their global L2 norm is at most maxNorm (torch.nn.utils.clip_grad_norm_).
  * Returns the norm before clipping as a 0-d float32 tensor: it stays on the device, so clipping
- * does not wait for the GPU (call .item() only when you log it).
+ * does not wait for the GPU (call .item() only when you log it). One native call: multi-tensor
+ * kernels on libtorch 2.x, a loop on 1.13.
  */
 export function clipGradNorm(params: Tensor[], maxNorm: number): Tensor {
-  return noGrad(() =>
-    tidy(() => {
-      const grads = params.map((p) => p.grad).filter((g): g is Tensor => g !== null);
-      if (grads.length === 0) return scalar(0);
-      const total = stack(grads.map((g) => g.float().square().sum()))
-        .sum()
-        .sqrt();
-      const coefficient = total.add(1e-6).reciprocal().mul(maxNorm).clamp(null, 1);
-      for (const g of grads) g.mul_(coefficient.to(g.dtype));
-      return total;
-    }),
-  );
+  return op("clipGradNorm", params.map((p) => p.handle) as Handle[], maxNorm);
 }

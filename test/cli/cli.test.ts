@@ -51,7 +51,8 @@ test("help lists the verbs; every verb has --help; bad input gives usage exit co
 });
 
 test("smoke trains a tiny 3D U-Net and prints JSON lines with a falling loss", () => {
-  const r = cli(["smoke", "--steps", "8", "--size", "16", "--threads", "2", "--json"]);
+  const args = ["smoke", "--steps", "8", "--size", "16", "--threads", "2", "--device", "cpu", "--json"];
+  const r = cli(args);
   assert.equal(r.status, 0, r.stderr);
   const lines = r.stdout
     .trim()
@@ -62,7 +63,7 @@ test("smoke trains a tiny 3D U-Net and prints JSON lines with a falling loss", (
   assert.equal(result.event, "result");
   assert.equal(result.losses.length, 8);
   assert.ok(result.losses[7] < result.losses[0]);
-  const again = cli(["smoke", "--steps", "8", "--size", "16", "--threads", "2", "--json"]);
+  const again = cli(args);
   assert.deepEqual(JSON.parse(again.stdout.trim().split("\n").at(-1)!).losses, result.losses, "same seed, same losses");
 });
 

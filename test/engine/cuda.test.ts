@@ -28,8 +28,8 @@ test("conv3d, instance norm, grid_sample and cross-entropy agree between CUDA an
       .remainder(4)
       .reshape([2, 8, 9, 7]);
     const run = (device: string) => {
-      const xd = x.to(device).requiresGrad_(true);
-      const wd = w.to(device).requiresGrad_(true);
+      const xd = x.to(device).detach().requiresGrad_(true);
+      const wd = w.to(device).detach().requiresGrad_(true);
       const y = F.instanceNorm(F.conv(xd, wd, null, { padding: 1 }));
       const loss = F.crossEntropy(y, target.to(device)).add(F.gridSample(y, grid.to(device)).square().mean());
       loss.backward();
@@ -76,4 +76,26 @@ test("a U-Net trains on CUDA with mixed precision and loss scaling", { skip }, (
   }
   assert.ok(losses[29] < losses[0] * 0.7, `loss ${losses[0]} → ${losses[29]}`);
   assert.ok(net.parameters().every((p) => p.device.startsWith("cuda")));
+});
+
+test("the fused CUDA unscale finds overflow and skips the step", { skip }, () => {
+  const p = randn([3], { device: "cuda" }).requiresGrad_(true);
+  const before = p.toArray();
+  const opt = Optimizer.sgd([p], { lr: 1 });
+  const scaler = new GradScaler({ initScale: 4 });
+  tidy(() => p.mul(Number.POSITIVE_INFINITY).sum().backward());
+  assert.equal(scaler.step(opt), false);
+  scaler.update();
+  assert.equal(scaler.scale, 2);
+  assert.deepEqual(p.toArray(), before);
+  opt.zeroGrad();
+  tidy(() => p.mul(8).sum().backward());
+  assert.equal(scaler.step(opt), true);
+  assertClose(
+    p.toArray(),
+    before.map((v) => v - 4),
+    1e-6,
+    1e-6,
+    "stepped with the unscaled gradient 8/2",
+  );
 });

@@ -1,7 +1,16 @@
 // Optimisers, schedules and clipping against torch.optim; optimiser state survives save/load.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Optimizer, clipGradNorm, cosineLr, polyLr, tensor, tidy, withWarmup } from "../../src/engine/index.js";
+import {
+  GradScaler,
+  Optimizer,
+  clipGradNorm,
+  cosineLr,
+  polyLr,
+  tensor,
+  tidy,
+  withWarmup,
+} from "../../src/engine/index.js";
 import { assertClose } from "../helpers/assert.js";
 import { normals } from "../helpers/data.js";
 import { runPython } from "../helpers/python.js";
@@ -82,4 +91,30 @@ test("learning-rate schedules match their formulas", () => {
   assert.ok(Math.abs(warm(0) - 0.001) < 1e-15);
   assert.ok(Math.abs(warm(9) - 0.01) < 1e-15);
   assert.equal(warm(10), 0.01);
+});
+
+test("GradScaler unscales, skips overflowing steps and adapts its scale (CPU path)", () => {
+  const p = tensor([1, 2, 3]).requiresGrad_(true);
+  const opt = Optimizer.sgd([p], { lr: 1 });
+  const scaler = new GradScaler({ initScale: 8, growthInterval: 2 });
+  const loss = tidy(() => scaler.scaleLoss(p.sum()));
+  assert.equal(loss.item(), 48);
+  loss.backward();
+  assert.equal(scaler.step(opt), true);
+  scaler.update();
+  assert.deepEqual(p.toArray(), [0, 1, 2], "gradient 8 was unscaled to 1 before the step");
+  opt.zeroGrad();
+  tidy(() => p.mul(Number.POSITIVE_INFINITY).sum().backward());
+  assert.equal(scaler.step(opt), false);
+  scaler.update();
+  assert.deepEqual(p.toArray(), [0, 1, 2], "no step on overflow");
+  assert.equal(scaler.scale, 4);
+  for (let i = 0; i < 2; i++) {
+    opt.zeroGrad();
+    tidy(() => scaler.scaleLoss(p.sum()).backward());
+    scaler.step(opt);
+    scaler.update();
+  }
+  assert.equal(scaler.scale, 8, "grows after growthInterval clean steps");
+  assert.deepEqual(p.toArray(), [-2, -1, 0]);
 });
