@@ -33,3 +33,7 @@ export function runPython<T>(script: string, request: unknown, extraArgs: string
   });
   return JSON.parse(out) as T;
 }
+
+/** ../shared/data beside the checkout (BACKSPLIT_SHARED_DATA overrides). */
+export const SHARED_DATA =
+  process.env.BACKSPLIT_SHARED_DATA ?? path.resolve(PY_DIR, "..", "..", "..", "shared", "data");

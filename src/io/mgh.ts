@@ -1,0 +1,53 @@
+// FreeSurfer MGH/MGZ: big-endian header, x-fastest voxels, RAS geometry from the centre voxel.
+import { ImageFormatError, maybeGunzip } from "./nifti.js";
+import { type Mat4, type Vec3, Volume, type VoxelArray, type VoxelType, geometryFromAffine } from "./volume.js";
+
+const DATA_OFFSET = 284;
+const TYPES: Record<number, VoxelType> = { 0: "uint8", 1: "int32", 3: "float32", 4: "int16" };
+
+export function decodeMgh(fileBytes: Uint8Array, source: string): Volume {
+  const bytes = maybeGunzip(fileBytes, source);
+  if (bytes.length < DATA_OFFSET)
+    throw new ImageFormatError(`${source}: only ${bytes.length} bytes, an MGH header needs ${DATA_OFFSET}`);
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = v.getInt32(0);
+  if (version !== 1) throw new ImageFormatError(`${source}: MGH version ${version} is not 1`);
+  const shape = [v.getInt32(4), v.getInt32(8), v.getInt32(12)] as Vec3;
+  const frames = v.getInt32(16);
+  const type = TYPES[v.getInt32(20)];
+  if (!type) throw new ImageFormatError(`${source}: MGH data type ${v.getInt32(20)} is not supported`);
+  if (frames !== 1) throw new ImageFormatError(`${source}: ${frames} frames; only 3-D volumes are supported`);
+  const goodRas = v.getInt16(28) === 1;
+  let spacing = [1, 1, 1];
+  // Columns: directions of the x, y, z voxel axes in RAS; FreeSurfer's conformed LIA when unset.
+  let mdc = [
+    [-1, 0, 0],
+    [0, 0, -1],
+    [0, 1, 0],
+  ];
+  let centre = [0, 0, 0];
+  if (goodRas) {
+    spacing = [30, 34, 38].map((o) => v.getFloat32(o));
+    mdc = [0, 1, 2].map((axis) => [0, 1, 2].map((r) => v.getFloat32(42 + 12 * axis + 4 * r)));
+    centre = [0, 1, 2].map((r) => v.getFloat32(78 + 4 * r));
+  }
+  const affine: Mat4 = [];
+  for (let r = 0; r < 3; r++) {
+    const row = [0, 1, 2].map((axis) => mdc[axis][r] * spacing[axis]);
+    const origin = centre[r] - row.reduce((sum, m, axis) => sum + m * (shape[axis] / 2), 0);
+    affine.push(...row, origin);
+  }
+  affine.push(0, 0, 0, 1);
+  const count = shape[0] * shape[1] * shape[2];
+  const ctor = { uint8: Uint8Array, int32: Int32Array, float32: Float32Array, int16: Int16Array }[type as "uint8"];
+  const itemSize = ctor.BYTES_PER_ELEMENT;
+  if (DATA_OFFSET + count * itemSize > bytes.length) {
+    throw new ImageFormatError(
+      `${source}: data is truncated: ${bytes.length - DATA_OFFSET} bytes, ${shape.join("×")} ${type} needs ${count * itemSize}`,
+    );
+  }
+  const raw = new Uint8Array(bytes.subarray(DATA_OFFSET, DATA_OFFSET + count * itemSize));
+  if (itemSize > 1) for (let i = 0; i < raw.length; i += itemSize) raw.subarray(i, i + itemSize).reverse();
+  const data = new ctor(raw.buffer) as VoxelArray;
+  return new Volume(data, geometryFromAffine(affine, shape, true));
+}
