@@ -7,7 +7,7 @@ export * from "./scope.js";
 export * from "./optim.js";
 export * from "./amp.js";
 export * from "./safetensors.js";
-export * from "./worker.js";
+export * from "../util/worker.js";
 export { Module } from "./nn/module.js";
 export * as nn from "./nn/layers.js";
 export { buildConfig } from "./native.js";

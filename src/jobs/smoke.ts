@@ -15,8 +15,8 @@ import {
   tidy,
 } from "../engine/index.js";
 import type { Tensor } from "../engine/tensor.js";
-import type { Report } from "../engine/worker.js";
 import { PlainUNet } from "../models/plain-unet.js";
+import type { Report } from "../util/worker.js";
 
 export interface SmokeInput {
   steps: number;

@@ -1,5 +1,5 @@
-import { runInWorker } from "../../engine/worker.js";
 import type { SmokeInput, SmokeResult } from "../../jobs/smoke.js";
+import { runInWorker } from "../../util/worker.js";
 import { EXIT } from "../exit-codes.js";
 import { Progress } from "../progress.js";
 import { COMMON_HELP, COMMON_OPTIONS, type Verb, intOption } from "../verb.js";

@@ -1,4 +1,4 @@
-// Runs long engine work (training, inference) on a worker thread so that the main thread's
+// Runs long work (training, inference) on a worker thread so that the main thread's
 // event loop (progress bars, a web server) stays responsive. The worker loads its own copy
 // of the addon; tensors do not cross threads, only structured-cloneable values do.
 import { Worker } from "node:worker_threads";
@@ -41,4 +41,27 @@ export function runInWorker<I, O>(task: WorkerTask<I>): Promise<O> {
       if (!settled) reject(new Error(`worker exited with code ${code} before finishing`));
     });
   });
+}
+
+/**
+ * Runs one worker task per item, at most `concurrency` at a time, and returns the results in order.
+ * onDone is called as each item finishes (for progress bars).
+ */
+export async function mapInWorkers<I, O>(
+  items: readonly I[],
+  task: Omit<WorkerTask<I>, "input">,
+  concurrency: number,
+  onDone?: (index: number, result: O) => void,
+): Promise<O[]> {
+  const results: O[] = new Array(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await runInWorker<I, O>({ ...task, input: items[index] });
+      onDone?.(index, results[index]);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
 }
