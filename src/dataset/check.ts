@@ -140,7 +140,7 @@ export async function checkCase(input: CaseCheckInput): Promise<CaseCheckResult>
       problems.push({ level: "error", file: rel(file), message: `image is empty (every voxel is ${s.min})` });
     if (reference) {
       for (const m of geometryProblems(volume, reference, tolerances))
-        problems.push({ level: "error", file: rel(file), message: m.replace("image", `channel 0`) });
+        problems.push({ level: "error", file: rel(file), message: m.replace("image", "channel 0") });
     } else {
       reference = volume;
     }

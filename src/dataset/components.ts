@@ -11,10 +11,11 @@ export interface Components {
   sizes: number[];
 }
 
-function find(parent: Int32Array, x: number): number {
-  let root = x;
+function find(parent: Int32Array, start: number): number {
+  let root = start;
   while (parent[root] !== root) root = parent[root];
-  while (parent[x] !== root) {
+  // Path compression: point every node on the way straight at the root.
+  for (let x = start; parent[x] !== root; ) {
     const next = parent[x];
     parent[x] = root;
     x = next;
