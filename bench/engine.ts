@@ -74,7 +74,7 @@ function ours(classes: number) {
   };
 }
 
-const twin = new PythonTwin("unet_twin.py", { ...process.env, OMP_NUM_THREADS: String(threads) });
+const twin = new PythonTwin("unet_twin.py", { ...process.env, OMP_NUM_THREADS: String(threads) }, ["torch"]);
 const results: Record<string, unknown>[] = [];
 for (const classes of String(values.classes).split(",").map(Number)) {
   const step = ours(classes);

@@ -1,5 +1,5 @@
 // A long-lived Python process answering JSON-line requests (the PyTorch side of a benchmark).
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -12,12 +12,20 @@ export function median(values: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+function pickPython(modules: string[]): string {
+  const candidates = [process.env.BACKSPLIT_BENCH_PYTHON, "python3", "/usr/bin/python3"].filter(Boolean) as string[];
+  const found = candidates.find((p) => spawnSync(p, ["-c", `import ${modules.join(", ")}`], { stdio: "ignore" }).status === 0);
+  if (!found) throw new Error(`no python3 with ${modules.join(", ")} found (set BACKSPLIT_BENCH_PYTHON)`);
+  return found;
+}
+
 export class PythonTwin {
   readonly #child: ChildProcessWithoutNullStreams;
   readonly #lines: AsyncIterator<string>;
 
-  constructor(script: string, env: NodeJS.ProcessEnv) {
-    const python = process.env.BACKSPLIT_BENCH_PYTHON ?? process.env.BACKSPLIT_PYTHON ?? "python3";
+  /** modules: what the script imports, to pick a python3 that has them (e.g. "torch"). */
+  constructor(script: string, env: NodeJS.ProcessEnv, modules: string[]) {
+    const python = pickPython(modules);
     this.#child = spawn(python, [path.join(PY_DIR, script)], { env, stdio: ["pipe", "pipe", "pipe"] });
     this.#child.stderr.on("data", (d) => process.stderr.write(d));
     this.#lines = createInterface({ input: this.#child.stdout })[Symbol.asyncIterator]();
