@@ -10,7 +10,10 @@ import { PythonTwin, median } from "./twin.js";
 
 const { values } = parseArgs({
   options: {
-    file: { type: "string", default: path.resolve("..", "shared", "data", "ms-lesjak2017", "patient07", "FLAIR.nii.gz") },
+    file: {
+      type: "string",
+      default: path.resolve("..", "shared", "data", "ms-lesjak2017", "patient07", "FLAIR.nii.gz"),
+    },
     rounds: { type: "string", default: "7" },
   },
 });
@@ -18,7 +21,12 @@ const file = String(values.file);
 const rounds = Number(values.rounds);
 const dir = mkdtempSync(path.join(os.tmpdir(), "bs-bench-io-"));
 const twin = new PythonTwin("nib_twin.py", process.env, ["nibabel", "numpy"]);
-const times = { oursRead: [] as number[], nibRead: [] as number[], oursWrite: [] as number[], nibWrite: [] as number[] };
+const times = {
+  oursRead: [] as number[],
+  nibRead: [] as number[],
+  oursWrite: [] as number[],
+  nibWrite: [] as number[],
+};
 const volume = await readVolume(file);
 for (let r = 0; r < rounds + 1; r++) {
   let t0 = performance.now();
@@ -28,7 +36,9 @@ for (let r = 0; r < rounds + 1; r++) {
   await writeVolume(path.join(dir, "ours.nii.gz"), volume);
   const write = (performance.now() - t0) / 1000;
   const nibRead = ((await twin.ask({ cmd: "read", path: file })) as { seconds: number }).seconds;
-  const nibWrite = ((await twin.ask({ cmd: "write", path: file, out: path.join(dir, "nib.nii.gz") })) as { seconds: number }).seconds;
+  const nibWrite = (
+    (await twin.ask({ cmd: "write", path: file, out: path.join(dir, "nib.nii.gz") })) as { seconds: number }
+  ).seconds;
   if (r === 0) continue; // warm-up round (page cache, imports)
   times.oursRead.push(read);
   times.oursWrite.push(write);
@@ -37,7 +47,10 @@ for (let r = 0; r < rounds + 1; r++) {
 }
 twin.close();
 rmSync(dir, { recursive: true, force: true });
-const m = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)])) as Record<keyof typeof times, number>;
+const m = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)])) as Record<
+  keyof typeof times,
+  number
+>;
 console.log(
   JSON.stringify({
     bench: "io",

@@ -14,7 +14,9 @@ export function median(values: number[]): number {
 
 function pickPython(modules: string[]): string {
   const candidates = [process.env.BACKSPLIT_BENCH_PYTHON, "python3", "/usr/bin/python3"].filter(Boolean) as string[];
-  const found = candidates.find((p) => spawnSync(p, ["-c", `import ${modules.join(", ")}`], { stdio: "ignore" }).status === 0);
+  const found = candidates.find(
+    (p) => spawnSync(p, ["-c", `import ${modules.join(", ")}`], { stdio: "ignore" }).status === 0,
+  );
   if (!found) throw new Error(`no python3 with ${modules.join(", ")} found (set BACKSPLIT_BENCH_PYTHON)`);
   return found;
 }

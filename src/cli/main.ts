@@ -4,9 +4,10 @@ import { CliError, EXIT } from "./exit-codes.js";
 import type { Verb } from "./verb.js";
 import { datasetCheckVerb, datasetStatsVerb } from "./verbs/dataset.js";
 import { engineInfoVerb } from "./verbs/engine-info.js";
+import { planVerb, preprocessVerb } from "./verbs/plan.js";
 import { smokeVerb } from "./verbs/smoke.js";
 
-export const VERBS: Verb[] = [engineInfoVerb, smokeVerb, datasetCheckVerb, datasetStatsVerb];
+export const VERBS: Verb[] = [engineInfoVerb, smokeVerb, datasetCheckVerb, datasetStatsVerb, planVerb, preprocessVerb];
 
 const EXIT_HELP = `Exit codes: 0 success, 1 the job failed or found problems, 2 bad command line,
 3 missing environment (engine not built, device or file missing), 130 interrupted.`;
