@@ -19,8 +19,8 @@ packages=()
 node scripts/libtorch.mjs >/dev/null 2>&1 || packages+=(libtorch-dev)
 command -v g++ >/dev/null || packages+=(g++)
 command -v nm >/dev/null || packages+=(binutils)
-if [ "$with_tests" = 1 ] && ! /usr/bin/python3 -c "import torch, numpy, scipy, nibabel" >/dev/null 2>&1; then
-  packages+=(python3-torch python3-numpy python3-scipy python3-nibabel)
+if [ "$with_tests" = 1 ] && ! /usr/bin/python3 -c "import torch, numpy, scipy, nibabel, pydicom" >/dev/null 2>&1; then
+  packages+=(python3-torch python3-numpy python3-scipy python3-nibabel python3-pydicom)
 fi
 
 if [ ${#packages[@]} -gt 0 ]; then
