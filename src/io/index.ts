@@ -3,3 +3,4 @@ export * from "./volume.js";
 export * from "./read.js";
 export { decodeNifti, encodeNifti, writeNifti } from "./nifti.js";
 export { decodeMgh } from "./mgh.js";
+export * from "./grid.js";

@@ -146,7 +146,12 @@ test("MetaImage and NRRD written through ITK read back identically", async () =>
   const { Volume } = await import("../../src/io/volume.js");
   const dir = mkdtempSync(path.join(os.tmpdir(), "bs-itk-"));
   const data = Int16Array.from({ length: 5 * 4 * 3 }, (_, i) => i * 7 - 100);
-  const original = new Volume(data, { shape: [5, 4, 3], spacing: [0.5, 0.75, 2.5], origin: [-20, 30, 40], direction: [0, 1, 0, 1, 0, 0, 0, 0, -1] });
+  const original = new Volume(data, {
+    shape: [5, 4, 3],
+    spacing: [0.5, 0.75, 2.5],
+    origin: [-20, 30, 40],
+    direction: [0, 1, 0, 1, 0, 0, 0, 0, -1],
+  });
   for (const ending of [".mha", ".nrrd"]) {
     const file = path.join(dir, `v${ending}`);
     await writeVolume(file, original);

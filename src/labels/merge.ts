@@ -1,0 +1,101 @@
+// Lesion labels + background sources → one training target. The rules, in order:
+// 1. the lesion always wins: every lesion voxel keeps exactly its annotated value;
+// 2. background sources paint the rest in priority order (the first source listed wins overlaps);
+//    classes of the same name from different sources become one target class;
+// 3. optionally, background classes survive only within a margin (mm) of a lesion or of a mask
+//    (e.g. an organ): elsewhere the voxel is generic background;
+// 4. voxels no source labelled are generic background (0), or `ignore` on request.
+import { dilateMm } from "../dataset/distance.js";
+
+export interface SourceMap {
+  name: string;
+  /** Label values, same grid as the lesion map (0 = not assigned). */
+  map: ArrayLike<number>;
+  /** Class name → value in `map`. */
+  classes: Record<string, number>;
+}
+
+export interface MergeOptions {
+  /** Lesion label map (0 = not lesion) and the values that are lesion classes. */
+  lesion: ArrayLike<number>;
+  lesionClasses: Record<string, number>;
+  /** In priority order: the first source wins where sources overlap. */
+  sources: SourceMap[];
+  /** What voxels no source labels become. */
+  unassigned?: "background" | "ignore";
+  /** Keep background classes only within this many mm of a lesion (or of `nearMask` if given). */
+  nearMm?: number;
+  nearMask?: ArrayLike<number>;
+  shape: readonly number[];
+  spacing: readonly number[];
+}
+
+export interface MergeReport {
+  /** Target class name → value: 0 background, lesion classes unchanged, then background classes. */
+  classes: Record<string, number>;
+  ignoreValue: number | null;
+  /** Per source: lesion voxels that the source had labelled (overridden by the lesion). */
+  lesionClaimed: Record<string, number>;
+  /** "a & b": voxels labelled by both sources (the first listed won). */
+  overlaps: Record<string, number>;
+  /** Voxels per target class. */
+  volumes: Record<string, number>;
+}
+
+export function mergeTargets(o: MergeOptions): { target: Int16Array; report: MergeReport } {
+  const n = o.lesion.length;
+  const classes: Record<string, number> = { background: 0, ...o.lesionClasses };
+  let next = Math.max(0, ...Object.values(o.lesionClasses)) + 1;
+  // value lookup per source: source value → target value
+  const lookups = o.sources.map((s) => {
+    const lookup = new Map<number, number>();
+    for (const [name, value] of Object.entries(s.classes)) {
+      if (name in o.lesionClasses || name === "background")
+        throw new Error(`background source ${s.name}: class "${name}" clashes with a lesion class name`);
+      if (!(name in classes)) classes[name] = next++;
+      lookup.set(value, classes[name]);
+    }
+    return lookup;
+  });
+  const ignoreValue = o.unassigned === "ignore" ? next : null;
+  if (ignoreValue !== null) classes.ignore = ignoreValue;
+  const lesionValues = new Set(Object.values(o.lesionClasses));
+  const near =
+    o.nearMm === undefined
+      ? null
+      : dilateMm(
+          o.nearMask ?? Uint8Array.from(o.lesion as ArrayLike<number>, (v) => (lesionValues.has(v) ? 1 : 0)),
+          o.shape,
+          o.spacing,
+          o.nearMm,
+        );
+  const target = new Int16Array(n);
+  const lesionClaimed: Record<string, number> = Object.fromEntries(o.sources.map((s) => [s.name, 0]));
+  const overlaps: Record<string, number> = {};
+  for (let i = 0; i < o.sources.length; i++)
+    for (let j = i + 1; j < o.sources.length; j++) overlaps[`${o.sources[i].name} & ${o.sources[j].name}`] = 0;
+  const pairKeys = o.sources.map((a, i) => o.sources.map((b, j) => (i < j ? `${a.name} & ${b.name}` : "")));
+  const labelledBy: number[] = [];
+  for (let p = 0; p < n; p++) {
+    const l = o.lesion[p];
+    labelledBy.length = 0;
+    for (let s = 0; s < o.sources.length; s++) if (lookups[s].has(o.sources[s].map[p])) labelledBy.push(s);
+    for (let a = 0; a < labelledBy.length; a++)
+      for (let b = a + 1; b < labelledBy.length; b++) overlaps[pairKeys[labelledBy[a]][labelledBy[b]]]++;
+    if (lesionValues.has(l)) {
+      target[p] = l;
+      for (const s of labelledBy) lesionClaimed[o.sources[s].name]++;
+      continue;
+    }
+    if (labelledBy.length === 0 || (near && !near[p])) {
+      target[p] = labelledBy.length === 0 && ignoreValue !== null ? ignoreValue : 0;
+      continue;
+    }
+    const s = labelledBy[0];
+    target[p] = lookups[s].get(o.sources[s].map[p])!;
+  }
+  const names = new Map(Object.entries(classes).map(([k, v]) => [v, k]));
+  const volumes: Record<string, number> = Object.fromEntries(Object.keys(classes).map((k) => [k, 0]));
+  for (let p = 0; p < n; p++) volumes[names.get(target[p])!]++;
+  return { target, report: { classes, ignoreValue, lesionClaimed, overlaps, volumes } };
+}
