@@ -4,10 +4,22 @@ import { CliError, EXIT } from "./exit-codes.js";
 import type { Verb } from "./verb.js";
 import { datasetCheckVerb, datasetStatsVerb } from "./verbs/dataset.js";
 import { engineInfoVerb } from "./verbs/engine-info.js";
+import { labelsClusterVerb, labelsGroupVerb, labelsImportVerb, labelsMergeVerb } from "./verbs/labels.js";
 import { planVerb, preprocessVerb } from "./verbs/plan.js";
 import { smokeVerb } from "./verbs/smoke.js";
 
-export const VERBS: Verb[] = [engineInfoVerb, smokeVerb, datasetCheckVerb, datasetStatsVerb, planVerb, preprocessVerb];
+export const VERBS: Verb[] = [
+  engineInfoVerb,
+  smokeVerb,
+  datasetCheckVerb,
+  datasetStatsVerb,
+  planVerb,
+  preprocessVerb,
+  labelsImportVerb,
+  labelsGroupVerb,
+  labelsClusterVerb,
+  labelsMergeVerb,
+];
 
 const EXIT_HELP = `Exit codes: 0 success, 1 the job failed or found problems, 2 bad command line,
 3 missing environment (engine not built, device or file missing), 130 interrupted.`;
@@ -45,6 +57,11 @@ function findVerb(argv: string[]): { verb: Verb; rest: string[] } | null {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // Output piped into `head` and closed early is not an error.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(EXIT.ok);
+    throw error;
+  });
   if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
     process.stdout.write(`${overview()}\n`);
     return argv.length === 0 ? EXIT.usage : EXIT.ok;

@@ -204,7 +204,10 @@ export async function clusterCase(input: ClusterCaseInput): Promise<ClusterCaseR
     const inside: number[] = [];
     for (let i = 0; i < mask.length; i++) if (mask[i]) inside.push(i);
     const random = rng(7);
-    const picks = inside.length <= input.maxSamples ? inside : Array.from({ length: input.maxSamples }, () => inside[Math.floor(random() * inside.length)]);
+    const picks =
+      inside.length <= input.maxSamples
+        ? inside
+        : Array.from({ length: input.maxSamples }, () => inside[Math.floor(random() * inside.length)]);
     const samples = channels.map((c) => Float64Array.from(picks, (i) => c[i]));
     const fit = input.k === "bic" ? fitGmmBic(samples) : fitGmm(samples, input.k);
     labels = assignGmm(fit, channels, mask);
@@ -231,7 +234,10 @@ export interface ClusterOptions {
   onCase?: (r: ClusterCaseResult) => void;
 }
 
-export async function clusterSource(dataset: Dataset, o: ClusterOptions): Promise<{ classes: Record<string, number>; cases: ClusterCaseResult[] }> {
+export async function clusterSource(
+  dataset: Dataset,
+  o: ClusterOptions,
+): Promise<{ classes: Record<string, number>; cases: ClusterCaseResult[] }> {
   const channels = o.channels ?? [0];
   const method = o.method ?? (dataset.channels[channels[0]]?.toUpperCase() === "CT" ? "ct" : "gmm");
   prepareSource(dataset, o.source, o.replace ?? false);
@@ -257,6 +263,11 @@ export async function clusterSource(dataset: Dataset, o: ClusterOptions): Promis
   const k = Math.max(...cases.map((c) => c.k));
   const names = method === "ct" ? CT_BANDS.map((b) => b.name) : tissueNames(dataset.channels[channels[0]] ?? "", k);
   const classes = Object.fromEntries(names.map((n, i) => [n, i + 1]));
-  registerSource(dataset, o.source, classes, method === "ct" ? "CT Hounsfield bands" : `Gaussian mixture on channels ${channels.join(", ")}`);
+  registerSource(
+    dataset,
+    o.source,
+    classes,
+    method === "ct" ? "CT Hounsfield bands" : `Gaussian mixture on channels ${channels.join(", ")}`,
+  );
   return { classes, cases };
 }
