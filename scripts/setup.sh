@@ -40,6 +40,8 @@ if [ ${#packages[@]} -gt 0 ]; then
 fi
 
 echo "[setup] npm packages" >&2
+# onnxruntime-node's CPU binary ships in the package; its install script would download GPU parts.
+export ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}"
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
 node scripts/link-bin.mjs
 

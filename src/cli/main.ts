@@ -4,7 +4,13 @@ import { CliError, EXIT } from "./exit-codes.js";
 import type { Verb } from "./verb.js";
 import { datasetCheckVerb, datasetStatsVerb } from "./verbs/dataset.js";
 import { engineInfoVerb } from "./verbs/engine-info.js";
-import { labelsClusterVerb, labelsGroupVerb, labelsImportVerb, labelsMergeVerb } from "./verbs/labels.js";
+import {
+  labelsClusterVerb,
+  labelsGroupVerb,
+  labelsImportVerb,
+  labelsMergeVerb,
+  labelsPredictVerb,
+} from "./verbs/labels.js";
 import { planVerb, preprocessVerb } from "./verbs/plan.js";
 import { smokeVerb } from "./verbs/smoke.js";
 
@@ -16,6 +22,7 @@ export const VERBS: Verb[] = [
   planVerb,
   preprocessVerb,
   labelsImportVerb,
+  labelsPredictVerb,
   labelsGroupVerb,
   labelsClusterVerb,
   labelsMergeVerb,

@@ -4,6 +4,7 @@ import { clusterSource } from "../../labels/cluster.js";
 import { groupSource } from "../../labels/group.js";
 import { importSource } from "../../labels/import.js";
 import { mergeDataset } from "../../labels/merge-dataset.js";
+import { predictSource } from "../../labels/predict.js";
 import { writeFileAtomicSync } from "../../util/atomic.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { Progress } from "../progress.js";
@@ -221,6 +222,49 @@ export const labelsMergeVerb: Verb = {
       }
       process.stdout.write(`wrote ${reports.length} maps and merge_report.json to ${out}\n`);
     }
+    return EXIT.ok;
+  },
+};
+
+export const labelsPredictVerb: Verb = {
+  name: "labels predict",
+  args: "DIR",
+  summary: "run a pretrained ONNX segmentation model (described by a model card) on every case as a background source",
+  help: `  --model FILE     the ONNX model (e.g. brainchop's model30chan18cls.onnx)
+  --card NAME|FILE model card: brainchop-18, brainchop-3, or a JSON file (grid, normalisation, class names)
+  --source NAME    name of the new source (default: the card's name)
+  --channel N      image channel to feed the model (default 0)
+${COMMON_HELP.replace("(default: number of cores)", "(default 1: each case uses every core)")}`,
+  options: {
+    ...COMMON,
+    model: { type: "string" },
+    card: { type: "string" },
+    source: { type: "string" },
+    channel: { type: "string", default: "0" },
+  },
+  async run(values, positionals) {
+    const dataset = open(positionals);
+    const card = required(values, "card");
+    const progress = new Progress({
+      label: "predict",
+      total: Math.max(dataset.training.length, 1),
+      json: Boolean(values.json),
+    });
+    const result = await predictSource(dataset, {
+      source: values.source ? String(values.source) : path.basename(card, ".json"),
+      model: required(values, "model"),
+      card,
+      channel: Number(values.channel),
+      replace: Boolean(values.replace),
+      workers: workers(values) ?? 1,
+      onCase: (r) => progress.tick(1, { case: r.caseId, s: r.seconds }),
+    });
+    print(
+      values,
+      "predicted",
+      { ...result },
+      `${Object.keys(result.classes).length} classes:\n${classList(result.classes)}`,
+    );
     return EXIT.ok;
   },
 };
