@@ -248,8 +248,24 @@ Napi::Value ampUnscale(Args& a) {
   return a.ret(foundInf);
 }
 
+// The CPU generator's state, so that a resumed run draws the same random numbers.
+Napi::Value getRngState(Args& a) {
+  auto generator = at::globalContext().defaultGenerator(at::kCPU);
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  return a.ret(generator.get_state());
+}
+
+Napi::Value setRngState(Args& a) {
+  auto generator = at::globalContext().defaultGenerator(at::kCPU);
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(a.t(0));
+  return a.undefined();
+}
+
 const OpEntry kEntries[] = {
     {"info", info},
+    {"getRngState", getRngState},
+    {"setRngState", setRngState},
     BS_VOID("setNumThreads", at::set_num_threads(static_cast<int>(a.i64(0)))),
     BS_VOID("manualSeed", torch::manual_seed(static_cast<uint64_t>(a.i64(0)))),
     BS_VOID("setCudnnBenchmark", at::globalContext().setBenchmarkCuDNN(a.b(0))),

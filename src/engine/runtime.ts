@@ -1,7 +1,7 @@
 // Process-wide engine settings: threads, seeds, devices, gradient mode, autocast.
 import os from "node:os";
-import { buildConfig, native } from "./native.js";
-import type { DType, Device } from "./tensor.js";
+import { type Handle, buildConfig, native } from "./native.js";
+import { type DType, type Device, Tensor } from "./tensor.js";
 
 export interface EngineInfo {
   version: string;
@@ -29,6 +29,15 @@ export function setThreads(threads?: number): number {
 /** Seeds libtorch's CPU and CUDA generators. */
 export function manualSeed(seed: number): void {
   native.manualSeed(seed);
+}
+
+/** The CPU random generator's state (a uint8 tensor), for checkpoints. */
+export function getRngState(): Tensor {
+  return new Tensor(native.getRngState() as Handle);
+}
+
+export function setRngState(state: Tensor): void {
+  native.setRngState(state.handle);
 }
 
 export function cudaAvailable(): boolean {

@@ -1,0 +1,97 @@
+// nnU-Net's loss: cross-entropy + soft Dice, with deep supervision. Plus BackSplit's marginal
+// likelihood for voxels whose background sub-class is unknown: -log Σ_{k ∈ background} p_k.
+import { F, type Tensor, tensor, tidy, where } from "../engine/index.js";
+
+export interface LossOptions {
+  /** Target classes 0..K-1; which of them are lesion classes (for Dice over lesions only). */
+  lesionClasses: number[];
+  /** Dice over "all" foreground classes (1..K-1) or over "lesion" classes only. */
+  diceOver?: "all" | "lesion";
+  /** Class weights for the cross-entropy (length K). */
+  classWeights?: number[] | null;
+  /** Target value marking voxels to ignore entirely. */
+  ignoreValue?: number | null;
+  /**
+   * Target value marking "some background class, which one unknown": those voxels get the marginal
+   * likelihood over `backgroundClasses` and are left out of Dice.
+   */
+  unknownBackgroundValue?: number | null;
+  backgroundClasses?: number[];
+  diceWeight?: number;
+  smooth?: number;
+}
+
+/**
+ * Soft Dice (nnU-Net's "batch Dice" off: per sample and class, then averaged) over the given classes.
+ * probs [N, K, ...], oneHot [N, K, ...], valid [N, 1, ...] (1 where the voxel counts).
+ */
+export function softDice(probs: Tensor, oneHot: Tensor, valid: Tensor, classes: number[], smooth = 1e-5): Tensor {
+  return tidy(() => {
+    const dims = [...Array(probs.ndim).keys()].slice(2);
+    const p = probs.mul(valid);
+    const t = oneHot.mul(valid);
+    const intersection = p.mul(t).sum(dims);
+    const denominator = p.sum(dims).add(t.sum(dims));
+    const dice = intersection.mul(2).add(smooth).div(denominator.add(smooth).clamp(1e-8, null));
+    const index = tensor(new BigInt64Array(classes.map(BigInt)), [classes.length], { device: probs.device });
+    return dice.indexSelect(1, index).mean().neg();
+  });
+}
+
+/** CE (or marginal NLL) + Dice for one output resolution. logits [N, K, ...], target [N, ...] int64. */
+export function segmentationLoss(logits: Tensor, target: Tensor, o: LossOptions): Tensor {
+  return tidy(() => {
+    const k = logits.size(1);
+    const logp = F.logSoftmax(logits.float(), 1);
+    const unknown = o.unknownBackgroundValue ?? null;
+    const ignore = o.ignoreValue ?? null;
+    let valid = target.ge(0);
+    if (ignore !== null) valid = valid.logicalAnd(target.ne(ignore));
+    const isUnknown = unknown === null ? null : target.eq(unknown);
+    const known = isUnknown ? valid.logicalAnd(isUnknown.logicalNot()) : valid;
+    // Known voxels: class index (others set to 0 and masked out).
+    const safe = where(known, target, 0);
+    const weights = o.classWeights ? tensor(o.classWeights, [k], { device: logits.device }) : null;
+    const perVoxel = F.nllLoss(logp, safe, { weight: weights, reduction: "none" });
+    let nll = perVoxel.mul(known.float());
+    // torch's weighted mean: divide by the summed weights of the counted voxels.
+    let count = weights ? weights.indexSelect(0, safe.flatten()).reshape(safe.shape).mul(known.float()).sum() : known.float().sum();
+    if (isUnknown && (o.backgroundClasses?.length ?? 0) > 0) {
+      const bg = tensor(new BigInt64Array(o.backgroundClasses!.map(BigInt)), [o.backgroundClasses!.length], { device: logits.device });
+      const marginal = logp.indexSelect(1, bg).logsumexp(1).neg();
+      const unknownValid = isUnknown.logicalAnd(valid).float();
+      nll = nll.add(marginal.mul(unknownValid));
+      count = count.add(unknownValid.sum());
+    }
+    const ce = nll.sum().div(count.clamp(1, null));
+    const diceClasses = o.diceOver === "lesion" ? o.lesionClasses : [...Array(k).keys()].slice(1);
+    if ((o.diceWeight ?? 1) === 0 || diceClasses.length === 0) return ce;
+    const probs = logp.exp();
+    const oneHot = F.oneHot(safe, k).permute([0, probs.ndim - 1, ...[...Array(probs.ndim - 2).keys()].map((d) => d + 1)]).float();
+    const dice = softDice(probs, oneHot, known.unsqueeze(1).float(), diceClasses, o.smooth);
+    return ce.add(dice.mul(o.diceWeight ?? 1));
+  });
+}
+
+/** nnU-Net's deep-supervision weights: 1/2^i, the coarsest output dropped, normalised to sum 1. */
+export function deepSupervisionWeights(outputs: number): number[] {
+  const w = Array.from({ length: outputs }, (_, i) => (i === outputs - 1 && outputs > 1 ? 0 : 1 / 2 ** i));
+  const sum = w.reduce((a, b) => a + b, 0);
+  return w.map((v) => v / sum);
+}
+
+/** Deep-supervised loss: targets downsampled (nearest) to each output's size. */
+export function deepSupervisionLoss(outputs: Tensor[], target: Tensor, o: LossOptions): Tensor {
+  return tidy(() => {
+    const weights = deepSupervisionWeights(outputs.length);
+    let total: Tensor | null = null;
+    outputs.forEach((out, i) => {
+      if (weights[i] === 0) return;
+      const size = out.shape.slice(2);
+      const t = size.every((s, d) => s === target.size(d + 1)) ? target : F.interpolate(target.unsqueeze(1).float(), size, "nearest").squeeze(1).long();
+      const l = segmentationLoss(out, t, o).mul(weights[i]);
+      total = total ? total.add(l) : l;
+    });
+    return total!;
+  });
+}
