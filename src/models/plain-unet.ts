@@ -16,12 +16,14 @@ export interface PlainUNetConfig {
   features: number[];
   /** Downsampling stride of each stage (the first is usually 1). */
   strides?: (number | number[])[];
+  /** Kernel size of each stage's convolutions (per stage: a number or one per axis); default 3. */
+  kernels?: (number | number[])[];
   kernel?: number;
   convsPerStage?: number;
   deepSupervision?: boolean;
 }
 
-function convBlock(dims: 2 | 3, inC: number, outC: number, kernel: number, stride: number | number[]): Sequential {
+function convBlock(dims: 2 | 3, inC: number, outC: number, kernel: number | number[], stride: number | number[]): Sequential {
   return new Sequential(
     new Conv({ dims, inChannels: inC, outChannels: outC, kernel, stride, padding: "same" }),
     new InstanceNorm(outC),
@@ -33,7 +35,7 @@ function stage(
   dims: 2 | 3,
   inC: number,
   outC: number,
-  kernel: number,
+  kernel: number | number[],
   stride: number | number[],
   n: number,
 ): Sequential {
@@ -55,15 +57,16 @@ export class PlainUNet extends Module {
     this.config = {
       strides: [1, ...Array(n - 1).fill(2)],
       kernel: 3,
+      kernels: Array(n).fill(config.kernel ?? 3),
       convsPerStage: 2,
       deepSupervision: false,
       ...config,
     };
-    const { dims, features, strides, kernel, convsPerStage } = this.config;
+    const { dims, features, strides, kernels, convsPerStage } = this.config;
     this.encoder = features.map((f, i) =>
       this.child(
         `encoder${i}`,
-        stage(dims, i === 0 ? config.inChannels : features[i - 1], f, kernel, strides[i], convsPerStage),
+        stage(dims, i === 0 ? config.inChannels : features[i - 1], f, kernels[i], strides[i], convsPerStage),
       ),
     );
     this.upsample = [];
@@ -84,7 +87,7 @@ export class PlainUNet extends Module {
           }),
         ),
       );
-      this.decoder.push(this.child(`decoder${i}`, stage(dims, 2 * features[i], features[i], kernel, 1, convsPerStage)));
+      this.decoder.push(this.child(`decoder${i}`, stage(dims, 2 * features[i], features[i], kernels[i], 1, convsPerStage)));
       this.heads.push(
         this.child(`head${i}`, new Conv({ dims, inChannels: features[i], outChannels: config.numClasses, kernel: 1 })),
       );

@@ -1,0 +1,163 @@
+// Batched data augmentation on the training device (nnU-Net's list and probabilities):
+// rotation and scaling (one affine grid per sample, bilinear for images, nearest for labels),
+// mirroring, Gaussian noise and blur, brightness, contrast, low-resolution simulation, gamma.
+// All randomness comes from libtorch's generator, so a seeded run and a resumed run draw the same.
+import { F, type Tensor, cat, rand, randn, tensor, tidy } from "../engine/index.js";
+
+export interface AugmentOptions {
+  rotation?: number;
+  rotationProbability?: number;
+  scaleRange?: [number, number];
+  scaleProbability?: number;
+  mirrorAxes?: number[];
+  noiseProbability?: number;
+  blurProbability?: number;
+  brightnessProbability?: number;
+  contrastProbability?: number;
+  lowResProbability?: number;
+  gammaProbability?: number;
+}
+
+export const NNUNET_AUGMENTATION: Required<AugmentOptions> = {
+  rotation: Math.PI / 6,
+  rotationProbability: 0.2,
+  scaleRange: [0.7, 1.4],
+  scaleProbability: 0.2,
+  mirrorAxes: [0, 1, 2],
+  noiseProbability: 0.1,
+  blurProbability: 0.2,
+  brightnessProbability: 0.15,
+  contrastProbability: 0.15,
+  lowResProbability: 0.25,
+  gammaProbability: 0.3,
+};
+
+function rotation3(a: number, b: number, c: number): number[][] {
+  const [ca, sa, cb, sb, cc, sc] = [Math.cos(a), Math.sin(a), Math.cos(b), Math.sin(b), Math.cos(c), Math.sin(c)];
+  const rx = [
+    [1, 0, 0],
+    [0, ca, -sa],
+    [0, sa, ca],
+  ];
+  const ry = [
+    [cb, 0, sb],
+    [0, 1, 0],
+    [-sb, 0, cb],
+  ];
+  const rz = [
+    [cc, -sc, 0],
+    [sc, cc, 0],
+    [0, 0, 1],
+  ];
+  const mul = (p: number[][], q: number[][]) => p.map((row) => q[0].map((_, j) => row.reduce((s, v, k) => s + v * q[k][j], 0)));
+  return mul(rz, mul(ry, rx));
+}
+
+const DRAWS = 21;
+
+/** Random draws for one batch, from libtorch's generator: [N, 21] uniform numbers (see augmentBatch). */
+function draws(n: number): number[][] {
+  return tidy(() => {
+    const u = rand([n, DRAWS]).toArray();
+    return Array.from({ length: n }, (_, i) => u.slice(DRAWS * i, DRAWS * (i + 1)));
+  });
+}
+
+function gaussianKernel1d(sigma: number): number[] {
+  const radius = Math.max(1, Math.ceil(3 * sigma));
+  const k = Array.from({ length: 2 * radius + 1 }, (_, i) => Math.exp(-((i - radius) ** 2) / (2 * sigma * sigma)));
+  const s = k.reduce((a, b) => a + b, 0);
+  return k.map((v) => v / s);
+}
+
+/** Separable Gaussian blur of one sample [1, C, ...spatial]. */
+export function gaussianBlur(x: Tensor, sigma: number): Tensor {
+  return tidy(() => {
+    const dims = x.ndim - 2;
+    const channels = x.size(1);
+    const k = gaussianKernel1d(sigma);
+    let out = x;
+    for (let axis = 0; axis < dims; axis++) {
+      const shape = [channels, 1, ...Array(dims).fill(1)];
+      shape[2 + axis] = k.length;
+      const weight = tensor(Array.from({ length: channels }, () => k).flat(), shape, { device: x.device }).to(x.dtype);
+      const padding = Array(dims).fill(0);
+      padding[axis] = (k.length - 1) / 2;
+      out = F.conv(out, weight, null, { padding, groups: channels });
+    }
+    return out;
+  });
+}
+
+/**
+ * Augments a batch: image [N, C, ...spatial] (float), target [N, ...spatial] (int64).
+ * Returns new tensors; the inputs are left untouched.
+ */
+export function augmentBatch(image: Tensor, target: Tensor, options: AugmentOptions = {}): { image: Tensor; target: Tensor } {
+  const o = { ...NNUNET_AUGMENTATION, ...options };
+  return tidy(() => {
+    const n = image.size(0);
+    const dims = image.ndim - 2;
+    const r = draws(n);
+    // Spatial: one affine matrix per sample (identity when neither rotation nor scaling is drawn).
+    const thetas: number[] = [];
+    let anySpatial = false;
+    for (let i = 0; i < n; i++) {
+      const rotate = r[i][0] < o.rotationProbability;
+      const scale = r[i][1] < o.scaleProbability ? o.scaleRange[0] + r[i][2] * (o.scaleRange[1] - o.scaleRange[0]) : 1;
+      anySpatial ||= rotate || scale !== 1;
+      const angle = (u: number) => (rotate ? (2 * u - 1) * o.rotation : 0);
+      const m =
+        dims === 3
+          ? rotation3(angle(r[i][3]), angle(r[i][4]), angle(r[i][5]))
+          : [
+              [Math.cos(angle(r[i][3])), -Math.sin(angle(r[i][3]))],
+              [Math.sin(angle(r[i][3])), Math.cos(angle(r[i][3]))],
+            ];
+      for (const row of m) thetas.push(...row.map((v) => v / scale), 0);
+    }
+    let img = image;
+    let tgt = target;
+    if (anySpatial) {
+      const theta = tensor(thetas, [n, dims, dims + 1], { device: image.device });
+      const grid = F.affineGrid(theta, image.shape, false).to(image.dtype);
+      img = F.gridSample(image, grid, { mode: "bilinear", padding: "zeros" });
+      tgt = F.gridSample(target.unsqueeze(1).to(image.dtype), grid, { mode: "nearest", padding: "zeros" }).squeeze(1).long();
+    }
+    // Per-sample intensity changes and mirroring.
+    const samples: Tensor[] = [];
+    const targets: Tensor[] = [];
+    for (let i = 0; i < n; i++) {
+      let x = img.narrow(0, i, 1);
+      let t = tgt.narrow(0, i, 1);
+      const u = r[i];
+      if (u[6] < o.noiseProbability) x = x.add(randn(x.shape, { device: x.device }).mul(Math.sqrt(0.1 * u[7])));
+      if (u[8] < o.blurProbability) x = gaussianBlur(x, 0.5 + 0.5 * u[9]);
+      if (u[10] < o.brightnessProbability) x = x.mul(0.75 + 0.5 * u[11]);
+      if (u[12] < o.contrastProbability) {
+        const mean = x.mean();
+        const [lo, hi] = [x.min(), x.max()];
+        x = x.sub(mean).mul(0.75 + 0.5 * u[13]).add(mean).maximum(lo).minimum(hi);
+      }
+      if (u[14] < o.lowResProbability) {
+        const size = x.shape.slice(2);
+        const small = size.map((s) => Math.max(1, Math.round(s * (0.5 + 0.5 * u[15]))));
+        x = F.interpolate(F.interpolate(x, small, "nearest"), size, dims === 3 ? "trilinear" : "bilinear", false);
+      }
+      if (u[16] < o.gammaProbability) {
+        // Gamma on the sample rescaled to [0, 1], then back (nnU-Net's gamma transform, without inversion).
+        const [lo, hi] = [x.min(), x.max()];
+        const range = hi.sub(lo).add(1e-7);
+        x = x.sub(lo).div(range).clamp(0, 1).pow(0.7 + 0.8 * u[17]).mul(range).add(lo);
+      }
+      const flips = o.mirrorAxes.filter((a) => a < dims && u[18 + a] < 0.5).map((a) => a + 2);
+      if (flips.length > 0) {
+        x = x.flip(flips);
+        t = t.flip(flips.map((a) => a - 1));
+      }
+      samples.push(x);
+      targets.push(t);
+    }
+    return { image: cat(samples, 0), target: cat(targets, 0) };
+  });
+}
