@@ -23,7 +23,13 @@ export interface PlainUNetConfig {
   deepSupervision?: boolean;
 }
 
-function convBlock(dims: 2 | 3, inC: number, outC: number, kernel: number | number[], stride: number | number[]): Sequential {
+function convBlock(
+  dims: 2 | 3,
+  inC: number,
+  outC: number,
+  kernel: number | number[],
+  stride: number | number[],
+): Sequential {
   return new Sequential(
     new Conv({ dims, inChannels: inC, outChannels: outC, kernel, stride, padding: "same" }),
     new InstanceNorm(outC),
@@ -87,7 +93,9 @@ export class PlainUNet extends Module {
           }),
         ),
       );
-      this.decoder.push(this.child(`decoder${i}`, stage(dims, 2 * features[i], features[i], kernels[i], 1, convsPerStage)));
+      this.decoder.push(
+        this.child(`decoder${i}`, stage(dims, 2 * features[i], features[i], kernels[i], 1, convsPerStage)),
+      );
       this.heads.push(
         this.child(`head${i}`, new Conv({ dims, inChannels: features[i], outChannels: config.numClasses, kernel: 1 })),
       );

@@ -57,13 +57,12 @@ function lesionInstances(seg: Int16Array, shape: number[], lesionValues: number[
   return out;
 }
 
-/** Preprocesses one case into the cache (runs on a worker thread). */
-export async function preprocessCase(input: PreprocessCaseInput): Promise<CachedCase> {
-  const { files, json, configuration: cfg, intensity, outDir } = input;
-  setThreads(input.threads);
-  const images = await Promise.all(
-    files.images.map((f, c) => (f ? readVolume(f) : Promise.reject(new Error(`${files.id}: channel ${c} is missing`)))),
-  );
+/** Crop to the non-zero box, normalise each channel, resample to the configuration's spacing. */
+export function preprocessImages(
+  images: Volume[],
+  cfg: Configuration,
+  intensity: Plans["foreground_intensity_properties_per_channel"],
+) {
   const first = images[0];
   const shape = [...first.shape].reverse();
   const spacing = [...first.spacing].reverse();
@@ -91,6 +90,20 @@ export async function preprocessCase(input: PreprocessCaseInput): Promise<Cached
         : zscore(c, cfg.use_mask_for_norm[k] ? mask : undefined);
     data.set(resampleImage(normalized, cropShape, target, cfg.resampling_data), k * channelSize);
   });
+  return { data, box, cropShape, target: target as number[] };
+}
+
+/** Preprocesses one case into the cache (runs on a worker thread). */
+export async function preprocessCase(input: PreprocessCaseInput): Promise<CachedCase> {
+  const { files, json, configuration: cfg, intensity, outDir } = input;
+  setThreads(input.threads);
+  const images = await Promise.all(
+    files.images.map((f, c) => (f ? readVolume(f) : Promise.reject(new Error(`${files.id}: channel ${c} is missing`)))),
+  );
+  const first = images[0];
+  const shape = [...first.shape].reverse();
+  const { data, box, cropShape, target } = preprocessImages(images, cfg, intensity);
+  const channelSize = target[0] * target[1] * target[2];
   const readLabels = async (file: string) => {
     const v = await readVolume(file);
     const c = cropArray(Int16Array.from(v.data), shape, box, (n) => new Int16Array(n));

@@ -49,7 +49,8 @@ function rotation3(a: number, b: number, c: number): number[][] {
     [sc, cc, 0],
     [0, 0, 1],
   ];
-  const mul = (p: number[][], q: number[][]) => p.map((row) => q[0].map((_, j) => row.reduce((s, v, k) => s + v * q[k][j], 0)));
+  const mul = (p: number[][], q: number[][]) =>
+    p.map((row) => q[0].map((_, j) => row.reduce((s, v, k) => s + v * q[k][j], 0)));
   return mul(rz, mul(ry, rx));
 }
 
@@ -93,7 +94,11 @@ export function gaussianBlur(x: Tensor, sigma: number): Tensor {
  * Augments a batch: image [N, C, ...spatial] (float), target [N, ...spatial] (int64).
  * Returns new tensors; the inputs are left untouched.
  */
-export function augmentBatch(image: Tensor, target: Tensor, options: AugmentOptions = {}): { image: Tensor; target: Tensor } {
+export function augmentBatch(
+  image: Tensor,
+  target: Tensor,
+  options: AugmentOptions = {},
+): { image: Tensor; target: Tensor } {
   const o = { ...NNUNET_AUGMENTATION, ...options };
   return tidy(() => {
     const n = image.size(0);
@@ -122,7 +127,9 @@ export function augmentBatch(image: Tensor, target: Tensor, options: AugmentOpti
       const theta = tensor(thetas, [n, dims, dims + 1], { device: image.device });
       const grid = F.affineGrid(theta, image.shape, false).to(image.dtype);
       img = F.gridSample(image, grid, { mode: "bilinear", padding: "zeros" });
-      tgt = F.gridSample(target.unsqueeze(1).to(image.dtype), grid, { mode: "nearest", padding: "zeros" }).squeeze(1).long();
+      tgt = F.gridSample(target.unsqueeze(1).to(image.dtype), grid, { mode: "nearest", padding: "zeros" })
+        .squeeze(1)
+        .long();
     }
     // Per-sample intensity changes and mirroring.
     const samples: Tensor[] = [];
@@ -137,7 +144,12 @@ export function augmentBatch(image: Tensor, target: Tensor, options: AugmentOpti
       if (u[12] < o.contrastProbability) {
         const mean = x.mean();
         const [lo, hi] = [x.min(), x.max()];
-        x = x.sub(mean).mul(0.75 + 0.5 * u[13]).add(mean).maximum(lo).minimum(hi);
+        x = x
+          .sub(mean)
+          .mul(0.75 + 0.5 * u[13])
+          .add(mean)
+          .maximum(lo)
+          .minimum(hi);
       }
       if (u[14] < o.lowResProbability) {
         const size = x.shape.slice(2);
@@ -148,7 +160,13 @@ export function augmentBatch(image: Tensor, target: Tensor, options: AugmentOpti
         // Gamma on the sample rescaled to [0, 1], then back (nnU-Net's gamma transform, without inversion).
         const [lo, hi] = [x.min(), x.max()];
         const range = hi.sub(lo).add(1e-7);
-        x = x.sub(lo).div(range).clamp(0, 1).pow(0.7 + 0.8 * u[17]).mul(range).add(lo);
+        x = x
+          .sub(lo)
+          .div(range)
+          .clamp(0, 1)
+          .pow(0.7 + 0.8 * u[17])
+          .mul(range)
+          .add(lo);
       }
       const flips = o.mirrorAxes.filter((a) => a < dims && u[18 + a] < 0.5).map((a) => a + 2);
       if (flips.length > 0) {

@@ -55,9 +55,13 @@ export function segmentationLoss(logits: Tensor, target: Tensor, o: LossOptions)
     const perVoxel = F.nllLoss(logp, safe, { weight: weights, reduction: "none" });
     let nll = perVoxel.mul(known.float());
     // torch's weighted mean: divide by the summed weights of the counted voxels.
-    let count = weights ? weights.indexSelect(0, safe.flatten()).reshape(safe.shape).mul(known.float()).sum() : known.float().sum();
+    let count = weights
+      ? weights.indexSelect(0, safe.flatten()).reshape(safe.shape).mul(known.float()).sum()
+      : known.float().sum();
     if (isUnknown && (o.backgroundClasses?.length ?? 0) > 0) {
-      const bg = tensor(new BigInt64Array(o.backgroundClasses!.map(BigInt)), [o.backgroundClasses!.length], { device: logits.device });
+      const bg = tensor(new BigInt64Array(o.backgroundClasses!.map(BigInt)), [o.backgroundClasses!.length], {
+        device: logits.device,
+      });
       const marginal = logp.indexSelect(1, bg).logsumexp(1).neg();
       const unknownValid = isUnknown.logicalAnd(valid).float();
       nll = nll.add(marginal.mul(unknownValid));
@@ -67,7 +71,9 @@ export function segmentationLoss(logits: Tensor, target: Tensor, o: LossOptions)
     const diceClasses = o.diceOver === "lesion" ? o.lesionClasses : [...Array(k).keys()].slice(1);
     if ((o.diceWeight ?? 1) === 0 || diceClasses.length === 0) return ce;
     const probs = logp.exp();
-    const oneHot = F.oneHot(safe, k).permute([0, probs.ndim - 1, ...[...Array(probs.ndim - 2).keys()].map((d) => d + 1)]).float();
+    const oneHot = F.oneHot(safe, k)
+      .permute([0, probs.ndim - 1, ...[...Array(probs.ndim - 2).keys()].map((d) => d + 1)])
+      .float();
     const dice = softDice(probs, oneHot, known.unsqueeze(1).float(), diceClasses, o.smooth);
     return ce.add(dice.mul(o.diceWeight ?? 1));
   });
@@ -88,7 +94,9 @@ export function deepSupervisionLoss(outputs: Tensor[], target: Tensor, o: LossOp
     outputs.forEach((out, i) => {
       if (weights[i] === 0) return;
       const size = out.shape.slice(2);
-      const t = size.every((s, d) => s === target.size(d + 1)) ? target : F.interpolate(target.unsqueeze(1).float(), size, "nearest").squeeze(1).long();
+      const t = size.every((s, d) => s === target.size(d + 1))
+        ? target
+        : F.interpolate(target.unsqueeze(1).float(), size, "nearest").squeeze(1).long();
       const l = segmentationLoss(out, t, o).mul(weights[i]);
       total = total ? total.add(l) : l;
     });

@@ -71,7 +71,9 @@ export class PatchSampler {
     const [caseIndex, j] = this.instances[k];
     const center = this.cases[caseIndex].lesions[j].center;
     // Jitter by up to a quarter patch so the lesion is not always in the middle.
-    const start = center.map((c, a) => c - Math.floor(this.o.patch[a] / 2) + Math.round((r() - 0.5) * (this.o.patch[a] / 2)));
+    const start = center.map(
+      (c, a) => c - Math.floor(this.o.patch[a] / 2) + Math.round((r() - 0.5) * (this.o.patch[a] / 2)),
+    );
     return { caseIndex, start, lesion: k };
   }
 }

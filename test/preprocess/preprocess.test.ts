@@ -1,47 +1,17 @@
 // Preprocessing end to end on a small synthetic dataset: crop, normalise, resample, cache, patches, restore.
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { openDataset } from "../../src/dataset/layout.js";
 import { setThreads } from "../../src/engine/index.js";
-import { encodeNifti, readVolume } from "../../src/io/index.js";
-import { type Vec3, Volume } from "../../src/io/volume.js";
+import { readVolume } from "../../src/io/index.js";
 import { fingerprintDataset } from "../../src/plan/fingerprint.js";
 import { planExperiment } from "../../src/plan/plan.js";
 import { readCachedMeta, readPatch } from "../../src/preprocess/cache.js";
 import { preprocessDataset, restoreLabels } from "../../src/preprocess/preprocess.js";
-
-/** A 24×20×16 head: zero outside a box, a bright ball lesion inside, background classes by slab. */
-function writeCase(root: string, id: string, spacing: Vec3, origin: Vec3) {
-  const shape: Vec3 = [24, 20, 16];
-  const n = shape[0] * shape[1] * shape[2];
-  const image = new Float32Array(n);
-  const label = new Uint8Array(n);
-  const tissue = new Uint8Array(n);
-  for (let k = 0; k < shape[2]; k++) {
-    for (let j = 0; j < shape[1]; j++) {
-      for (let i = 0; i < shape[0]; i++) {
-        const p = i + shape[0] * (j + shape[1] * k);
-        const inside = i >= 3 && i < 21 && j >= 2 && j < 18 && k >= 2 && k < 14;
-        if (!inside) continue;
-        const lesion = (i - 12) ** 2 + (j - 10) ** 2 + ((k - 8) * 1.5) ** 2 < 9;
-        image[p] = 100 + 10 * Math.sin(p) + (lesion ? 80 : 0);
-        label[p] = lesion ? 1 : 0;
-        tissue[p] = k < 8 ? 1 : 2;
-      }
-    }
-  }
-  const geometry = { shape, spacing, origin };
-  const put = (rel: string, v: Volume) => {
-    mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
-    writeFileSync(path.join(root, rel), encodeNifti(v, true));
-  };
-  put(`imagesTr/${id}_0000.nii.gz`, new Volume(image, geometry));
-  put(`labelsTr/${id}.nii.gz`, new Volume(label, geometry));
-  put(`backgroundTr/tissue/${id}.nii.gz`, new Volume(tissue, geometry));
-}
+import { writeHeadCase as writeCase } from "../fixtures/head.js";
 
 test("preprocess crops, normalises, resamples and caches; patches and restored labels are exact", async () => {
   setThreads(2);

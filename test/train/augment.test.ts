@@ -8,7 +8,10 @@ import { assertClose } from "../helpers/assert.js";
 function phantom(n: number): { image: number[]; target: number[] } {
   // Two blocks of labels 1 and 2; the image is 10 × label.
   const target: number[] = [];
-  for (let z = 0; z < n; z++) for (let y = 0; y < n; y++) for (let x = 0; x < n; x++) target.push(x > 4 && x < 12 && y > 3 && y < 14 && z > 5 && z < 11 ? 1 : x >= 12 && y < 6 ? 2 : 0);
+  for (let z = 0; z < n; z++)
+    for (let y = 0; y < n; y++)
+      for (let x = 0; x < n; x++)
+        target.push(x > 4 && x < 12 && y > 3 && y < 14 && z > 5 && z < 11 ? 1 : x >= 12 && y < 6 ? 2 : 0);
   return { image: target.map((t) => 10 * t), target };
 }
 
@@ -74,7 +77,13 @@ test("with every probability at zero only mirroring remains, and it is exact", (
 test("Gaussian blur preserves a constant and the total of a point", () => {
   tidy(() => {
     const constant = gaussianBlur(tensor(Array(9 * 9 * 9).fill(2), [1, 1, 9, 9, 9]), 1).toArray();
-    assertClose([constant[4 + 9 * (4 + 9 * 4)]], [2], 1e-5, 1e-5, "centre of a constant (zero padding only at the borders)");
+    assertClose(
+      [constant[4 + 9 * (4 + 9 * 4)]],
+      [2],
+      1e-5,
+      1e-5,
+      "centre of a constant (zero padding only at the borders)",
+    );
     const point = Array(15 * 15 * 15).fill(0);
     point[7 + 15 * (7 + 15 * 7)] = 1;
     const blurred = gaussianBlur(tensor(point, [1, 1, 15, 15, 15]), 0.8).toArray();

@@ -9,7 +9,14 @@ import { runPython } from "../helpers/python.js";
 
 const shape = [2, 3, 4, 5, 3];
 const n = shape[0] * shape[2] * shape[3] * shape[4];
-const logitsData = Array.from(Float32Array.from(normals(shape.reduce((a, b) => a * b, 1), 1)));
+const logitsData = Array.from(
+  Float32Array.from(
+    normals(
+      shape.reduce((a, b) => a * b, 1),
+      1,
+    ),
+  ),
+);
 const targetData = uniforms(n, 2).map((u) => Math.floor(u * 3));
 
 test("CE + soft Dice equals a PyTorch computation, Dice over all foreground or lesion classes", () => {
@@ -19,9 +26,17 @@ test("CE + soft Dice equals a PyTorch computation, Dice over all foreground or l
     ["lesion", [2]],
   ] as const) {
     const ours = tidy(() =>
-      segmentationLoss(tensor(logitsData, shape), tensor(targetData, [2, 4, 5, 3], { dtype: "int64" }), { lesionClasses: [2], diceOver }).item(),
+      segmentationLoss(tensor(logitsData, shape), tensor(targetData, [2, 4, 5, 3], { dtype: "int64" }), {
+        lesionClasses: [2],
+        diceOver,
+      }).item(),
     );
-    const ref = runPython<{ loss: number }>("loss_reference.py", { logits: logitsData, target: targetData, shape, classes });
+    const ref = runPython<{ loss: number }>("loss_reference.py", {
+      logits: logitsData,
+      target: targetData,
+      shape,
+      classes,
+    });
     assertClose([ours], [ref.loss], 1e-5, 1e-6, `dice over ${diceOver}`);
   }
 });
@@ -33,7 +48,12 @@ test("the marginal likelihood over split background equals CE on the merged back
     const lesion = target.eq(2);
     // Every background voxel's sub-class is unknown (value 99).
     const partial = lesion.long().mul(2).add(lesion.logicalNot().long().mul(99));
-    const marginal = segmentationLoss(logits, partial, { lesionClasses: [2], unknownBackgroundValue: 99, backgroundClasses: [0, 1], diceWeight: 0 }).item();
+    const marginal = segmentationLoss(logits, partial, {
+      lesionClasses: [2],
+      unknownBackgroundValue: 99,
+      backgroundClasses: [0, 1],
+      diceWeight: 0,
+    }).item();
     const merged = cat([logits.narrow(1, 0, 2).logsumexp(1, true), logits.narrow(1, 2, 1)], 1);
     const ce = F.crossEntropy(merged, lesion.long()).item();
     assertClose([marginal], [ce], 1e-6, 1e-7, "marginal vs merged CE");
@@ -41,7 +61,12 @@ test("the marginal likelihood over split background equals CE on the merged back
     const two = logits.narrow(1, 1, 2);
     const binary = lesion.long();
     const unknownAll = where01(binary);
-    const m2 = segmentationLoss(two, unknownAll, { lesionClasses: [1], unknownBackgroundValue: 99, backgroundClasses: [0], diceWeight: 0 }).item();
+    const m2 = segmentationLoss(two, unknownAll, {
+      lesionClasses: [1],
+      unknownBackgroundValue: 99,
+      backgroundClasses: [0],
+      diceWeight: 0,
+    }).item();
     assertClose([m2], [F.crossEntropy(two, binary).item()], 1e-6, 1e-7, "K = 2");
   });
 });
@@ -60,7 +85,13 @@ test("ignored voxels do not count; class weights follow torch's weighted mean", 
     assertClose([ours], [ref], 1e-6, 1e-7, "ignore");
     const w = [0.2, 1, 3];
     const weighted = segmentationLoss(logits, target, { lesionClasses: [2], classWeights: w, diceWeight: 0 }).item();
-    assertClose([weighted], [F.crossEntropy(logits, target, { weight: tensor(w) }).item()], 1e-6, 1e-7, "class weights");
+    assertClose(
+      [weighted],
+      [F.crossEntropy(logits, target, { weight: tensor(w) }).item()],
+      1e-6,
+      1e-7,
+      "class weights",
+    );
   });
 });
 

@@ -1,0 +1,42 @@
+// The data-loading thread: reads patches from the cache and builds their targets, ahead of the
+// training step. Protocol: {init} once, then {iteration} → {iteration, data, target} (buffers transferred).
+import { parentPort, workerData } from "node:worker_threads";
+import { type CachedCase, readPatch } from "../preprocess/cache.js";
+import { PatchSampler, type SamplerOptions } from "./sampler.js";
+import { type TargetSpec, patchTarget } from "./targets.js";
+
+export interface LoaderInit {
+  cacheDir: string;
+  cases: CachedCase[];
+  sampler: SamplerOptions;
+  targets: TargetSpec;
+}
+
+const init = workerData as LoaderInit;
+const sampler = new PatchSampler(init.cases, init.sampler);
+const sources = init.targets.mode === "backsplit" ? init.targets.sources.map((s) => s.name) : [];
+const patch = init.sampler.patch;
+const voxels = patch.reduce((a, b) => a * b, 1);
+const channels = init.cases[0].shape[0];
+
+parentPort!.on("message", (message: { iteration: number }) => {
+  const requests = sampler.batch(message.iteration);
+  const data = new Float32Array(requests.length * channels * voxels);
+  const target = new Int16Array(requests.length * voxels);
+  requests.forEach((r, b) => {
+    const meta = init.cases[r.caseIndex];
+    const p = readPatch(
+      init.cacheDir,
+      meta,
+      r.start,
+      patch,
+      sources.filter((s) => meta.backgroundSources.includes(s)),
+    );
+    data.set(p.data, b * channels * voxels);
+    target.set(patchTarget(init.targets, p.seg, p.backgrounds, patch, meta.spacing), b * voxels);
+  });
+  parentPort!.postMessage({ iteration: message.iteration, data, target, lesions: requests.map((r) => r.lesion) }, [
+    data.buffer,
+    target.buffer,
+  ]);
+});

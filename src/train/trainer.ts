@@ -1,0 +1,369 @@
+// The training loop: nnU-Net's recipe (SGD Nesterov 0.99, lr 1e-2 with poly decay, weight decay
+// 3e-5, gradient clip 12, deep supervision, CE + Dice), binary or BackSplit targets, lesion-aware
+// sampling, on-device augmentation, checkpoints that resume exactly, JSON-lines log.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import path from "node:path";
+import type { DatasetJson } from "../dataset/layout.js";
+import {
+  GradScaler,
+  Optimizer,
+  type Tensor,
+  autocast,
+  clipGradNorm,
+  getRngState,
+  loadSafetensors,
+  manualSeed,
+  noGrad,
+  polyLr,
+  resolveDevice,
+  saveSafetensors,
+  setCudnnBenchmark,
+  setRngState,
+  setThreads,
+  tensor,
+  tidy,
+} from "../engine/index.js";
+import { fromBytes } from "../engine/safetensors.js";
+import { PlainUNet } from "../models/plain-unet.js";
+import type { Plans } from "../plan/plan.js";
+import { type CachedCase, readCachedMeta } from "../preprocess/cache.js";
+import { writeFileAtomicSync } from "../util/atomic.js";
+import type { Report } from "../util/worker.js";
+import { augmentBatch } from "./augment.js";
+import { Loader } from "./loader.js";
+import { deepSupervisionLoss } from "./loss.js";
+import { type TargetSpec, targetClasses } from "./targets.js";
+
+export interface TrainConfig {
+  dataset: string;
+  preprocessed: string;
+  configuration: string;
+  mode: "binary" | "backsplit";
+  sources: string[];
+  unassigned?: "background" | "ignore";
+  nearMm?: number;
+  fold: number | "all";
+  epochs: number;
+  iterationsPerEpoch: number;
+  validationIterations: number;
+  batchSize?: number;
+  patchSize?: number[];
+  /** Override the planned feature counts (small networks for tests and CPU budgets). */
+  features?: number[];
+  lr: number;
+  device: string;
+  seed: number;
+  amp: boolean;
+  threads?: number;
+  out: string;
+  resume: boolean;
+  augment: boolean;
+  lesionShare: number;
+  diceOver: "all" | "lesion";
+  /** Stop after this many epochs in this call (to test resuming); the schedule still spans `epochs`. */
+  stopAfterEpochs?: number;
+}
+
+export interface EpochLog {
+  epoch: number;
+  lr: number;
+  trainLoss: number;
+  pseudoDice: number;
+  emaPseudoDice: number;
+  seconds: number;
+  dataWaitShare: number;
+}
+
+/** nnU-Net's 5-fold split: sorted case ids shuffled with a fixed seed, then cut into folds. */
+export function fiveFoldSplits(ids: string[], seed = 12345): { train: string[]; val: string[] }[] {
+  const sorted = [...ids].sort();
+  let s = seed >>> 0;
+  const random = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  for (let i = sorted.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [sorted[i], sorted[j]] = [sorted[j], sorted[i]];
+  }
+  const folds = Math.min(5, sorted.length);
+  return Array.from({ length: folds }, (_, f) => {
+    const val = sorted.filter((_, i) => i % folds === f);
+    return { train: sorted.filter((id) => !val.includes(id)), val };
+  });
+}
+
+function loadSplits(preprocessed: string, ids: string[]): { train: string[]; val: string[] }[] {
+  const file = path.join(preprocessed, "splits_final.json");
+  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8"));
+  const splits = fiveFoldSplits(ids);
+  writeFileAtomicSync(file, `${JSON.stringify(splits, null, 2)}\n`);
+  return splits;
+}
+
+function rngBytes(): string {
+  return tidy(() => Buffer.from(getRngState().data().buffer).toString("base64"));
+}
+
+function restoreRng(base64: string): void {
+  tidy(() => {
+    const bytes = Buffer.from(base64, "base64");
+    setRngState(fromBytes(new Uint8Array(bytes), [bytes.length], "uint8"));
+  });
+}
+
+interface CheckpointState {
+  epoch: number;
+  bestEma: number;
+  ema: number;
+  rng: string;
+  scaler: { scale: number; goodSteps: number };
+  classes: Record<string, number>;
+  config: TrainConfig;
+}
+
+export async function train(config: TrainConfig, report: Report = () => {}): Promise<{ out: string; log: EpochLog[] }> {
+  setThreads(config.threads);
+  const device = resolveDevice(config.device);
+  if (device.startsWith("cuda")) setCudnnBenchmark(true);
+  const plans = JSON.parse(readFileSync(path.join(config.preprocessed, "plans.json"), "utf8")) as Plans;
+  const cfg = plans.configurations[config.configuration];
+  if (!cfg) throw new Error(`plans.json has no configuration '${config.configuration}'`);
+  if (cfg.dims !== 3) throw new Error(`training the ${cfg.dims}D configuration is not supported yet (use 3d_fullres)`);
+  const json = JSON.parse(readFileSync(path.join(config.dataset, "dataset.json"), "utf8")) as DatasetJson;
+  const cacheDir = path.join(config.preprocessed, cfg.data_identifier);
+  const ids = readdirSync(cacheDir)
+    .filter((f) => f.endsWith(".json"))
+    .map((f) => f.slice(0, -5))
+    .sort();
+  if (ids.length === 0) throw new Error(`${cacheDir}: no preprocessed cases (run backsplit preprocess first)`);
+  const split = config.fold === "all" ? { train: ids, val: ids } : loadSplits(config.preprocessed, ids)[config.fold];
+  if (!split) throw new Error(`fold ${config.fold} does not exist`);
+  const metas = (list: string[]) => list.map((id) => readCachedMeta(cacheDir, id));
+  const trainCases: CachedCase[] = metas(split.train);
+  const valCases: CachedCase[] = metas(split.val.length ? split.val : split.train);
+
+  const lesionClasses = Object.fromEntries(
+    Object.entries(json.labels).filter(([n]) => n !== "background" && n !== "ignore"),
+  );
+  for (const s of config.sources)
+    if (!json.background_sources?.[s]) throw new Error(`dataset.json has no background source '${s}'`);
+  const spec: TargetSpec = {
+    mode: config.mode,
+    lesionClasses,
+    ignoreValue: typeof json.labels.ignore === "number" ? json.labels.ignore : null,
+    sources:
+      config.mode === "backsplit"
+        ? config.sources.map((s) => ({ name: s, classes: json.background_sources![s].labels }))
+        : [],
+    unassigned: config.unassigned,
+    nearMm: config.nearMm,
+  };
+  const classes = targetClasses(spec);
+  const numClasses = Math.max(...Object.values(classes)) + 1 - (classes.ignore !== undefined ? 1 : 0);
+  const patch = config.patchSize ?? cfg.patch_size;
+  const batch = config.batchSize ?? cfg.batch_size;
+  const arch = cfg.architecture;
+  const features = config.features ?? arch.features;
+  const stages = features.length;
+
+  manualSeed(config.seed);
+  const net = new PlainUNet({
+    dims: 3,
+    inChannels: trainCases[0].shape[0],
+    numClasses,
+    features,
+    strides: arch.strides.slice(0, stages),
+    kernels: arch.kernels.slice(0, stages),
+    deepSupervision: true,
+  }).to(device);
+  const optimizer = Optimizer.sgd(net.parameters(), {
+    lr: config.lr,
+    momentum: 0.99,
+    nesterov: true,
+    weightDecay: 3e-5,
+  });
+  const scaler = new GradScaler({ enabled: config.amp && device.startsWith("cuda") });
+  const schedule = polyLr(config.lr, config.epochs, 0.9);
+  const checkpoints = path.join(config.out, "checkpoints");
+  mkdirSync(checkpoints, { recursive: true });
+  const logFile = path.join(config.out, "log.jsonl");
+  let startEpoch = 0;
+  let ema = 0;
+  let bestEma = Number.NEGATIVE_INFINITY;
+  const latestFile = path.join(checkpoints, "latest.json");
+  if (config.resume && existsSync(latestFile)) {
+    const latest = JSON.parse(readFileSync(latestFile, "utf8")) as CheckpointState;
+    const weights = loadSafetensors(path.join(checkpoints, `epoch_${latest.epoch}.safetensors`)).tensors;
+    net.loadStateDict(weights);
+    for (const t of weights.values()) t.dispose();
+    optimizer.loadStateBytes(readFileSync(path.join(checkpoints, `epoch_${latest.epoch}.optim`)));
+    restoreRng(latest.rng);
+    scaler.loadState(latest.scaler);
+    ema = latest.ema;
+    bestEma = latest.bestEma;
+    startEpoch = latest.epoch + 1;
+    // The log keeps only epochs that a checkpoint covers.
+    if (existsSync(logFile)) {
+      const kept = readFileSync(logFile, "utf8")
+        .split("\n")
+        .filter((l) => l && (JSON.parse(l) as EpochLog).epoch <= latest.epoch);
+      writeFileAtomicSync(logFile, kept.map((l) => `${l}\n`).join(""));
+    }
+  } else {
+    rmSync(logFile, { force: true });
+  }
+  writeFileAtomicSync(
+    path.join(config.out, "training.json"),
+    `${JSON.stringify({ config, classes, numClasses, patch, batch, features, plans: config.preprocessed }, null, 2)}\n`,
+  );
+
+  const iters = config.iterationsPerEpoch;
+  const trainLoader = new Loader(
+    {
+      cacheDir,
+      cases: trainCases,
+      sampler: { patch, batch, seed: config.seed, lesionShare: config.lesionShare },
+      targets: spec,
+    },
+    startEpoch * iters,
+    config.epochs * iters,
+  );
+  // Validation uses the same fixed patches every epoch: read them once.
+  const valLoader = new Loader(
+    {
+      cacheDir,
+      cases: valCases,
+      sampler: { patch, batch, seed: config.seed + 7919, lesionShare: config.lesionShare },
+      targets: spec,
+    },
+    0,
+    config.validationIterations,
+    config.validationIterations,
+  );
+  const valBatches = await Promise.all(Array.from({ length: config.validationIterations }, (_, i) => valLoader.get(i)));
+  const lossOptions = {
+    lesionClasses: Object.values(lesionClasses),
+    diceOver: config.diceOver,
+    ignoreValue: classes.ignore ?? null,
+  };
+  const channels = trainCases[0].shape[0];
+  const toTensors = (b: { data: Float32Array; target: Int16Array }) => ({
+    image: tensor(b.data, [batch, channels, ...patch], { device }),
+    target: tensor(b.target, [batch, ...patch])
+      .to("int64")
+      .to(device),
+  });
+  const log: EpochLog[] = [];
+  const stopAt =
+    config.stopAfterEpochs === undefined ? config.epochs : Math.min(config.epochs, startEpoch + config.stopAfterEpochs);
+  try {
+    for (let epoch = startEpoch; epoch < stopAt; epoch++) {
+      const started = performance.now();
+      const waitedBefore = trainLoader.waited;
+      optimizer.lr = schedule(epoch);
+      net.train();
+      let lossSum = 0;
+      for (let it = 0; it < iters; it++) {
+        const b = await trainLoader.get(epoch * iters + it);
+        const loss = tidy(() => {
+          const raw = toTensors(b);
+          const { image, target } = config.augment ? augmentBatch(raw.image, raw.target) : raw;
+          optimizer.zeroGrad();
+          const l = autocast(
+            () => deepSupervisionLoss(net.forward(image) as Tensor[], target, lossOptions),
+            "float16",
+            scaler.enabled,
+          );
+          scaler.scaleLoss(l).backward();
+          scaler.unscale(net.parameters());
+          clipGradNorm(net.parameters(), 12);
+          scaler.step(optimizer);
+          scaler.update();
+          return l.item();
+        });
+        lossSum += loss;
+        report({ kind: "iteration", epoch, iteration: it, loss });
+      }
+      // Validation pseudo-Dice on fixed patches (lesion classes pooled), as nnU-Net's online evaluation.
+      net.eval();
+      const counts = { tp: 0, fp: 0, fn: 0 };
+      for (let it = 0; it < config.validationIterations; it++) {
+        const b = valBatches[it];
+        noGrad(() =>
+          tidy(() => {
+            const { image, target } = toTensors(b);
+            const logits = (net.forward(image) as Tensor[])[0];
+            const predicted = logits.argmax(1);
+            let isLesion = predicted.eq(-1);
+            let truth = target.eq(-1);
+            for (const v of lossOptions.lesionClasses) {
+              isLesion = isLesion.logicalOr(predicted.eq(v));
+              truth = truth.logicalOr(target.eq(v));
+            }
+            counts.tp += isLesion.logicalAnd(truth).sum().item();
+            counts.fp += isLesion.logicalAnd(truth.logicalNot()).sum().item();
+            counts.fn += isLesion.logicalNot().logicalAnd(truth).sum().item();
+          }),
+        );
+      }
+      const pseudoDice =
+        counts.tp + counts.fp + counts.fn === 0 ? 1 : (2 * counts.tp) / (2 * counts.tp + counts.fp + counts.fn);
+      ema = epoch === 0 ? pseudoDice : 0.9 * ema + 0.1 * pseudoDice;
+      const seconds = (performance.now() - started) / 1000;
+      const entry: EpochLog = {
+        epoch,
+        lr: optimizer.lr,
+        trainLoss: lossSum / iters,
+        pseudoDice,
+        emaPseudoDice: ema,
+        seconds,
+        dataWaitShare: (trainLoader.waited - waitedBefore) / seconds,
+      };
+      const isBest = ema > bestEma;
+      if (isBest) bestEma = ema;
+      saveCheckpoint(
+        checkpoints,
+        net,
+        optimizer,
+        { epoch, bestEma, ema, rng: rngBytes(), scaler: scaler.state(), classes, config },
+        isBest,
+      );
+      appendFileSync(logFile, `${JSON.stringify(entry)}\n`);
+      log.push(entry);
+      report({ kind: "epoch", ...entry });
+    }
+  } finally {
+    await trainLoader.close();
+    await valLoader.close();
+  }
+  net.dispose();
+  optimizer.dispose();
+  return { out: config.out, log };
+}
+
+/** Writes epoch_N.{safetensors,optim}, then points latest.json at them (the commit), then prunes. */
+function saveCheckpoint(
+  dir: string,
+  net: PlainUNet,
+  optimizer: Optimizer,
+  state: CheckpointState,
+  isBest: boolean,
+): void {
+  const weights = path.join(dir, `epoch_${state.epoch}.safetensors`);
+  saveSafetensors(weights, net.stateDict(), { epoch: String(state.epoch), classes: JSON.stringify(state.classes) });
+  writeFileAtomicSync(path.join(dir, `epoch_${state.epoch}.optim`), optimizer.stateBytes());
+  writeFileAtomicSync(path.join(dir, "latest.json"), `${JSON.stringify(state)}\n`);
+  if (isBest) {
+    saveSafetensors(path.join(dir, "best.safetensors"), net.stateDict(), {
+      epoch: String(state.epoch),
+      classes: JSON.stringify(state.classes),
+    });
+  }
+  for (const f of readdirSync(dir)) {
+    const m = /^epoch_(\d+)\./.exec(f);
+    if (m && Number(m[1]) !== state.epoch) rmSync(path.join(dir, f), { force: true });
+  }
+}
