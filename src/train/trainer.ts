@@ -217,7 +217,7 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
   }
   writeFileAtomicSync(
     path.join(config.out, "training.json"),
-    `${JSON.stringify({ config, classes, numClasses, patch, batch, features, plans: config.preprocessed }, null, 2)}\n`,
+    `${JSON.stringify({ config, classes, lesionClasses, numClasses, patch, batch, features, plans: path.resolve(config.preprocessed) }, null, 2)}\n`,
   );
 
   const iters = config.iterationsPerEpoch;

@@ -1,65 +1,11 @@
 // Training end to end on tiny synthetic cases: binary and BackSplit overfit, exact resume, splits.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { openDataset } from "../../src/dataset/layout.js";
 import { loadSafetensors, setThreads } from "../../src/engine/index.js";
-import { fingerprintDataset } from "../../src/plan/fingerprint.js";
-import { planExperiment, writePlans } from "../../src/plan/plan.js";
-import { preprocessDataset } from "../../src/preprocess/preprocess.js";
-import { type TrainConfig, fiveFoldSplits, train } from "../../src/train/trainer.js";
-import { writeHeadCase } from "../fixtures/head.js";
-
-async function tinyDataset(): Promise<{ root: string; preprocessed: string }> {
-  const root = mkdtempSync(path.join(os.tmpdir(), "bs-train-"));
-  writeFileSync(
-    path.join(root, "dataset.json"),
-    JSON.stringify({
-      channel_names: { "0": "T1" },
-      labels: { background: 0, lesion: 1 },
-      file_ending: ".nii.gz",
-      background_sources: { tissue: { labels: { upper: 1, lower: 2 } } },
-    }),
-  );
-  writeHeadCase(root, "a", [1, 1, 1.5], [0, 0, 0]);
-  writeHeadCase(root, "b", [1, 1, 1.5], [4, 0, 0]);
-  const dataset = openDataset(root);
-  const preprocessed = path.join(root, "preprocessed");
-  const plans = planExperiment(dataset, await fingerprintDataset(dataset, { workers: 1 }), { memoryBudgetGb: 0.05 });
-  writePlans(preprocessed, plans);
-  await preprocessDataset(dataset, plans, "3d_fullres", preprocessed, { workers: 1 });
-  return { root, preprocessed };
-}
-
-function config(root: string, preprocessed: string, over: Partial<TrainConfig>): TrainConfig {
-  return {
-    dataset: root,
-    preprocessed,
-    configuration: "3d_fullres",
-    mode: "binary",
-    sources: [],
-    fold: "all",
-    epochs: 4,
-    iterationsPerEpoch: 3,
-    validationIterations: 1,
-    batchSize: 2,
-    patchSize: [8, 16, 16],
-    features: [4, 8, 16],
-    lr: 1e-2,
-    device: "cpu",
-    seed: 1,
-    amp: false,
-    threads: 2,
-    out: path.join(root, "run"),
-    resume: false,
-    augment: true,
-    lesionShare: 0.5,
-    diceOver: "all",
-    ...over,
-  };
-}
+import { fiveFoldSplits, train } from "../../src/train/trainer.js";
+import { config, tinyDataset } from "../fixtures/training.js";
 
 test("a run interrupted after 2 of 4 epochs and resumed ends with exactly the weights of an uninterrupted run", async () => {
   setThreads(2);

@@ -1,0 +1,201 @@
+// `backsplit predict`: trained runs (one or several folds) → lesion mask and lesion probability on
+// the input image's own grid. The BackSplit network's extra background channels change nothing at
+// inference: only the lesion probability is used, by the recorded collapse rule.
+import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { loadSafetensors, resolveDevice, setCudnnBenchmark, setThreads } from "../engine/index.js";
+import { IMAGE_ENDINGS, readVolume, writeVolume } from "../io/read.js";
+import { Volume } from "../io/volume.js";
+import { PlainUNet } from "../models/plain-unet.js";
+import type { Plans } from "../plan/plan.js";
+import type { CachedCase } from "../preprocess/cache.js";
+import { preprocessImages, restoreProbabilities } from "../preprocess/preprocess.js";
+import { writeFileAtomicSync } from "../util/atomic.js";
+import type { Report } from "../util/worker.js";
+import { slidingWindow } from "./sliding.js";
+
+export type Collapse = "prob" | "argmax";
+
+export interface LoadedModel {
+  run: string;
+  net: PlainUNet;
+  classes: Record<string, number>;
+  numClasses: number;
+  lesionValues: number[];
+  patch: number[];
+  plans: Plans;
+  configuration: string;
+}
+
+interface TrainingRecord {
+  config: { configuration: string; mode: string };
+  classes: Record<string, number>;
+  lesionClasses: Record<string, number>;
+  numClasses: number;
+  patch: number[];
+  features: number[];
+  plans: string;
+}
+
+/** Loads a training run's network (best checkpoint, else the latest). */
+export function loadRun(run: string, device: string, checkpoint: "best" | "latest" = "best"): LoadedModel {
+  const recordFile = path.join(run, "training.json");
+  if (!existsSync(recordFile)) throw new Error(`${run}: not a training run (no training.json)`);
+  const record = JSON.parse(readFileSync(recordFile, "utf8")) as TrainingRecord;
+  const plans = JSON.parse(readFileSync(path.join(record.plans, "plans.json"), "utf8")) as Plans;
+  const cfg = plans.configurations[record.config.configuration];
+  const stages = record.features.length;
+  const net = new PlainUNet({
+    dims: 3,
+    inChannels: Object.keys(plans.foreground_intensity_properties_per_channel).length,
+    numClasses: record.numClasses,
+    features: record.features,
+    strides: cfg.architecture.strides.slice(0, stages),
+    kernels: cfg.architecture.kernels.slice(0, stages),
+    deepSupervision: false,
+  });
+  const dir = path.join(run, "checkpoints");
+  let file = path.join(dir, "best.safetensors");
+  if (checkpoint === "latest" || !existsSync(file)) {
+    const latest = JSON.parse(readFileSync(path.join(dir, "latest.json"), "utf8")) as { epoch: number };
+    file = path.join(dir, `epoch_${latest.epoch}.safetensors`);
+  }
+  const weights = loadSafetensors(file).tensors;
+  net.loadStateDict(weights);
+  for (const t of weights.values()) t.dispose();
+  net.to(device).eval();
+  const lesionValues = Object.values(record.lesionClasses);
+  return {
+    run,
+    net,
+    classes: record.classes,
+    numClasses: record.numClasses,
+    lesionValues,
+    patch: record.patch,
+    plans,
+    configuration: record.config.configuration,
+  };
+}
+
+export interface PredictOptions {
+  collapse: Collapse;
+  threshold: number;
+  mirror: boolean;
+  device: string;
+  saveProbabilities: boolean;
+  saveClasses: boolean;
+  amp?: boolean;
+}
+
+/** Predicts one case (its channel files) with one or more runs (averaged) and writes the outputs. */
+export async function predictImages(
+  models: LoadedModel[],
+  images: string[],
+  outBase: string,
+  o: PredictOptions,
+  onTile?: (d: number, t: number) => void,
+): Promise<{ lesionVoxels: number }> {
+  const first = models[0];
+  const cfg = first.plans.configurations[first.configuration];
+  const volumes = await Promise.all(images.map((f) => readVolume(f)));
+  const { data, box, target } = preprocessImages(volumes, cfg, first.plans.foreground_intensity_properties_per_channel);
+  const k = first.numClasses;
+  const n = target[0] * target[1] * target[2];
+  const probs = new Float32Array(k * n);
+  for (const m of models) {
+    if (m.numClasses !== k)
+      throw new Error(`ensembled runs must have the same classes (${first.run}: ${k}, ${m.run}: ${m.numClasses})`);
+    const p = slidingWindow(m.net, data, volumes.length, target, {
+      patch: m.patch,
+      numClasses: k,
+      device: o.device,
+      mirror: o.mirror,
+      amp: o.amp,
+      onTile,
+    });
+    for (let i = 0; i < p.length; i++) probs[i] += p[i] / models.length;
+  }
+  const meta: CachedCase = {
+    id: path.basename(outBase),
+    shape: [volumes.length, ...target],
+    spacing: cfg.spacing,
+    original: {
+      shapeXyz: [...volumes[0].shape],
+      spacingXyz: [...volumes[0].spacing],
+      origin: [...volumes[0].origin],
+      direction: [...volumes[0].direction],
+      box,
+    },
+    lesions: [],
+    backgroundSources: [],
+  };
+  const restored = restoreProbabilities(probs, k, meta);
+  const voxels = restored[0].voxelCount;
+  const lesionProb = new Float32Array(voxels);
+  for (const v of first.lesionValues) for (let i = 0; i < voxels; i++) lesionProb[i] += restored[v].data[i];
+  const mask = new Uint8Array(voxels);
+  const classes = new Uint8Array(voxels);
+  for (let i = 0; i < voxels; i++) {
+    let best = 0;
+    for (let c = 1; c < k; c++) if (restored[c].data[i] > restored[best].data[i]) best = c;
+    classes[i] = best;
+    if (o.collapse === "argmax") mask[i] = first.lesionValues.includes(best) ? best : 0;
+    else if (lesionProb[i] > o.threshold) {
+      // The most probable lesion class (one class in the usual single-lesion case).
+      let lesion = first.lesionValues[0];
+      for (const v of first.lesionValues) if (restored[v].data[i] > restored[lesion].data[i]) lesion = v;
+      mask[i] = lesion;
+    }
+  }
+  const geometry = volumes[0].geometry;
+  mkdirSync(path.dirname(outBase), { recursive: true });
+  await writeVolume(`${outBase}.nii.gz`, new Volume(mask, geometry));
+  if (o.saveProbabilities) await writeVolume(`${outBase}_prob.nii.gz`, new Volume(lesionProb, geometry));
+  if (o.saveClasses) await writeVolume(`${outBase}_classes.nii.gz`, new Volume(classes, geometry));
+  return { lesionVoxels: mask.reduce((s, v) => s + (v ? 1 : 0), 0) };
+}
+
+/** Cases of an images folder: {case}_{XXXX}{ending} grouped by case, channels in order. */
+export function listInputCases(folder: string): Map<string, string[]> {
+  const cases = new Map<string, string[]>();
+  for (const name of readdirSync(folder).sort()) {
+    const ending = IMAGE_ENDINGS.find((e) => name.endsWith(e));
+    if (!ending) continue;
+    const m = /^(.*)_(\d{4})$/.exec(name.slice(0, -ending.length));
+    if (!m) continue;
+    const list = cases.get(m[1]) ?? [];
+    list[Number(m[2])] = path.join(folder, name);
+    cases.set(m[1], list);
+  }
+  return cases;
+}
+
+export interface PredictJob {
+  runs: string[];
+  input: string;
+  out: string;
+  options: PredictOptions;
+  threads?: number;
+}
+
+/** Predicts every case of a folder (runs on a worker thread). */
+export async function predictFolder(job: PredictJob, report: Report = () => {}): Promise<{ cases: number }> {
+  setThreads(job.threads);
+  const device = resolveDevice(job.options.device);
+  if (device.startsWith("cuda")) setCudnnBenchmark(true);
+  const models = job.runs.map((r) => loadRun(r, device));
+  const cases = listInputCases(job.input);
+  if (cases.size === 0) throw new Error(`${job.input}: no images named {case}_0000${".nii.gz"} found`);
+  const options = { ...job.options, device };
+  writeFileAtomicSync(
+    path.join(job.out, "prediction.json"),
+    `${JSON.stringify({ runs: job.runs, collapse: options.collapse, threshold: options.threshold, mirror: options.mirror, classes: models[0].classes }, null, 2)}\n`,
+  );
+  let done = 0;
+  for (const [id, files] of cases) {
+    const r = await predictImages(models, files, path.join(job.out, id), options);
+    report({ case: id, done: ++done, total: cases.size, lesionVoxels: r.lesionVoxels });
+  }
+  for (const m of models) m.net.dispose();
+  return { cases: cases.size };
+}

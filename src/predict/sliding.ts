@@ -1,0 +1,126 @@
+// Sliding-window inference (nnU-Net's): overlapping tiles at half-patch steps, each tile's softmax
+// weighted by a Gaussian importance map, optional mirroring, aggregated on the CPU in float32 so
+// memory stays bounded by the output (classes × voxels) whatever the device.
+import { F, type Module, type Tensor, autocast, noGrad, tensor, tidy } from "../engine/index.js";
+
+/** Tile start positions along one axis (step ≤ stepFraction · patch, first and last tiles flush with the borders). */
+export function tileStarts(size: number, patch: number, stepFraction = 0.5): number[] {
+  if (size <= patch) return [0];
+  const n = Math.ceil((size - patch) / (patch * stepFraction)) + 1;
+  const step = (size - patch) / (n - 1);
+  return Array.from({ length: n }, (_, i) => Math.round(i * step));
+}
+
+/** Gaussian importance map over a patch (σ = patch/8, peak 1, no zeros), [z, y, x] C order. */
+export function gaussianImportance(patch: number[]): Float32Array {
+  const [pz, py, px] = patch;
+  const out = new Float32Array(pz * py * px);
+  const sigma = patch.map((p) => p / 8);
+  const centre = patch.map((p) => (p - 1) / 2);
+  let min = Number.POSITIVE_INFINITY;
+  for (let z = 0, i = 0; z < pz; z++) {
+    for (let y = 0; y < py; y++) {
+      for (let x = 0; x < px; x++, i++) {
+        const e =
+          ((z - centre[0]) / sigma[0]) ** 2 + ((y - centre[1]) / sigma[1]) ** 2 + ((x - centre[2]) / sigma[2]) ** 2;
+        out[i] = Math.exp(-0.5 * e);
+        if (out[i] > 0 && out[i] < min) min = out[i];
+      }
+    }
+  }
+  for (let i = 0; i < out.length; i++) if (out[i] === 0) out[i] = min;
+  return out;
+}
+
+export interface SlidingOptions {
+  patch: number[];
+  numClasses: number;
+  device: string;
+  stepFraction?: number;
+  /** Average over every combination of flipped axes (8 passes in 3D). */
+  mirror?: boolean;
+  amp?: boolean;
+  onTile?: (done: number, total: number) => void;
+}
+
+/**
+ * Class probabilities [classes, z, y, x] of a preprocessed image [channels, z, y, x] (shape without channels).
+ * Images smaller than the patch are zero-padded for inference and cropped back.
+ */
+export function slidingWindow(
+  net: Module,
+  image: Float32Array,
+  channels: number,
+  shape: number[],
+  o: SlidingOptions,
+): Float32Array {
+  const padded = shape.map((s, a) => Math.max(s, o.patch[a]));
+  const size = padded[0] * padded[1] * padded[2];
+  let input = image;
+  if (padded.some((p, a) => p !== shape[a])) {
+    input = new Float32Array(channels * size);
+    for (let c = 0; c < channels; c++)
+      for (let z = 0; z < shape[0]; z++)
+        for (let y = 0; y < shape[1]; y++) {
+          const from = shape[2] * (y + shape[1] * (z + shape[0] * c));
+          input.set(image.subarray(from, from + shape[2]), padded[2] * (y + padded[1] * (z + padded[0] * c)));
+        }
+  }
+  const k = o.numClasses;
+  const sums = new Float32Array(k * size);
+  const weights = new Float32Array(size);
+  const gauss = gaussianImportance(o.patch);
+  const starts = o.patch.map((p, a) => tileStarts(padded[a], p, o.stepFraction ?? 0.5));
+  const tiles = starts[0].flatMap((z) => starts[1].flatMap((y) => starts[2].map((x) => [z, y, x])));
+  const flips = o.mirror ? [[], [2], [3], [4], [2, 3], [2, 4], [3, 4], [2, 3, 4]] : [[]];
+  const [pz, py, px] = o.patch;
+  const full = tensor(input, [1, channels, ...padded], { device: o.device });
+  tiles.forEach(([z0, y0, x0], t) => {
+    const probs = noGrad(() =>
+      tidy(() => {
+        const tile = full
+          .slice(2, z0, z0 + pz)
+          .slice(3, y0, y0 + py)
+          .slice(4, x0, x0 + px);
+        let acc: Tensor | null = null;
+        for (const axes of flips) {
+          const x = axes.length ? tile.flip(axes) : tile;
+          let p = F.softmax(
+            autocast(() => (net.forward(x) as Tensor).float(), "float16", o.amp ?? false),
+            1,
+          );
+          if (axes.length) p = p.flip(axes);
+          acc = acc ? acc.add(p) : p;
+        }
+        return acc!.div(flips.length).to("cpu").data<"float32">();
+      }),
+    );
+    for (let c = 0; c < k; c++) {
+      for (let z = 0, i = 0; z < pz; z++) {
+        for (let y = 0; y < py; y++) {
+          let q = c * size + padded[2] * (y0 + y + padded[1] * (z0 + z)) + x0;
+          for (let x = 0; x < px; x++, i++, q++) sums[q] += probs[c * pz * py * px + i] * gauss[i];
+        }
+      }
+    }
+    for (let z = 0, i = 0; z < pz; z++) {
+      for (let y = 0; y < py; y++) {
+        let q = padded[2] * (y0 + y + padded[1] * (z0 + z)) + x0;
+        for (let x = 0; x < px; x++, i++, q++) weights[q] += gauss[i];
+      }
+    }
+    o.onTile?.(t + 1, tiles.length);
+  });
+  full.dispose();
+  const n = shape[0] * shape[1] * shape[2];
+  const out = new Float32Array(k * n);
+  for (let c = 0; c < k; c++) {
+    for (let z = 0, i = 0; z < shape[0]; z++) {
+      for (let y = 0; y < shape[1]; y++) {
+        let q = padded[2] * (y + padded[1] * z);
+        for (let x = 0; x < shape[2]; x++, i++, q++) out[c * n + i] = sums[c * size + q] / weights[q];
+      }
+    }
+  }
+  return out;
+}
