@@ -47,7 +47,7 @@ export class Progress {
     const filled = Math.round((width * Math.min(this.#done, this.#o.total)) / this.#o.total);
     const bar = `${"█".repeat(filled)}${"░".repeat(width - filled)}`;
     const extra = Object.entries(fields)
-      .map(([k, v]) => `${k} ${typeof v === "number" ? v.toPrecision(4) : v}`)
+      .map(([k, v]) => `${k} ${typeof v === "number" && !Number.isInteger(v) ? v.toPrecision(4) : v}`)
       .join("  ");
     const eta = (this.#o.total - this.#done) / rate;
     const line = `${this.#o.label} ${bar} ${this.#done}/${this.#o.total}  ${rate.toFixed(2)} it/s  ETA ${formatDuration(eta)}  ${extra}`;

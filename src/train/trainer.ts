@@ -145,6 +145,16 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
   const trainCases: CachedCase[] = metas(split.train);
   const valCases: CachedCase[] = metas(split.val.length ? split.val : split.train);
 
+  if (config.mode === "backsplit") {
+    for (const c of [...trainCases, ...valCases]) {
+      const missing = config.sources.filter((s) => !c.backgroundSources.includes(s));
+      if (missing.length) {
+        throw new Error(
+          `case ${c.id} was preprocessed without background source(s) ${missing.join(", ")}: run \`backsplit preprocess\` again after adding them`,
+        );
+      }
+    }
+  }
   const lesionClasses = Object.fromEntries(
     Object.entries(json.labels).filter(([n]) => n !== "background" && n !== "ignore"),
   );

@@ -1,0 +1,204 @@
+import path from "node:path";
+import type { PredictJob } from "../../predict/predict.js";
+import type { EpochLog, TrainConfig } from "../../train/trainer.js";
+import { runInWorker } from "../../util/worker.js";
+import { CliError, EXIT } from "../exit-codes.js";
+import { Progress } from "../progress.js";
+import { COMMON_HELP, COMMON_OPTIONS, type OptionValues, type Verb, intOption } from "../verb.js";
+
+const JOBS = new URL("../../jobs/train.js", import.meta.url).href;
+
+function numberOption(values: OptionValues, name: string, fallback: number): number {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n)) throw new CliError(`--${name} must be a number, got '${raw}'`, EXIT.usage);
+  return n;
+}
+
+/** --budget small|medium|full: epochs × iterations shortcuts for CPU runs (full is nnU-Net's 1000 × 250). */
+const BUDGETS: Record<string, [number, number]> = {
+  tiny: [5, 10],
+  small: [20, 25],
+  medium: [100, 50],
+  full: [1000, 250],
+};
+
+export const trainVerb: Verb = {
+  name: "train",
+  args: "DIR",
+  summary: "train a binary or BackSplit model on a preprocessed dataset (nnU-Net recipe, resumable)",
+  help: `  --mode M           binary (lesion vs rest) or backsplit (lesion + background classes)
+  --background A,B   background sources for backsplit, in priority order
+  --near-mm MM       keep background classes only within MM of a lesion
+  --unassigned U     background (default) or ignore, for voxels no source labels
+  --fold F           0–4 or all (default 0); splits_final.json is written on first use
+  --config NAME      plans configuration (default 3d_fullres)
+  --preprocessed D   folder with plans.json (default DIR/preprocessed)
+  --budget B         tiny | small | medium | full (epochs × iterations: 5×10, 20×25, 100×50, 1000×250)
+  --epochs N, --iterations N   override the budget
+  --val-iterations N validation batches per epoch (default 5)
+  --batch N, --patch ZxYxX, --features A,B,C   override the plan (small CPU runs)
+  --lr X             initial learning rate (default 0.01)
+  --no-augment       train without data augmentation
+  --amp              mixed precision (CUDA)
+  --out DIR          run folder (default DIR/runs/<mode>_fold<F>)
+  --resume           continue from the run's last checkpoint
+${COMMON_HELP}`,
+  options: {
+    ...COMMON_OPTIONS,
+    mode: { type: "string", default: "binary" },
+    background: { type: "string" },
+    "near-mm": { type: "string" },
+    unassigned: { type: "string", default: "background" },
+    fold: { type: "string", default: "0" },
+    config: { type: "string", default: "3d_fullres" },
+    preprocessed: { type: "string" },
+    budget: { type: "string", default: "small" },
+    epochs: { type: "string" },
+    iterations: { type: "string" },
+    "val-iterations": { type: "string", default: "5" },
+    batch: { type: "string" },
+    patch: { type: "string" },
+    features: { type: "string" },
+    lr: { type: "string" },
+    "no-augment": { type: "boolean", default: false },
+    amp: { type: "boolean", default: false },
+    out: { type: "string" },
+    resume: { type: "boolean", default: false },
+  },
+  async run(values, positionals) {
+    if (positionals.length !== 1) throw new CliError("expected one dataset folder", EXIT.usage);
+    const dataset = path.resolve(positionals[0]);
+    const mode = String(values.mode);
+    if (mode !== "binary" && mode !== "backsplit") throw new CliError("--mode must be binary or backsplit", EXIT.usage);
+    const sources = values.background ? String(values.background).split(",") : [];
+    if (mode === "backsplit" && sources.length === 0)
+      throw new CliError("--mode backsplit needs --background SOURCE[,SOURCE…]", EXIT.usage);
+    const budget = BUDGETS[String(values.budget)];
+    if (!budget) throw new CliError(`--budget must be one of ${Object.keys(BUDGETS).join(", ")}`, EXIT.usage);
+    const fold = values.fold === "all" ? "all" : intOption(values, "fold");
+    const epochs = intOption(values, "epochs", budget[0]);
+    const config: TrainConfig = {
+      dataset,
+      preprocessed: values.preprocessed
+        ? path.resolve(String(values.preprocessed))
+        : path.join(dataset, "preprocessed"),
+      configuration: String(values.config),
+      mode,
+      sources,
+      unassigned: values.unassigned === "ignore" ? "ignore" : "background",
+      nearMm: values["near-mm"] ? numberOption(values, "near-mm", 0) : undefined,
+      fold,
+      epochs,
+      iterationsPerEpoch: intOption(values, "iterations", budget[1]),
+      validationIterations: intOption(values, "val-iterations"),
+      batchSize: values.batch ? intOption(values, "batch") : undefined,
+      patchSize: values.patch ? String(values.patch).split("x").map(Number) : undefined,
+      features: values.features ? String(values.features).split(",").map(Number) : undefined,
+      lr: numberOption(values, "lr", 1e-2),
+      device: String(values.device),
+      seed: intOption(values, "seed"),
+      amp: Boolean(values.amp),
+      threads: values.threads ? intOption(values, "threads") : undefined,
+      out: values.out ? path.resolve(String(values.out)) : path.join(dataset, "runs", `${mode}_fold${fold}`),
+      resume: Boolean(values.resume),
+      augment: !values["no-augment"],
+      lesionShare: 1 / 3,
+      diceOver: "all",
+    };
+    const json = Boolean(values.json);
+    const progress = new Progress({ label: `train ${mode}`, total: epochs * config.iterationsPerEpoch, json });
+    let lastEpoch: EpochLog | null = null;
+    await runInWorker<TrainConfig, unknown>({
+      module: JOBS,
+      exportName: "trainJob",
+      input: config,
+      onReport: (m) => {
+        const r = m as { kind: string; epoch: number; loss?: number } & EpochLog;
+        if (r.kind === "iteration")
+          progress.tick(1, {
+            epoch: r.epoch,
+            loss: r.loss ?? 0,
+            ...(lastEpoch ? { "val dice": lastEpoch.pseudoDice } : {}),
+          });
+        else {
+          lastEpoch = r;
+          if (json) process.stdout.write(`${JSON.stringify({ event: "epoch", ...r, kind: undefined })}\n`);
+        }
+      },
+    });
+    const final = lastEpoch as EpochLog | null;
+    process.stdout.write(
+      json
+        ? `${JSON.stringify({ event: "done", out: config.out })}\n`
+        : `trained ${mode} → ${config.out} (last epoch: loss ${final?.trainLoss.toFixed(4) ?? "-"}, validation pseudo-Dice ${final?.pseudoDice.toFixed(3) ?? "-"})\n`,
+    );
+    return EXIT.ok;
+  },
+};
+
+export const predictVerb: Verb = {
+  name: "predict",
+  args: "INPUT OUT",
+  summary: "segment lesions in every case of INPUT ({case}_{XXXX} images) with one or more trained runs",
+  help: `  --model RUN[,RUN]  training run folders (several: their probabilities are averaged)
+  --collapse C       prob (p_lesion > threshold, default) or argmax (lesion wins over all classes)
+  --threshold X      for prob (default 0.5)
+  --mirror           average over mirrored inputs (test-time augmentation, 8× slower in 3D)
+  --save-probabilities  also write {case}_prob.nii.gz (lesion probability, float32)
+  --save-classes     also write {case}_classes.nii.gz (the full class map, background classes included)
+  --amp              mixed precision (CUDA)
+${COMMON_HELP}`,
+  options: {
+    ...COMMON_OPTIONS,
+    model: { type: "string" },
+    collapse: { type: "string", default: "prob" },
+    threshold: { type: "string", default: "0.5" },
+    mirror: { type: "boolean", default: false },
+    "save-probabilities": { type: "boolean", default: false },
+    "save-classes": { type: "boolean", default: false },
+    amp: { type: "boolean", default: false },
+  },
+  async run(values, positionals) {
+    if (positionals.length !== 2) throw new CliError("expected INPUT and OUT folders", EXIT.usage);
+    if (!values.model) throw new CliError("--model is required", EXIT.usage);
+    const collapse = String(values.collapse);
+    if (collapse !== "prob" && collapse !== "argmax")
+      throw new CliError("--collapse must be prob or argmax", EXIT.usage);
+    const job: PredictJob = {
+      runs: String(values.model)
+        .split(",")
+        .map((r) => path.resolve(r)),
+      input: path.resolve(positionals[0]),
+      out: path.resolve(positionals[1]),
+      threads: values.threads ? intOption(values, "threads") : undefined,
+      options: {
+        collapse,
+        threshold: numberOption(values, "threshold", 0.5),
+        mirror: Boolean(values.mirror),
+        device: String(values.device),
+        saveProbabilities: Boolean(values["save-probabilities"]),
+        saveClasses: Boolean(values["save-classes"]),
+        amp: Boolean(values.amp),
+      },
+    };
+    let progress: Progress | null = null;
+    const result = await runInWorker<PredictJob, { cases: number }>({
+      module: JOBS,
+      exportName: "predictJob",
+      input: job,
+      onReport: (m) => {
+        const r = m as { case: string; total: number; lesionVoxels: number };
+        progress ??= new Progress({ label: "predict", total: r.total, json: Boolean(values.json) });
+        progress.tick(1, { case: r.case, "lesion voxels": r.lesionVoxels });
+      },
+    });
+    process.stdout.write(
+      values.json
+        ? `${JSON.stringify({ event: "done", ...result, out: job.out })}\n`
+        : `${result.cases} cases → ${job.out}\n`,
+    );
+    return EXIT.ok;
+  },
+};
