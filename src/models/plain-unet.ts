@@ -2,11 +2,11 @@
 // strided convolution down, transposed convolution up, 1×1 segmentation heads per decoder
 // stage for deep supervision. Binary and BackSplit models differ only in numClasses.
 import { cat } from "../engine/create.js";
-import { Conv, ConvTranspose, InstanceNorm, LeakyReLU, Sequential, kaimingNormal } from "../engine/nn/layers.js";
+import { Conv, ConvTranspose, InstanceNorm, LeakyReLU, Sequential } from "../engine/nn/layers.js";
 import { Module } from "../engine/nn/module.js";
-import { noGrad } from "../engine/runtime.js";
 import { tidy } from "../engine/scope.js";
 import type { Tensor } from "../engine/tensor.js";
+import { heInit } from "./init.js";
 
 export interface PlainUNetConfig {
   dims: 2 | 3;
@@ -100,22 +100,7 @@ export class PlainUNet extends Module {
         this.child(`head${i}`, new Conv({ dims, inChannels: features[i], outChannels: config.numClasses, kernel: 1 })),
       );
     }
-    this.initHe();
-  }
-
-  /** nnU-Net's InitWeights_He(1e-2): Kaiming-normal conv weights, zero biases. */
-  private initHe(): void {
-    noGrad(() => {
-      for (const m of this.modules()) {
-        if (!(m instanceof Conv || m instanceof ConvTranspose)) continue;
-        const w = m.weight;
-        const fanIn = w.shape.slice(1).reduce((a, b) => a * b, 1);
-        const init = kaimingNormal(w.shape, fanIn, 0.01);
-        w.copy_(init);
-        init.dispose();
-        m.bias?.zero_();
-      }
-    });
+    heInit(this);
   }
 
   /**

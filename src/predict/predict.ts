@@ -4,9 +4,10 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { loadSafetensors, resolveDevice, setCudnnBenchmark, setThreads } from "../engine/index.js";
+import type { Module } from "../engine/nn/module.js";
 import { IMAGE_ENDINGS, readVolume, writeVolume } from "../io/read.js";
 import { Volume } from "../io/volume.js";
-import { PlainUNet } from "../models/plain-unet.js";
+import { type ArchitectureName, buildModel } from "../models/registry.js";
 import type { Plans } from "../plan/plan.js";
 import type { CachedCase } from "../preprocess/cache.js";
 import { preprocessImages, restoreProbabilities } from "../preprocess/preprocess.js";
@@ -18,7 +19,7 @@ export type Collapse = "prob" | "argmax";
 
 export interface LoadedModel {
   run: string;
-  net: PlainUNet;
+  net: Module;
   classes: Record<string, number>;
   numClasses: number;
   lesionValues: number[];
@@ -29,6 +30,7 @@ export interface LoadedModel {
 
 interface TrainingRecord {
   config: { configuration: string; mode: string };
+  architecture?: ArchitectureName;
   classes: Record<string, number>;
   lesionClasses: Record<string, number>;
   numClasses: number;
@@ -45,7 +47,7 @@ export function loadRun(run: string, device: string, checkpoint: "best" | "lates
   const plans = JSON.parse(readFileSync(path.join(record.plans, "plans.json"), "utf8")) as Plans;
   const cfg = plans.configurations[record.config.configuration];
   const stages = record.features.length;
-  const net = new PlainUNet({
+  const net = buildModel(record.architecture ?? "plain", {
     dims: 3,
     inChannels: Object.keys(plans.foreground_intensity_properties_per_channel).length,
     numClasses: record.numClasses,

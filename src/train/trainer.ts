@@ -23,8 +23,9 @@ import {
   tensor,
   tidy,
 } from "../engine/index.js";
+import type { Module } from "../engine/nn/module.js";
 import { fromBytes } from "../engine/safetensors.js";
-import { PlainUNet } from "../models/plain-unet.js";
+import { type ArchitectureName, buildModel } from "../models/registry.js";
 import type { Plans } from "../plan/plan.js";
 import { type CachedCase, readCachedMeta } from "../preprocess/cache.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
@@ -50,6 +51,8 @@ export interface TrainConfig {
   patchSize?: number[];
   /** Override the planned feature counts (small networks for tests and CPU budgets). */
   features?: number[];
+  /** plain (default), resenc or segresnet. */
+  architecture?: ArchitectureName;
   lr: number;
   device: string;
   seed: number;
@@ -180,7 +183,8 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
   const stages = features.length;
 
   manualSeed(config.seed);
-  const net = new PlainUNet({
+  const architecture = config.architecture ?? "plain";
+  const net = buildModel(architecture, {
     dims: 3,
     inChannels: trainCases[0].shape[0],
     numClasses,
@@ -189,6 +193,10 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
     kernels: arch.kernels.slice(0, stages),
     deepSupervision: true,
   }).to(device);
+  const outputsOf = (x: Tensor): Tensor[] => {
+    const out = net.forward(x);
+    return Array.isArray(out) ? out : [out];
+  };
   const optimizer = Optimizer.sgd(net.parameters(), {
     lr: config.lr,
     momentum: 0.99,
@@ -227,7 +235,7 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
   }
   writeFileAtomicSync(
     path.join(config.out, "training.json"),
-    `${JSON.stringify({ config, classes, lesionClasses, numClasses, patch, batch, features, plans: path.resolve(config.preprocessed) }, null, 2)}\n`,
+    `${JSON.stringify({ config, architecture, classes, lesionClasses, numClasses, patch, batch, features, plans: path.resolve(config.preprocessed) }, null, 2)}\n`,
   );
 
   const iters = config.iterationsPerEpoch;
@@ -283,7 +291,7 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
           const { image, target } = config.augment ? augmentBatch(raw.image, raw.target) : raw;
           optimizer.zeroGrad();
           const l = autocast(
-            () => deepSupervisionLoss(net.forward(image) as Tensor[], target, lossOptions),
+            () => deepSupervisionLoss(outputsOf(image), target, lossOptions),
             "float16",
             scaler.enabled,
           );
@@ -305,7 +313,7 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
         noGrad(() =>
           tidy(() => {
             const { image, target } = toTensors(b);
-            const logits = (net.forward(image) as Tensor[])[0];
+            const logits = outputsOf(image)[0];
             const predicted = logits.argmax(1);
             let isLesion = predicted.eq(-1);
             let truth = target.eq(-1);
@@ -355,13 +363,7 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
 }
 
 /** Writes epoch_N.{safetensors,optim}, then points latest.json at them (the commit), then prunes. */
-function saveCheckpoint(
-  dir: string,
-  net: PlainUNet,
-  optimizer: Optimizer,
-  state: CheckpointState,
-  isBest: boolean,
-): void {
+function saveCheckpoint(dir: string, net: Module, optimizer: Optimizer, state: CheckpointState, isBest: boolean): void {
   const weights = path.join(dir, `epoch_${state.epoch}.safetensors`);
   saveSafetensors(weights, net.stateDict(), { epoch: String(state.epoch), classes: JSON.stringify(state.classes) });
   writeFileAtomicSync(path.join(dir, `epoch_${state.epoch}.optim`), optimizer.stateBytes());

@@ -103,3 +103,32 @@ test("predict writes a lesion mask and probability on the input's exact grid, re
     assert.ok(existsSync(path.join(out, `${id}_classes.nii.gz`)));
   }
 });
+
+for (const architecture of ["resenc", "segresnet"] as const) {
+  test(`${architecture}: trains through the same trainer and predicts through the same path`, async () => {
+    setThreads(2);
+    const { root, preprocessed } = await tinyDataset();
+    const run = path.join(root, architecture);
+    const { log } = await train(
+      config(root, preprocessed, { architecture, features: [8, 16, 32], epochs: 2, iterationsPerEpoch: 2, out: run }),
+    );
+    assert.equal(log.length, 2);
+    const out = path.join(root, `pred-${architecture}`);
+    await predictFolder({
+      runs: [run],
+      input: path.join(root, "imagesTr"),
+      out,
+      options: {
+        collapse: "argmax",
+        threshold: 0.5,
+        mirror: false,
+        device: "cpu",
+        saveProbabilities: false,
+        saveClasses: false,
+      },
+    });
+    const mask = await readVolume(path.join(out, "a.nii.gz"));
+    const label = await readVolume(path.join(root, "labelsTr", "a.nii.gz"));
+    assert.deepEqual(mask.geometry, label.geometry);
+  });
+}

@@ -1,4 +1,5 @@
 import path from "node:path";
+import { ARCHITECTURES, type ArchitectureName } from "../../models/registry.js";
 import type { PredictJob } from "../../predict/predict.js";
 import type { EpochLog, TrainConfig } from "../../train/trainer.js";
 import { runInWorker } from "../../util/worker.js";
@@ -14,6 +15,13 @@ function numberOption(values: OptionValues, name: string, fallback: number): num
   const n = Number(raw);
   if (!Number.isFinite(n)) throw new CliError(`--${name} must be a number, got '${raw}'`, EXIT.usage);
   return n;
+}
+
+function architectureOption(values: OptionValues): ArchitectureName {
+  const a = String(values.arch);
+  if (!ARCHITECTURES.includes(a as ArchitectureName))
+    throw new CliError(`--arch must be one of ${ARCHITECTURES.join(", ")}`, EXIT.usage);
+  return a as ArchitectureName;
 }
 
 /** --budget small|medium|full: epochs × iterations shortcuts for CPU runs (full is nnU-Net's 1000 × 250). */
@@ -33,6 +41,7 @@ export const trainVerb: Verb = {
   --near-mm MM       keep background classes only within MM of a lesion
   --unassigned U     background (default) or ignore, for voxels no source labels
   --fold F           0–4 or all (default 0); splits_final.json is written on first use
+  --arch A           plain (nnU-Net's U-Net, default), resenc (residual encoder) or segresnet
   --config NAME      plans configuration (default 3d_fullres)
   --preprocessed D   folder with plans.json (default DIR/preprocessed)
   --budget B         tiny | small | medium | full (epochs × iterations: 5×10, 20×25, 100×50, 1000×250)
@@ -53,6 +62,7 @@ ${COMMON_HELP}`,
     unassigned: { type: "string", default: "background" },
     fold: { type: "string", default: "0" },
     config: { type: "string", default: "3d_fullres" },
+    arch: { type: "string", default: "plain" },
     preprocessed: { type: "string" },
     budget: { type: "string", default: "small" },
     epochs: { type: "string" },
@@ -96,6 +106,7 @@ ${COMMON_HELP}`,
       batchSize: values.batch ? intOption(values, "batch") : undefined,
       patchSize: values.patch ? String(values.patch).split("x").map(Number) : undefined,
       features: values.features ? String(values.features).split(",").map(Number) : undefined,
+      architecture: architectureOption(values),
       lr: numberOption(values, "lr", 1e-2),
       device: String(values.device),
       seed: intOption(values, "seed"),

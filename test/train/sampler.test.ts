@@ -1,0 +1,52 @@
+// Lesion-aware sampling: lesion-centred patches are uniform over lesion instances, not voxels or cases.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { CachedCase } from "../../src/preprocess/cache.js";
+import { PatchSampler } from "../../src/train/sampler.js";
+
+function meta(id: string, sizes: number[]): CachedCase {
+  return {
+    id,
+    shape: [1, 40, 40, 40],
+    spacing: [1, 1, 1],
+    original: {
+      shapeXyz: [40, 40, 40],
+      spacingXyz: [1, 1, 1],
+      origin: [0, 0, 0],
+      direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
+      box: { start: [0, 0, 0], end: [40, 40, 40] },
+    },
+    lesions: sizes.map((voxels, i) => ({ label: 1, center: [5 + 3 * i, 20, 20], voxels })),
+    backgroundSources: [],
+  };
+}
+
+test("lesion-centred patches hit every lesion instance equally often (chi-square), whatever its size or case", () => {
+  // Case a: one huge lesion and one tiny; case b: five small ones. Per voxel or per case would be far from uniform.
+  const cases = [meta("a", [50000, 3]), meta("b", [10, 12, 8, 9, 11])];
+  const sampler = new PatchSampler(cases, { patch: [16, 16, 16], batch: 3, seed: 42, lesionShare: 1 / 3 });
+  assert.equal(sampler.instances.length, 7);
+  const counts = new Array(7).fill(0);
+  let lesionPatches = 0;
+  let total = 0;
+  for (let it = 0; it < 7000; it++) {
+    for (const r of sampler.batch(it)) {
+      total++;
+      if (r.lesion !== null) {
+        counts[r.lesion]++;
+        lesionPatches++;
+        const c = cases[r.caseIndex].lesions[sampler.instances[r.lesion][1]].center;
+        // The lesion centre lies inside the patch.
+        assert.ok(c.every((v, a) => v >= r.start[a] && v < r.start[a] + 16));
+      }
+    }
+  }
+  assert.equal(lesionPatches, 7000, "one of three slots per batch");
+  assert.equal(total, 21000);
+  const expected = lesionPatches / 7;
+  const chi2 = counts.reduce((s, c) => s + (c - expected) ** 2 / expected, 0);
+  // 6 degrees of freedom: P(χ² > 22.46) = 0.001.
+  assert.ok(chi2 < 22.46, `χ² = ${chi2.toFixed(2)}, counts ${counts}`);
+  // Deterministic: the same iteration gives the same batch.
+  assert.deepEqual(sampler.batch(123), sampler.batch(123));
+});
