@@ -63,6 +63,11 @@ export interface TrainConfig {
   augment: boolean;
   lesionShare: number;
   diceOver: "all" | "lesion";
+  /**
+   * Fine-tune: start from this run's weights (e.g. a binary model), widening the output layer
+   * when this run has more classes (new background classes start as copies of "background").
+   */
+  initFrom?: string;
   /** Stop after this many epochs in this call (to test resuming); the schedule still spans `epochs`. */
   stopAfterEpochs?: number;
 }
@@ -197,6 +202,9 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
     const out = net.forward(x);
     return Array.isArray(out) ? out : [out];
   };
+  if (config.initFrom && !(config.resume && existsSync(path.join(config.out, "checkpoints", "latest.json")))) {
+    initFromRun(net, config.initFrom, classes);
+  }
   const optimizer = Optimizer.sgd(net.parameters(), {
     lr: config.lr,
     momentum: 0.99,
@@ -360,6 +368,45 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
   net.dispose();
   optimizer.dispose();
   return { out: config.out, log };
+}
+
+/**
+ * Loads another run's weights into `net`. Output layers (heads) may be narrower there: each class
+ * of this run takes the row of the class with the same name, or of "background" when it has none.
+ */
+export function initFromRun(net: Module, run: string, classes: Record<string, number>): void {
+  const record = JSON.parse(readFileSync(path.join(run, "training.json"), "utf8")) as {
+    classes: Record<string, number>;
+  };
+  const dir = path.join(run, "checkpoints");
+  const latest = JSON.parse(readFileSync(path.join(dir, "latest.json"), "utf8")) as { epoch: number };
+  const file = existsSync(path.join(dir, "best.safetensors"))
+    ? path.join(dir, "best.safetensors")
+    : path.join(dir, `epoch_${latest.epoch}.safetensors`);
+  const source = loadSafetensors(file).tensors;
+  const rowOf = (name: string) => record.classes[name] ?? record.classes.background;
+  const names = Object.entries(classes)
+    .filter(([n]) => n !== "ignore")
+    .sort((a, b) => a[1] - b[1])
+    .map(([n]) => n);
+  const widened = new Map<string, Tensor>();
+  for (const [name, target] of net.stateDict()) {
+    const from = source.get(name);
+    if (!from) throw new Error(`${file}: has no ${name} (a different architecture?)`);
+    if (from.shape.join("x") === target.shape.join("x")) widened.set(name, from);
+    else if (from.shape.slice(1).join("x") === target.shape.slice(1).join("x") && target.shape[0] === names.length) {
+      widened.set(
+        name,
+        tidy(() => keepRows(from, names.map(rowOf))),
+      );
+    } else throw new Error(`${file}: ${name} has shape [${from.shape}], cannot initialise [${target.shape}]`);
+  }
+  net.loadStateDict(widened);
+  for (const t of [...source.values(), ...widened.values()]) t.dispose();
+}
+
+function keepRows(t: Tensor, rows: number[]): Tensor {
+  return t.indexSelect(0, tensor(new BigInt64Array(rows.map(BigInt)), [rows.length]));
 }
 
 /** Writes epoch_N.{safetensors,optim}, then points latest.json at them (the commit), then prunes. */

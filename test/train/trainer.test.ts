@@ -82,3 +82,49 @@ test("five-fold splits are stable, disjoint and cover every case", () => {
   assert.deepEqual(a.flatMap((f) => f.val).sort(), [...ids].sort());
   for (const f of a) assert.equal(f.train.length + f.val.length, 12);
 });
+
+test("fine-tuning BackSplit from a binary run widens the output layer: the split model starts as the binary one", async () => {
+  setThreads(2);
+  const { root, preprocessed } = await tinyDataset();
+  await train(config(root, preprocessed, { mode: "binary", epochs: 2, out: path.join(root, "binary") }));
+  const { initFromRun } = await import("../../src/train/trainer.js");
+  const { buildModel } = await import("../../src/models/registry.js");
+  const { F, noGrad, randn, tidy } = await import("../../src/engine/index.js");
+  const arch = JSON.parse(readFileSync(path.join(preprocessed, "plans.json"), "utf8")).configurations["3d_fullres"]
+    .architecture;
+  const common = {
+    dims: 3 as const,
+    inChannels: 1,
+    features: [4, 8, 16],
+    strides: arch.strides.slice(0, 3),
+    kernels: arch.kernels.slice(0, 3),
+    deepSupervision: false,
+  };
+  const binary = buildModel("plain", { ...common, numClasses: 2 });
+  const split = buildModel("plain", { ...common, numClasses: 4 });
+  initFromRun(binary, path.join(root, "binary"), { background: 0, lesion: 1 });
+  initFromRun(split, path.join(root, "binary"), { background: 0, lesion: 1, upper: 2, lower: 3 });
+  tidy(() => {
+    const x = randn([1, 1, 8, 16, 16]);
+    const pb = noGrad(() => F.softmax(binary.forward(x) as never, 1));
+    const ps = noGrad(() => F.softmax(split.forward(x) as never, 1));
+    // Lesion probability: binary p1 vs split p1; background mass split over three identical rows.
+    const lesionB = pb.select(1, 1).toArray();
+    const lesionS = ps.select(1, 1).toArray();
+    for (let i = 0; i < lesionB.length; i += 37) {
+      const b = lesionB[i];
+      // p_split(lesion) = e^l / (e^l + 3 e^b) when three background rows equal the binary background row.
+      const expected = b / (b + 3 * (1 - b));
+      assert.ok(Math.abs(lesionS[i] - expected) < 1e-5, `voxel ${i}: ${lesionS[i]} vs ${expected}`);
+    }
+  });
+  await train(
+    config(root, preprocessed, {
+      mode: "backsplit",
+      sources: ["tissue"],
+      epochs: 1,
+      initFrom: path.join(root, "binary"),
+      out: path.join(root, "ft"),
+    }),
+  );
+});

@@ -53,6 +53,7 @@ export const trainVerb: Verb = {
   --amp              mixed precision (CUDA)
   --out DIR          run folder (default DIR/runs/<mode>_fold<F>)
   --resume           continue from the run's last checkpoint
+  --init-from RUN    fine-tune from another run (e.g. binary → BackSplit: the output layer is widened)
 ${COMMON_HELP}`,
   options: {
     ...COMMON_OPTIONS,
@@ -76,6 +77,7 @@ ${COMMON_HELP}`,
     amp: { type: "boolean", default: false },
     out: { type: "string" },
     resume: { type: "boolean", default: false },
+    "init-from": { type: "string" },
   },
   async run(values, positionals) {
     if (positionals.length !== 1) throw new CliError("expected one dataset folder", EXIT.usage);
@@ -114,6 +116,7 @@ ${COMMON_HELP}`,
       threads: values.threads ? intOption(values, "threads") : undefined,
       out: values.out ? path.resolve(String(values.out)) : path.join(dataset, "runs", `${mode}_fold${fold}`),
       resume: Boolean(values.resume),
+      initFrom: values["init-from"] ? path.resolve(String(values["init-from"])) : undefined,
       augment: !values["no-augment"],
       lesionShare: 1 / 3,
       diceOver: "all",
