@@ -13,7 +13,7 @@ import {
 } from "./verbs/labels.js";
 import { planVerb, preprocessVerb } from "./verbs/plan.js";
 import { smokeVerb } from "./verbs/smoke.js";
-import { predictVerb, trainVerb } from "./verbs/train.js";
+import { exportVerb, predictVerb, trainVerb } from "./verbs/train.js";
 
 export const VERBS: Verb[] = [
   engineInfoVerb,
@@ -29,6 +29,7 @@ export const VERBS: Verb[] = [
   labelsMergeVerb,
   trainVerb,
   predictVerb,
+  exportVerb,
 ];
 
 const EXIT_HELP = `Exit codes: 0 success, 1 the job failed or found problems, 2 bad command line,

@@ -132,3 +132,40 @@ for (const architecture of ["resenc", "segresnet"] as const) {
     assert.deepEqual(mask.geometry, label.geometry);
   });
 }
+
+test("export --onnx: onnxruntime reproduces our lesion probability and mask on a patch", async () => {
+  setThreads(2);
+  const { root, preprocessed } = await tinyDataset();
+  const run = path.join(root, "run");
+  await train(config(root, preprocessed, { mode: "backsplit", sources: ["tissue"], epochs: 2, out: run }));
+  const { spawnSync } = await import("node:child_process");
+  const { fileURLToPath } = await import("node:url");
+  const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "bin", "backsplit.mjs");
+  for (const collapse of ["prob", "argmax"]) {
+    const file = path.join(root, `model-${collapse}.onnx`);
+    const r = spawnSync(process.execPath, [bin, "export", run, "--onnx", file, "--collapse", collapse], {
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const { loadRun } = await import("../../src/predict/predict.js");
+    const model = loadRun(run, "cpu");
+    const ort = (await import("onnxruntime-node")).default;
+    const session = await ort.InferenceSession.create(file);
+    const x = randn([1, 1, 8, 16, 16]);
+    const probs = noGrad(() => F.softmax(model.net.forward(x) as Tensor, 1));
+    const ours = probs.select(1, 1).toArray();
+    const result = await session.run({ input: new ort.Tensor("float32", x.data<"float32">(), x.shape) });
+    assertClose(
+      Array.from(result.lesion_probability.data as Float32Array),
+      ours,
+      1e-4,
+      1e-5,
+      `${collapse}: lesion probability`,
+    );
+    const classes = probs.argmax(1).toArray();
+    const mask = Array.from(result.lesion_mask.data as Uint8Array);
+    const expected = collapse === "prob" ? ours.map((p) => (p > 0.5 ? 1 : 0)) : classes.map((c) => (c === 1 ? 1 : 0));
+    const mismatches = mask.filter((m, i) => m !== expected[i]).length;
+    assert.ok(mismatches <= 2, `${collapse}: ${mismatches} mask voxels differ (ties at the threshold)`);
+  }
+});

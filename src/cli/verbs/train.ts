@@ -216,3 +216,44 @@ ${COMMON_HELP}`,
     return EXIT.ok;
   },
 };
+
+export const exportVerb: Verb = {
+  name: "export",
+  args: "RUN",
+  summary: "export a trained run as ONNX (outputs: lesion probability and lesion mask by the collapse rule)",
+  help: `  --onnx FILE        where to write the model (required)
+  --collapse C       prob (default) or argmax, folded into the lesion_mask output
+  --threshold X      for prob (default 0.5)
+  --checkpoint C     best (default) or latest`,
+  options: {
+    onnx: { type: "string" },
+    collapse: { type: "string", default: "prob" },
+    threshold: { type: "string", default: "0.5" },
+    checkpoint: { type: "string", default: "best" },
+  },
+  async run(values, positionals) {
+    if (positionals.length !== 1) throw new CliError("expected one training run folder", EXIT.usage);
+    if (!values.onnx) throw new CliError("--onnx FILE is required", EXIT.usage);
+    const collapse = String(values.collapse);
+    if (collapse !== "prob" && collapse !== "argmax")
+      throw new CliError("--collapse must be prob or argmax", EXIT.usage);
+    const { loadRun } = await import("../../predict/predict.js");
+    const { exportOnnx } = await import("../../predict/onnx.js");
+    const model = loadRun(path.resolve(positionals[0]), "cpu", values.checkpoint === "latest" ? "latest" : "best");
+    const file = path.resolve(String(values.onnx));
+    exportOnnx(model.net, file, {
+      lesionValues: model.lesionValues,
+      collapse,
+      threshold: numberOption(values, "threshold", 0.5),
+      dims: 3,
+      metadata: {
+        classes: JSON.stringify(model.classes),
+        plans: JSON.stringify(model.plans.configurations[model.configuration]),
+      },
+    });
+    process.stdout.write(
+      `wrote ${file} (input [N, ${Object.keys(model.plans.foreground_intensity_properties_per_channel).length}, D, H, W], preprocessed as in plans.json)\n`,
+    );
+    return EXIT.ok;
+  },
+};
