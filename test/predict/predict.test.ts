@@ -169,3 +169,20 @@ test("export --onnx: onnxruntime reproduces our lesion probability and mask on a
     assert.ok(mismatches <= 2, `${collapse}: ${mismatches} mask voxels differ (ties at the threshold)`);
   }
 });
+
+test("a trained BackSplit run serves as a background source for a dataset (labels predict --run)", async () => {
+  setThreads(2);
+  const { root, preprocessed } = await tinyDataset();
+  const run = path.join(root, "run");
+  await train(config(root, preprocessed, { mode: "backsplit", sources: ["tissue"], epochs: 2, out: run }));
+  const { sourceFromRun } = await import("../../src/labels/from-run.js");
+  const { openDataset } = await import("../../src/dataset/layout.js");
+  const { classes } = await sourceFromRun(openDataset(root), { source: "own", run, device: "cpu" });
+  assert.deepEqual(classes, { upper: 2, lower: 3 });
+  const map = await readVolume(path.join(root, "backgroundTr", "own", "a.nii.gz"));
+  const image = await readVolume(path.join(root, "imagesTr", "a_0000.nii.gz"));
+  assert.deepEqual(map.geometry, image.geometry);
+  assert.ok(map.data.every((v) => v === 0 || v === 2 || v === 3));
+  const json = JSON.parse(readFileSync(path.join(root, "dataset.json"), "utf8"));
+  assert.deepEqual(json.background_sources.own.labels, { upper: 2, lower: 3 });
+});

@@ -230,7 +230,8 @@ export const labelsPredictVerb: Verb = {
   name: "labels predict",
   args: "DIR",
   summary: "run a pretrained ONNX segmentation model (described by a model card) on every case as a background source",
-  help: `  --model FILE     the ONNX model (e.g. brainchop's model30chan18cls.onnx)
+  help: `  --run RUN        a trained backsplit run (BackSplit): its background classes become the source
+  --model FILE     the ONNX model (e.g. brainchop's model30chan18cls.onnx)
   --card NAME|FILE model card: brainchop-18, brainchop-3, or a JSON file (grid, normalisation, class names)
   --source NAME    name of the new source (default: the card's name)
   --channel N      image channel to feed the model (default 0)
