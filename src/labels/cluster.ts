@@ -6,6 +6,7 @@ import os from "node:os";
 import type { Dataset } from "../dataset/layout.js";
 import { readVolume } from "../io/read.js";
 import { Volume } from "../io/volume.js";
+import { mulberry32 } from "../util/random.js";
 import { mapInWorkers } from "../util/worker.js";
 import { prepareSource, registerSource, sourceDir } from "./source.js";
 
@@ -17,16 +18,6 @@ export interface GmmFit {
   variances: number[][];
   logLikelihood: number;
   bic: number;
-}
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Component log-densities (plus log weight) of one sample. */
@@ -203,7 +194,7 @@ export async function clusterCase(input: ClusterCaseInput): Promise<ClusterCaseR
     const mask = Uint8Array.from(channels[0], (v) => (v !== 0 && Number.isFinite(v) ? 1 : 0));
     const inside: number[] = [];
     for (let i = 0; i < mask.length; i++) if (mask[i]) inside.push(i);
-    const random = rng(7);
+    const random = mulberry32(7);
     const picks =
       inside.length <= input.maxSamples
         ? inside

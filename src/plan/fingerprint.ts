@@ -6,6 +6,7 @@ import type { CaseFiles, Dataset } from "../dataset/layout.js";
 import { readVolume } from "../io/read.js";
 import { boxShape, nonzeroBox } from "../preprocess/crop.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
+import { mulberry32 } from "../util/random.js";
 import { mapInWorkers } from "../util/worker.js";
 
 /** Foreground voxels sampled per case and channel for the intensity statistics. */
@@ -37,16 +38,6 @@ export interface Fingerprint {
   foreground_intensity_properties_per_channel: Record<string, IntensityProperties>;
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export async function caseFingerprint(input: { files: CaseFiles; seed: number }): Promise<CaseFingerprint> {
   const { files, seed } = input;
   const images = await Promise.all(
@@ -63,7 +54,7 @@ export async function caseFingerprint(input: { files: CaseFiles; seed: number })
     const label = await readVolume(files.label);
     const foreground: number[] = [];
     for (let i = 0; i < label.data.length; i++) if (label.data[i] > 0) foreground.push(i);
-    const random = rng(seed);
+    const random = mulberry32(seed);
     const picks =
       foreground.length <= SAMPLES_PER_CASE
         ? foreground

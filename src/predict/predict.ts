@@ -103,7 +103,10 @@ export async function predictImages(
   const { data, box, target } = preprocessImages(volumes, cfg, first.plans.foreground_intensity_properties_per_channel);
   const k = first.numClasses;
   const n = target[0] * target[1] * target[2];
-  const probs = new Float32Array(k * n);
+  // With the prob rule and no class map asked for, only the lesion channels are aggregated and restored.
+  const lesionOnly = o.collapse === "prob" && !o.saveClasses;
+  const channels = lesionOnly ? first.lesionValues : [...Array(k).keys()];
+  const probs = new Float32Array(channels.length * n);
   for (const m of models) {
     if (m.numClasses !== k)
       throw new Error(`ensembled runs must have the same classes (${first.run}: ${k}, ${m.run}: ${m.numClasses})`);
@@ -113,6 +116,7 @@ export async function predictImages(
       device: o.device,
       mirror: o.mirror,
       amp: o.amp,
+      channels: lesionOnly ? channels : undefined,
       onTile,
     });
     for (let i = 0; i < p.length; i++) probs[i] += p[i] / models.length;
@@ -131,21 +135,32 @@ export async function predictImages(
     lesions: [],
     backgroundSources: [],
   };
-  const restored = restoreProbabilities(probs, k, meta);
+  const restored = restoreProbabilities(
+    probs,
+    channels.length,
+    meta,
+    channels.map((c) => (c === 0 ? 1 : 0)),
+  );
+  const channelOf = new Map(channels.map((c, i) => [c, restored[i]]));
   const voxels = restored[0].voxelCount;
   const lesionProb = new Float32Array(voxels);
-  for (const v of first.lesionValues) for (let i = 0; i < voxels; i++) lesionProb[i] += restored[v].data[i];
+  for (const v of first.lesionValues) for (let i = 0; i < voxels; i++) lesionProb[i] += channelOf.get(v)!.data[i];
   const mask = new Uint8Array(voxels);
   const classes = new Uint8Array(voxels);
   for (let i = 0; i < voxels; i++) {
-    let best = 0;
-    for (let c = 1; c < k; c++) if (restored[c].data[i] > restored[best].data[i]) best = c;
-    classes[i] = best;
-    if (o.collapse === "argmax") mask[i] = first.lesionValues.includes(best) ? best : 0;
-    else if (lesionProb[i] > o.threshold) {
+    if (!lesionOnly) {
+      let best = 0;
+      for (let c = 1; c < k; c++) if (restored[c].data[i] > restored[best].data[i]) best = c;
+      classes[i] = best;
+      if (o.collapse === "argmax") {
+        mask[i] = first.lesionValues.includes(best) ? best : 0;
+        continue;
+      }
+    }
+    if (lesionProb[i] > o.threshold) {
       // The most probable lesion class (one class in the usual single-lesion case).
       let lesion = first.lesionValues[0];
-      for (const v of first.lesionValues) if (restored[v].data[i] > restored[lesion].data[i]) lesion = v;
+      for (const v of first.lesionValues) if (channelOf.get(v)!.data[i] > channelOf.get(lesion)!.data[i]) lesion = v;
       mask[i] = lesion;
     }
   }

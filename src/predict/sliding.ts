@@ -40,11 +40,14 @@ export interface SlidingOptions {
   /** Average over every combination of flipped axes (8 passes in 3D). */
   mirror?: boolean;
   amp?: boolean;
+  /** Keep only these class channels (selected on the device, before aggregation): the lesion classes
+   * when nothing else is needed, so a BackSplit model predicts at the binary model's cost. */
+  channels?: number[];
   onTile?: (done: number, total: number) => void;
 }
 
 /**
- * Class probabilities [classes, z, y, x] of a preprocessed image [channels, z, y, x] (shape without channels).
+ * Class probabilities [classes (or the kept channels), z, y, x] of a preprocessed image [channels, z, y, x] (shape without channels).
  * Images smaller than the patch are zero-padded for inference and cropped back.
  */
 export function slidingWindow(
@@ -66,7 +69,9 @@ export function slidingWindow(
           input.set(image.subarray(from, from + shape[2]), padded[2] * (y + padded[1] * (z + padded[0] * c)));
         }
   }
-  const k = o.numClasses;
+  const keep = o.channels ?? [...Array(o.numClasses).keys()];
+  const k = keep.length;
+  const keepIndex = o.channels ? tensor(new BigInt64Array(keep.map(BigInt)), [k], { device: o.device }) : null;
   const sums = new Float32Array(k * size);
   const weights = new Float32Array(size);
   const gauss = gaussianImportance(o.patch);
@@ -92,7 +97,8 @@ export function slidingWindow(
           if (axes.length) p = p.flip(axes);
           acc = acc ? acc.add(p) : p;
         }
-        return acc!.div(flips.length).to("cpu").data<"float32">();
+        const mean = acc!.div(flips.length);
+        return (keepIndex ? mean.indexSelect(1, keepIndex) : mean).to("cpu").data<"float32">();
       }),
     );
     for (let c = 0; c < k; c++) {
@@ -112,6 +118,7 @@ export function slidingWindow(
     o.onTile?.(t + 1, tiles.length);
   });
   full.dispose();
+  keepIndex?.dispose();
   const n = shape[0] * shape[1] * shape[2];
   const out = new Float32Array(k * n);
   for (let c = 0; c < k; c++) {

@@ -169,7 +169,12 @@ export async function preprocessDataset(
  * resampled (linear) to the crop box, placed into the full grid (outside the box: background
  * probability 1), as a list of Volumes with the original geometry.
  */
-export function restoreProbabilities(probabilities: Float32Array, classes: number, meta: CachedCase): Volume[] {
+export function restoreProbabilities(
+  probabilities: Float32Array,
+  classes: number,
+  meta: CachedCase,
+  outsideFill: number[] = [],
+): Volume[] {
   const target = meta.shape.slice(1);
   const size = target[0] * target[1] * target[2];
   const original = meta.original;
@@ -178,7 +183,7 @@ export function restoreProbabilities(probabilities: Float32Array, classes: numbe
   return Array.from({ length: classes }, (_, k) => {
     const channel = probabilities.subarray(k * size, (k + 1) * size);
     const resampled = resampleImage(channel, target, cropShape, "linear");
-    const full = uncropArray(resampled, fullShape, original.box, f32, k === 0 ? 1 : 0);
+    const full = uncropArray(resampled, fullShape, original.box, f32, outsideFill[k] ?? (k === 0 ? 1 : 0));
     return new Volume(full, geometryOf(meta));
   });
 }

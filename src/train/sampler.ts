@@ -3,6 +3,7 @@
 // lesions are seen as often as big ones whatever the number of background classes; the rest are
 // random. Every draw is a pure function of (seed, iteration, slot), so a resumed run samples the same.
 import type { CachedCase } from "../preprocess/cache.js";
+import { mulberry32 } from "../util/random.js";
 
 export interface PatchRequest {
   caseIndex: number;
@@ -20,13 +21,7 @@ export function hashRandom(...words: number[]): () => number {
     h = Math.imul(h, 0x01000193) >>> 0;
     h ^= h >>> 13;
   }
-  let s = h;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(h);
 }
 
 export interface SamplerOptions {

@@ -29,6 +29,7 @@ import { type ArchitectureName, buildModel } from "../models/registry.js";
 import type { Plans } from "../plan/plan.js";
 import { type CachedCase, readCachedMeta } from "../preprocess/cache.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
+import { mulberry32 } from "../util/random.js";
 import type { Report } from "../util/worker.js";
 import { augmentBatch } from "./augment.js";
 import { Loader } from "./loader.js";
@@ -85,13 +86,7 @@ export interface EpochLog {
 /** nnU-Net's 5-fold split: sorted case ids shuffled with a fixed seed, then cut into folds. */
 export function fiveFoldSplits(ids: string[], seed = 12345): { train: string[]; val: string[] }[] {
   const sorted = [...ids].sort();
-  let s = seed >>> 0;
-  const random = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = mulberry32(seed);
   for (let i = sorted.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [sorted[i], sorted[j]] = [sorted[j], sorted[i]];

@@ -186,3 +186,25 @@ test("a trained BackSplit run serves as a background source for a dataset (label
   const json = JSON.parse(readFileSync(path.join(root, "dataset.json"), "utf8"));
   assert.deepEqual(json.background_sources.own.labels, { upper: 2, lower: 3 });
 });
+
+test("the lesion-only path (prob rule, no class map) gives the same mask and probability as the full path", async () => {
+  setThreads(2);
+  const { root, preprocessed } = await tinyDataset();
+  const run = path.join(root, "run");
+  await train(config(root, preprocessed, { mode: "backsplit", sources: ["tissue"], epochs: 3, out: run }));
+  const outs: string[] = [];
+  for (const saveClasses of [false, true]) {
+    const out = path.join(root, `pred-${saveClasses}`);
+    outs.push(out);
+    await predictFolder({
+      runs: [run],
+      input: path.join(root, "imagesTr"),
+      out,
+      options: { collapse: "prob", threshold: 0.5, mirror: false, device: "cpu", saveProbabilities: true, saveClasses },
+    });
+  }
+  for (const f of ["a.nii.gz", "a_prob.nii.gz", "b.nii.gz"]) {
+    const [lean, full] = await Promise.all(outs.map((o) => readVolume(path.join(o, f))));
+    assertClose(Array.from(lean.data), Array.from(full.data), 1e-5, 1e-6, f);
+  }
+});

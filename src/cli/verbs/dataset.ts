@@ -1,19 +1,9 @@
 import { type Problem, checkDataset } from "../../dataset/check.js";
-import { DatasetError, openDataset } from "../../dataset/layout.js";
 import { datasetStats } from "../../dataset/stats.js";
+import { openDatasetArg } from "../dataset-arg.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { Progress } from "../progress.js";
 import type { OptionValues, Verb } from "../verb.js";
-
-function open(positionals: string[]) {
-  if (positionals.length !== 1) throw new CliError("expected one dataset folder", EXIT.usage);
-  try {
-    return openDataset(positionals[0]);
-  } catch (error) {
-    if (error instanceof DatasetError) throw new CliError(error.message, EXIT.failure);
-    throw error;
-  }
-}
 
 function workers(values: OptionValues): number | undefined {
   return values.workers ? Number(values.workers) : undefined;
@@ -28,7 +18,7 @@ export const datasetCheckVerb: Verb = {
   --json          one JSON object per problem, then a summary object`,
   options: { json: { type: "boolean", default: false }, tolerance: { type: "string" }, workers: { type: "string" } },
   async run(values, positionals) {
-    const dataset = open(positionals);
+    const dataset = openDatasetArg(positionals);
     const json = Boolean(values.json);
     const progress = new Progress({ label: "check", total: Math.max(dataset.training.length, 1), json });
     const mm = values.tolerance ? Number(values.tolerance) : 1e-3;
@@ -65,7 +55,7 @@ export const datasetStatsVerb: Verb = {
     workers: { type: "string" },
   },
   async run(values, positionals) {
-    const dataset = open(positionals);
+    const dataset = openDatasetArg(positionals);
     const connectivity = Number(values.connectivity);
     if (connectivity !== 26 && connectivity !== 6) throw new CliError("--connectivity must be 26 or 6", EXIT.usage);
     const json = Boolean(values.json);

@@ -1,24 +1,14 @@
 import path from "node:path";
-import { DatasetError, openDataset } from "../../dataset/layout.js";
 import { clusterSource } from "../../labels/cluster.js";
 import { groupSource } from "../../labels/group.js";
 import { importSource } from "../../labels/import.js";
 import { mergeDataset } from "../../labels/merge-dataset.js";
 import { predictSource } from "../../labels/predict.js";
 import { writeFileAtomicSync } from "../../util/atomic.js";
+import { openDatasetArg } from "../dataset-arg.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { Progress } from "../progress.js";
 import type { OptionValues, Verb } from "../verb.js";
-
-function open(positionals: string[]) {
-  if (positionals.length !== 1) throw new CliError("expected one dataset folder", EXIT.usage);
-  try {
-    return openDataset(positionals[0]);
-  } catch (error) {
-    if (error instanceof DatasetError) throw new CliError(error.message, EXIT.failure);
-    throw error;
-  }
-}
 
 function required(values: OptionValues, name: string): string {
   const v = values[name];
@@ -57,7 +47,7 @@ export const labelsImportVerb: Verb = {
 ${COMMON_HELP}`,
   options: { ...COMMON, source: { type: "string" }, from: { type: "string" }, names: { type: "string" } },
   async run(values, positionals) {
-    const dataset = open(positionals);
+    const dataset = openDatasetArg(positionals);
     const progress = new Progress({
       label: "import",
       total: Math.max(dataset.training.length, 1),
@@ -93,7 +83,7 @@ export const labelsGroupVerb: Verb = {
 ${COMMON_HELP}`,
   options: { ...COMMON, source: { type: "string" }, grouping: { type: "string" }, target: { type: "string" } },
   async run(values, positionals) {
-    const dataset = open(positionals);
+    const dataset = openDatasetArg(positionals);
     const source = required(values, "source");
     const result = await groupSource(dataset, {
       source,
@@ -131,7 +121,7 @@ ${COMMON_HELP}`,
     method: { type: "string" },
   },
   async run(values, positionals) {
-    const dataset = open(positionals);
+    const dataset = openDatasetArg(positionals);
     const k = values.k === "bic" ? "bic" : Number(values.k);
     if (k !== "bic" && !(Number.isInteger(k) && k >= 2))
       throw new CliError("--k must be an integer ≥ 2 or 'bic'", EXIT.usage);
@@ -182,7 +172,7 @@ export const labelsMergeVerb: Verb = {
     json: { type: "boolean", default: false },
   },
   async run(values, positionals) {
-    const dataset = open(positionals);
+    const dataset = openDatasetArg(positionals);
     const unassigned = String(values.unassigned);
     if (unassigned !== "background" && unassigned !== "ignore")
       throw new CliError("--unassigned must be background or ignore", EXIT.usage);
@@ -244,7 +234,7 @@ ${COMMON_HELP.replace("(default: number of cores)", "(default 1: each case uses 
     channel: { type: "string", default: "0" },
   },
   async run(values, positionals) {
-    const dataset = open(positionals);
+    const dataset = openDatasetArg(positionals);
     const card = required(values, "card");
     const progress = new Progress({
       label: "predict",

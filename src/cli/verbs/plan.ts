@@ -1,22 +1,12 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { DatasetError, openDataset } from "../../dataset/layout.js";
 import { fingerprintDataset, writeFingerprint } from "../../plan/fingerprint.js";
 import { type Plans, planExperiment, writePlans } from "../../plan/plan.js";
 import { preprocessDataset } from "../../preprocess/preprocess.js";
+import { openDatasetArg } from "../dataset-arg.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { Progress } from "../progress.js";
 import type { OptionValues, Verb } from "../verb.js";
-
-function dataset(positionals: string[]) {
-  if (positionals.length !== 1) throw new CliError("expected one dataset folder", EXIT.usage);
-  try {
-    return openDataset(positionals[0]);
-  } catch (error) {
-    if (error instanceof DatasetError) throw new CliError(error.message, EXIT.failure);
-    throw error;
-  }
-}
 
 const outDir = (values: OptionValues, root: string) =>
   values.out ? String(values.out) : path.join(root, "preprocessed");
@@ -25,7 +15,7 @@ async function makePlans(
   values: OptionValues,
   positionals: string[],
 ): Promise<{ plans: Plans; out: string; file: string }> {
-  const ds = dataset(positionals);
+  const ds = openDatasetArg(positionals);
   const out = outDir(values, ds.root);
   const progress = new Progress({
     label: "fingerprint",
@@ -94,7 +84,7 @@ ${COMMON}`,
     replan: { type: "boolean", default: false },
   },
   async run(values, positionals) {
-    const ds = dataset(positionals);
+    const ds = openDatasetArg(positionals);
     const out = outDir(values, ds.root);
     const plansFile = path.join(out, "plans.json");
     const plans: Plans =
