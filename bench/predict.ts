@@ -74,7 +74,8 @@ if (values.child) {
     .to(device)
     .eval();
   const started = performance.now();
-  slidingWindow(net, data, 1, shape, { patch: ARCH.patch, numClasses: classes, device });
+  // As `backsplit predict` does under its default rule: only the lesion channel (class 1) is aggregated.
+  slidingWindow(net, data, 1, shape, { patch: ARCH.patch, numClasses: classes, device, channels: [1] });
   console.log(JSON.stringify({ seconds: (performance.now() - started) / 1000, peakRssMb: peakRssMb(), shape }));
 } else {
   const script = fileURLToPath(import.meta.url);
