@@ -4,6 +4,7 @@ import { CliError, EXIT } from "./exit-codes.js";
 import type { Verb } from "./verb.js";
 import { datasetCheckVerb, datasetStatsVerb } from "./verbs/dataset.js";
 import { engineInfoVerb } from "./verbs/engine-info.js";
+import { compareVerb, evaluateVerb } from "./verbs/evaluate.js";
 import {
   labelsClusterVerb,
   labelsGroupVerb,
@@ -30,6 +31,8 @@ export const VERBS: Verb[] = [
   trainVerb,
   predictVerb,
   exportVerb,
+  evaluateVerb,
+  compareVerb,
 ];
 
 const EXIT_HELP = `Exit codes: 0 success, 1 the job failed or found problems, 2 bad command line,

@@ -1,0 +1,152 @@
+import { readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import {
+  type Comparison,
+  type Evaluation,
+  METRICS,
+  compareEvaluations,
+  evaluateFolders,
+  summarize,
+  toCsv,
+} from "../../evaluate/evaluate.js";
+import { writeFileAtomicSync } from "../../util/atomic.js";
+import { CliError, EXIT } from "../exit-codes.js";
+import { Progress } from "../progress.js";
+import type { OptionValues, Verb } from "../verb.js";
+
+const fmt = (v: number | null | undefined, digits = 3) =>
+  v === null || v === undefined || Number.isNaN(v) ? "–" : v.toFixed(digits);
+
+function options(values: OptionValues) {
+  return {
+    toleranceMm: values.tolerance ? Number(values.tolerance) : 1,
+    minOverlap: values.match ? Number(values.match) : 0,
+    bins: values.bins ? String(values.bins).split(",").map(Number) : undefined,
+    classes: values.classes ? String(values.classes).split(",").map(Number) : undefined,
+  };
+}
+
+const EVAL_OPTIONS = {
+  tolerance: { type: "string" as const },
+  match: { type: "string" as const },
+  bins: { type: "string" as const },
+  classes: { type: "string" as const },
+  out: { type: "string" as const },
+  json: { type: "boolean" as const, default: false },
+};
+const EVAL_HELP = `  --tolerance MM   NSD tolerance (default 1 mm)
+  --match F        lesion detection needs this share of the reference lesion overlapped (default 0: any overlap)
+  --bins A,B,C     lesion size bins in mm³ (default 10,100,1000)
+  --classes L,…    lesion label values (default: every value in the references)`;
+
+function markdownSummary(e: Evaluation): string {
+  const s = summarize(e);
+  const lines: string[] = [];
+  for (const [c, { means, sizeBins }] of Object.entries(s.perClass)) {
+    lines.push(
+      `class ${c} (${e.cases.length} cases)`,
+      "",
+      `| ${METRICS.map(([m]) => m).join(" | ")} |`,
+      `|${METRICS.map(() => "---").join("|")}|`,
+    );
+    lines.push(
+      `| ${METRICS.map(([m]) => fmt(means[m])).join(" | ")} |`,
+      "",
+      "| lesion size (mm³) | lesions | recall | Dice |",
+      "|---|---|---|---|",
+    );
+    for (const b of sizeBins) lines.push(`| ${b.bin} | ${b.count} | ${fmt(b.recall)} | ${fmt(b.dice)} |`);
+    lines.push("");
+  }
+  return lines.join("\n");
+}
+
+export const evaluateVerb: Verb = {
+  name: "evaluate",
+  args: "PRED REF",
+  summary: "lesion-level metrics of predictions against references (Dice, HD95, NSD, lesion-wise F1, size bins)",
+  help: `${EVAL_HELP}
+  --out FILE.json  write every number (and FILE.csv beside it)
+  --json           print the evaluation as JSON`,
+  options: EVAL_OPTIONS,
+  async run(values, positionals) {
+    if (positionals.length !== 2) throw new CliError("expected PRED and REF folders", EXIT.usage);
+    const progress = new Progress({ label: "evaluate", total: 1, json: Boolean(values.json) });
+    const evaluation = await evaluateFolders(
+      path.resolve(positionals[0]),
+      path.resolve(positionals[1]),
+      options(values),
+    );
+    progress.tick();
+    if (values.out) {
+      const out = path.resolve(String(values.out));
+      writeFileAtomicSync(out, `${JSON.stringify(evaluation)}\n`);
+      writeFileAtomicSync(out.replace(/\.json$/, "") + ".csv", toCsv(evaluation));
+    }
+    process.stdout.write(
+      values.json
+        ? `${JSON.stringify({ event: "evaluation", ...evaluation, summary: summarize(evaluation) })}\n`
+        : `${markdownSummary(evaluation)}\n`,
+    );
+    return EXIT.ok;
+  },
+};
+
+async function loadOrEvaluate(p: string, ref: string | undefined, values: OptionValues): Promise<Evaluation> {
+  if (statSync(p).isFile()) return JSON.parse(readFileSync(p, "utf8")) as Evaluation;
+  if (!ref) throw new CliError(`${p} is a prediction folder: give --ref REF to evaluate it`, EXIT.usage);
+  return evaluateFolders(p, ref, options(values));
+}
+
+function comparisonTable(c: Comparison): string {
+  const lines: string[] = [];
+  for (const [cls, { metrics, sizeBins }] of Object.entries(c.perClass)) {
+    lines.push(`class ${cls}: ${c.b} − ${c.a} over ${c.cases.length} paired cases`, "");
+    lines.push(
+      `| metric | ${c.a} | ${c.b} | mean Δ | 95 % CI | median Δ | Wilcoxon p | win/tie/loss |`,
+      "|---|---|---|---|---|---|---|---|",
+    );
+    for (const [m, s] of Object.entries(metrics)) {
+      lines.push(
+        `| ${m} | ${fmt(s.meanA)} | ${fmt(s.meanB)} | ${fmt(s.meanDifference)} | [${fmt(s.ci95[0])}, ${fmt(s.ci95[1])}] | ${fmt(s.medianDifference)} | ${fmt(s.pValue, 4)} | ${s.wins}/${s.ties}/${s.losses} |`,
+      );
+    }
+    lines.push(
+      "",
+      `| lesion size (mm³) | recall ${c.a} | recall ${c.b} | Δ | 95 % CI (cases) |`,
+      "|---|---|---|---|---|",
+    );
+    for (const b of sizeBins)
+      lines.push(
+        `| ${b.bin} | ${fmt(b.recallA)} | ${fmt(b.recallB)} | ${fmt(b.difference)} | ${b.ci95 ? `[${fmt(b.ci95[0])}, ${fmt(b.ci95[1])}]` : "–"} |`,
+      );
+    lines.push("");
+  }
+  return lines.join("\n");
+}
+
+export const compareVerb: Verb = {
+  name: "compare",
+  args: "A B",
+  summary: "paired comparison of two prediction sets (or evaluation files): differences, bootstrap CI, Wilcoxon, wins",
+  help: `  --ref REF        reference folder, when A and B are prediction folders
+  --names A,B      labels for the two sets (default: their folder names)
+${EVAL_HELP}
+  --out FILE.json  write the comparison
+  --json           print it as JSON`,
+  options: { ...EVAL_OPTIONS, ref: { type: "string" }, names: { type: "string" } },
+  async run(values, positionals) {
+    if (positionals.length !== 2) throw new CliError("expected two prediction folders or evaluation files", EXIT.usage);
+    const ref = values.ref ? path.resolve(String(values.ref)) : undefined;
+    const [a, b] = await Promise.all(positionals.map((p) => loadOrEvaluate(path.resolve(p), ref, values)));
+    const names = (
+      values.names ? String(values.names).split(",") : positionals.map((p) => path.basename(p).replace(/\.json$/, ""))
+    ) as [string, string];
+    const comparison = compareEvaluations(a, b, names);
+    if (values.out) writeFileAtomicSync(path.resolve(String(values.out)), `${JSON.stringify(comparison, null, 2)}\n`);
+    process.stdout.write(
+      values.json ? `${JSON.stringify({ event: "comparison", ...comparison })}\n` : `${comparisonTable(comparison)}\n`,
+    );
+    return EXIT.ok;
+  },
+};
