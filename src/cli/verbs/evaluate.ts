@@ -81,7 +81,7 @@ export const evaluateVerb: Verb = {
     if (values.out) {
       const out = path.resolve(String(values.out));
       writeFileAtomicSync(out, `${JSON.stringify(evaluation)}\n`);
-      writeFileAtomicSync(out.replace(/\.json$/, "") + ".csv", toCsv(evaluation));
+      writeFileAtomicSync(`${out.replace(/\.json$/, "")}.csv`, toCsv(evaluation));
     }
     process.stdout.write(
       values.json
