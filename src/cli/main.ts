@@ -5,6 +5,7 @@ import type { Verb } from "./verb.js";
 import { datasetCheckVerb, datasetStatsVerb } from "./verbs/dataset.js";
 import { engineInfoVerb } from "./verbs/engine-info.js";
 import { compareVerb, evaluateVerb } from "./verbs/evaluate.js";
+import { experimentVerb } from "./verbs/experiment.js";
 import {
   labelsClusterVerb,
   labelsGroupVerb,
@@ -33,6 +34,7 @@ export const VERBS: Verb[] = [
   exportVerb,
   evaluateVerb,
   compareVerb,
+  experimentVerb,
 ];
 
 const EXIT_HELP = `Exit codes: 0 success, 1 the job failed or found problems, 2 bad command line,

@@ -1,0 +1,147 @@
+import path from "node:path";
+import { type ExperimentConfig, runExperiment } from "../../experiment/experiment.js";
+import { ARCHITECTURES, type ArchitectureName } from "../../models/registry.js";
+import type { PredictJob } from "../../predict/predict.js";
+import type { TrainConfig } from "../../train/trainer.js";
+import { runInWorker } from "../../util/worker.js";
+import { openDatasetArg } from "../dataset-arg.js";
+import { CliError, EXIT } from "../exit-codes.js";
+import { Progress } from "../progress.js";
+import { COMMON_HELP, COMMON_OPTIONS, type Verb, intOption } from "../verb.js";
+
+const JOBS = new URL("../../jobs/train.js", import.meta.url).href;
+const BUDGETS: Record<string, [number, number]> = {
+  tiny: [5, 10],
+  small: [20, 25],
+  medium: [100, 50],
+  full: [1000, 250],
+};
+const list = (v: unknown) => String(v).split(",").filter(Boolean);
+
+export const experimentVerb: Verb = {
+  name: "experiment",
+  args: "DIR",
+  summary: "binary vs BackSplit with identical settings over folds × seeds: train, predict, evaluate, compare",
+  help: `  --background A,B   background sources of the BackSplit arm, in priority order
+  --folds 0,1,…      folds to run (default 0); predictions of all folds are pooled
+  --seeds 1,2,…      seeds per arm (default 1)
+  --budget B         tiny | small | medium | full, or --epochs N --iterations N
+  --arch A           plain | resenc | segresnet
+  --patch ZxYxX, --batch N, --features A,B,C   override the plan (small CPU runs)
+  --collapse C       prob (default) or argmax at prediction
+  --out DIR          experiment folder (default DIR/experiment)
+${COMMON_HELP}`,
+  options: {
+    ...COMMON_OPTIONS,
+    background: { type: "string" },
+    folds: { type: "string", default: "0" },
+    seeds: { type: "string", default: "1" },
+    budget: { type: "string", default: "small" },
+    epochs: { type: "string" },
+    iterations: { type: "string" },
+    arch: { type: "string", default: "plain" },
+    patch: { type: "string" },
+    batch: { type: "string" },
+    features: { type: "string" },
+    collapse: { type: "string", default: "prob" },
+    out: { type: "string" },
+  },
+  async run(values, positionals) {
+    const dataset = openDatasetArg(positionals);
+    if (!values.background)
+      throw new CliError("--background SOURCE[,SOURCE…] is required (the BackSplit arm's classes)", EXIT.usage);
+    const budget = BUDGETS[String(values.budget)];
+    if (!budget) throw new CliError(`--budget must be one of ${Object.keys(BUDGETS).join(", ")}`, EXIT.usage);
+    if (!ARCHITECTURES.includes(String(values.arch) as ArchitectureName))
+      throw new CliError(`--arch must be one of ${ARCHITECTURES.join(", ")}`, EXIT.usage);
+    const collapse = String(values.collapse);
+    if (collapse !== "prob" && collapse !== "argmax")
+      throw new CliError("--collapse must be prob or argmax", EXIT.usage);
+    const root = path.resolve(dataset.root);
+    const config: ExperimentConfig = {
+      dataset,
+      preprocessed: path.join(root, "preprocessed"),
+      out: values.out ? path.resolve(String(values.out)) : path.join(root, "experiment"),
+      sources: list(values.background),
+      folds: list(values.folds).map(Number),
+      seeds: list(values.seeds).map(Number),
+      train: {
+        configuration: "3d_fullres",
+        epochs: intOption(values, "epochs", budget[0]),
+        iterationsPerEpoch: intOption(values, "iterations", budget[1]),
+        validationIterations: 5,
+        batchSize: values.batch ? intOption(values, "batch") : undefined,
+        patchSize: values.patch ? String(values.patch).split("x").map(Number) : undefined,
+        features: values.features ? list(values.features).map(Number) : undefined,
+        architecture: String(values.arch) as ArchitectureName,
+        lr: 1e-2,
+        device: String(values.device),
+        amp: false,
+        threads: values.threads ? intOption(values, "threads") : undefined,
+        augment: true,
+        lesionShare: 1 / 3,
+        diceOver: "all",
+      },
+      predict: {
+        collapse,
+        threshold: 0.5,
+        mirror: false,
+        device: String(values.device),
+        saveProbabilities: true,
+        saveClasses: false,
+      },
+    };
+    const json = Boolean(values.json);
+    const result = await runExperiment(config, {
+      async train(cfg: TrainConfig, label: string) {
+        const progress = new Progress({ label: `train ${label}`, total: cfg.epochs * cfg.iterationsPerEpoch, json });
+        await runInWorker({
+          module: JOBS,
+          exportName: "trainJob",
+          input: cfg,
+          onReport: (m) =>
+            (m as { kind: string }).kind === "iteration" && progress.tick(1, { loss: (m as { loss: number }).loss }),
+        });
+      },
+      async predict(job: PredictJob, label: string) {
+        let progress: Progress | null = null;
+        await runInWorker({
+          module: JOBS,
+          exportName: "predictJob",
+          input: job,
+          onReport: (m) => {
+            progress ??= new Progress({ label: `predict ${label}`, total: (m as { total: number }).total, json });
+            progress.tick();
+          },
+        });
+      },
+    });
+    for (const c of result.comparisons) {
+      for (const [cls, { metrics, sizeBins }] of Object.entries(c.perClass)) {
+        const rows = Object.entries(metrics).map(
+          ([m, s]) =>
+            `| ${m} | ${s.meanA.toFixed(3)} | ${s.meanB.toFixed(3)} | ${s.meanDifference.toFixed(3)} [${s.ci95[0].toFixed(3)}, ${s.ci95[1].toFixed(3)}] | ${s.pValue.toFixed(4)} | ${s.wins}/${s.ties}/${s.losses} |`,
+        );
+        const bins = sizeBins.map(
+          (b) =>
+            `| recall ${b.bin} mm³ | ${b.recallA?.toFixed(3) ?? "–"} | ${b.recallB?.toFixed(3) ?? "–"} | ${b.difference?.toFixed(3) ?? "–"} | | |`,
+        );
+        const table = [
+          `${c.a} vs ${c.b}, class ${cls}, ${c.cases.length} cases`,
+          "",
+          "| metric | binary | BackSplit | Δ [95 % CI] | Wilcoxon p | win/tie/loss |",
+          "|---|---|---|---|---|---|",
+          ...rows,
+          ...bins,
+          "",
+        ];
+        process.stdout.write(json ? `${JSON.stringify({ event: "comparison", ...c })}\n` : `${table.join("\n")}\n`);
+      }
+    }
+    if (!json)
+      process.stdout.write(
+        `results in ${config.out} (evaluation_*.json, comparison_seed*.json, predictions/, runs/)\n`,
+      );
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,104 @@
+// `backsplit experiment`: binary and BackSplit trained with the same settings on the same folds and
+// seeds, each fold's validation cases predicted by the model that did not see them, both arms
+// evaluated on the pooled cross-validation predictions and compared case by case.
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
+import path from "node:path";
+import type { Dataset } from "../dataset/layout.js";
+import { type Comparison, type Evaluation, compareEvaluations, evaluateFolders } from "../evaluate/evaluate.js";
+import type { PredictJob, PredictOptions } from "../predict/predict.js";
+import { type TrainConfig, fiveFoldSplits } from "../train/trainer.js";
+import { writeFileAtomicSync } from "../util/atomic.js";
+
+export interface ExperimentConfig {
+  dataset: Dataset;
+  preprocessed: string;
+  out: string;
+  sources: string[];
+  folds: number[];
+  seeds: number[];
+  /** Everything else of the training configuration, shared by both arms. */
+  train: Omit<TrainConfig, "dataset" | "preprocessed" | "mode" | "sources" | "fold" | "seed" | "out" | "resume">;
+  predict: PredictOptions;
+}
+
+export interface ExperimentSteps {
+  train(config: TrainConfig, label: string): Promise<void>;
+  predict(job: PredictJob, label: string): Promise<void>;
+}
+
+export interface ExperimentResult {
+  evaluations: Record<string, Evaluation>;
+  comparisons: Comparison[];
+}
+
+function link(target: string, at: string): void {
+  if (!existsSync(at)) symlinkSync(path.resolve(target), at);
+}
+
+export async function runExperiment(c: ExperimentConfig, steps: ExperimentSteps): Promise<ExperimentResult> {
+  const ids = c.dataset.training.filter((k) => k.label).map((k) => k.id);
+  const splitsFile = path.join(c.preprocessed, "splits_final.json");
+  const splits = existsSync(splitsFile)
+    ? (JSON.parse(readFileSync(splitsFile, "utf8")) as { train: string[]; val: string[] }[])
+    : fiveFoldSplits(ids);
+  if (!existsSync(splitsFile)) writeFileAtomicSync(splitsFile, `${JSON.stringify(splits, null, 2)}\n`);
+  const ref = path.join(c.out, "reference");
+  mkdirSync(ref, { recursive: true });
+  const arms = (["binary", "backsplit"] as const).flatMap((mode) =>
+    c.seeds.map((seed) => ({ mode, seed, name: `${mode}_seed${seed}` })),
+  );
+  for (const fold of c.folds) {
+    const split = splits[fold];
+    if (!split) throw new Error(`fold ${fold} does not exist (${splits.length} folds)`);
+    // The fold's validation images and references, linked under the experiment folder.
+    const images = path.join(c.out, `fold${fold}`, "images");
+    mkdirSync(images, { recursive: true });
+    for (const id of split.val) {
+      const files = c.dataset.training.find((k) => k.id === id)!;
+      files.images.forEach((f, ch) => {
+        if (f) link(f, path.join(images, `${id}_${String(ch).padStart(4, "0")}${c.dataset.json.file_ending}`));
+      });
+      if (files.label) link(files.label, path.join(ref, `${id}${c.dataset.json.file_ending}`));
+    }
+    for (const arm of arms) {
+      const run = path.join(c.out, "runs", `${arm.name}_fold${fold}`);
+      await steps.train(
+        {
+          ...c.train,
+          dataset: c.dataset.root,
+          preprocessed: c.preprocessed,
+          mode: arm.mode,
+          sources: arm.mode === "backsplit" ? c.sources : [],
+          fold,
+          seed: arm.seed,
+          out: run,
+          resume: true,
+        },
+        `${arm.name} fold ${fold}`,
+      );
+      await steps.predict(
+        { runs: [run], input: images, out: path.join(c.out, "predictions", arm.name), options: c.predict },
+        `${arm.name} fold ${fold}`,
+      );
+    }
+  }
+  const evaluations: Record<string, Evaluation> = {};
+  for (const arm of arms) {
+    const evaluation = await evaluateFolders(path.join(c.out, "predictions", arm.name), ref);
+    writeFileAtomicSync(path.join(c.out, `evaluation_${arm.name}.json`), `${JSON.stringify(evaluation)}\n`);
+    evaluations[arm.name] = evaluation;
+  }
+  const comparisons = c.seeds.map((seed) => {
+    const comparison = compareEvaluations(evaluations[`binary_seed${seed}`], evaluations[`backsplit_seed${seed}`], [
+      `binary_seed${seed}`,
+      `backsplit_seed${seed}`,
+    ]);
+    writeFileAtomicSync(path.join(c.out, `comparison_seed${seed}.json`), `${JSON.stringify(comparison, null, 2)}\n`);
+    return comparison;
+  });
+  writeFileAtomicSync(
+    path.join(c.out, "experiment.json"),
+    `${JSON.stringify({ sources: c.sources, folds: c.folds, seeds: c.seeds, train: c.train, predict: c.predict, splits: c.folds.map((f) => splits[f]) }, null, 2)}\n`,
+  );
+  return { evaluations, comparisons };
+}
