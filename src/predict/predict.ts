@@ -8,6 +8,7 @@ import type { Module } from "../engine/nn/module.js";
 import { IMAGE_ENDINGS, readVolume, writeVolume } from "../io/read.js";
 import { Volume } from "../io/volume.js";
 import { type ArchitectureName, buildModel } from "../models/registry.js";
+import { SliceAdapter } from "../models/slices.js";
 import type { Plans } from "../plan/plan.js";
 import type { CachedCase } from "../preprocess/cache.js";
 import { preprocessImages, restoreProbabilities } from "../preprocess/preprocess.js";
@@ -47,8 +48,8 @@ export function loadRun(run: string, device: string, checkpoint: "best" | "lates
   const plans = JSON.parse(readFileSync(path.join(record.plans, "plans.json"), "utf8")) as Plans;
   const cfg = plans.configurations[record.config.configuration];
   const stages = record.features.length;
-  const net = buildModel(record.architecture ?? "plain", {
-    dims: 3,
+  const built = buildModel(record.architecture ?? "plain", {
+    dims: cfg.dims,
     inChannels: Object.keys(plans.foreground_intensity_properties_per_channel).length,
     numClasses: record.numClasses,
     features: record.features,
@@ -56,6 +57,7 @@ export function loadRun(run: string, device: string, checkpoint: "best" | "lates
     kernels: cfg.architecture.kernels.slice(0, stages),
     deepSupervision: false,
   });
+  const net = cfg.dims === 2 ? new SliceAdapter(built) : built;
   const dir = path.join(run, "checkpoints");
   let file = path.join(dir, "best.safetensors");
   if (checkpoint === "latest" || !existsSync(file)) {

@@ -6,6 +6,7 @@ import { F, type Module, type Tensor, autocast, noGrad, tensor, tidy } from "../
 /** Tile start positions along one axis (step ≤ stepFraction · patch, first and last tiles flush with the borders). */
 export function tileStarts(size: number, patch: number, stepFraction = 0.5): number[] {
   if (size <= patch) return [0];
+  if (patch === 1) return Array.from({ length: size }, (_, i) => i); // slice by slice (2D models)
   const n = Math.ceil((size - patch) / (patch * stepFraction)) + 1;
   const step = (size - patch) / (n - 1);
   return Array.from({ length: n }, (_, i) => Math.round(i * step));

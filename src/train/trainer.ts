@@ -26,6 +26,7 @@ import {
 import type { Module } from "../engine/nn/module.js";
 import { fromBytes } from "../engine/safetensors.js";
 import { type ArchitectureName, buildModel } from "../models/registry.js";
+import { SliceAdapter } from "../models/slices.js";
 import type { Plans } from "../plan/plan.js";
 import { type CachedCase, readCachedMeta } from "../preprocess/cache.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
@@ -134,7 +135,6 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
   const plans = JSON.parse(readFileSync(path.join(config.preprocessed, "plans.json"), "utf8")) as Plans;
   const cfg = plans.configurations[config.configuration];
   if (!cfg) throw new Error(`plans.json has no configuration '${config.configuration}'`);
-  if (cfg.dims !== 3) throw new Error(`training the ${cfg.dims}D configuration is not supported yet (use 3d_fullres)`);
   const json = JSON.parse(readFileSync(path.join(config.dataset, "dataset.json"), "utf8")) as DatasetJson;
   const cacheDir = path.join(config.preprocessed, cfg.data_identifier);
   const ids = readdirSync(cacheDir)
@@ -176,7 +176,9 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
   };
   const classes = targetClasses(spec);
   const numClasses = Math.max(...Object.values(classes)) + 1 - (classes.ignore !== undefined ? 1 : 0);
-  const patch = config.patchSize ?? cfg.patch_size;
+  // 2D configurations train on single slices: 3D patches of depth 1 through a slice adapter.
+  const planned = config.patchSize ?? cfg.patch_size;
+  const patch = cfg.dims === 2 && planned.length === 2 ? [1, ...planned] : planned;
   const batch = config.batchSize ?? cfg.batch_size;
   const arch = cfg.architecture;
   const features = config.features ?? arch.features;
@@ -184,15 +186,16 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
 
   manualSeed(config.seed);
   const architecture = config.architecture ?? "plain";
-  const net = buildModel(architecture, {
-    dims: 3,
+  const built = buildModel(architecture, {
+    dims: cfg.dims,
     inChannels: trainCases[0].shape[0],
     numClasses,
     features,
     strides: arch.strides.slice(0, stages),
     kernels: arch.kernels.slice(0, stages),
     deepSupervision: true,
-  }).to(device);
+  });
+  const net = (cfg.dims === 2 ? new SliceAdapter(built) : built).to(device);
   const outputsOf = (x: Tensor): Tensor[] => {
     const out = net.forward(x);
     return Array.isArray(out) ? out : [out];
@@ -291,7 +294,7 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
         const b = await trainLoader.get(epoch * iters + it);
         const loss = tidy(() => {
           const raw = toTensors(b);
-          const { image, target } = config.augment ? augmentBatch(raw.image, raw.target) : raw;
+          const { image, target } = config.augment ? augment(raw.image, raw.target, cfg.dims) : raw;
           optimizer.zeroGrad();
           const l = autocast(
             () => deepSupervisionLoss(outputsOf(image), target, lossOptions),
@@ -363,6 +366,13 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
   net.dispose();
   optimizer.dispose();
   return { out: config.out, log };
+}
+
+/** Augmentation in the configuration's own dimensionality (2D patches are 3D tensors of depth 1). */
+function augment(image: Tensor, target: Tensor, dims: 2 | 3): { image: Tensor; target: Tensor } {
+  if (dims === 3) return augmentBatch(image, target);
+  const out = augmentBatch(image.squeeze(2), target.squeeze(1));
+  return { image: out.image.unsqueeze(2), target: out.target.unsqueeze(1) };
 }
 
 /**

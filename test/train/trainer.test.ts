@@ -128,3 +128,45 @@ test("fine-tuning BackSplit from a binary run widens the output layer: the split
     }),
   );
 });
+
+test("the 2D configuration trains on slices and predicts slice by slice on the input grid", async () => {
+  setThreads(2);
+  const { root, preprocessed } = await tinyDataset();
+  const { openDataset } = await import("../../src/dataset/layout.js");
+  const { preprocessDataset } = await import("../../src/preprocess/preprocess.js");
+  const plans = JSON.parse(readFileSync(path.join(preprocessed, "plans.json"), "utf8"));
+  await preprocessDataset(openDataset(root), plans, "2d", preprocessed, { workers: 1 });
+  const run = path.join(root, "run2d");
+  const { log } = await train(
+    config(root, preprocessed, {
+      configuration: "2d",
+      patchSize: [16, 16],
+      features: [8, 16, 32],
+      mode: "backsplit",
+      sources: ["tissue"],
+      epochs: 3,
+      out: run,
+    }),
+  );
+  assert.equal(log.length, 3);
+  const { predictFolder } = await import("../../src/predict/predict.js");
+  const { readVolume } = await import("../../src/io/index.js");
+  const out = path.join(root, "pred2d");
+  await predictFolder({
+    runs: [run],
+    input: path.join(root, "imagesTr"),
+    out,
+    options: {
+      collapse: "prob",
+      threshold: 0.5,
+      mirror: false,
+      device: "cpu",
+      saveProbabilities: true,
+      saveClasses: false,
+    },
+  });
+  const prob = await readVolume(path.join(out, "a_prob.nii.gz"));
+  const image = await readVolume(path.join(root, "imagesTr", "a_0000.nii.gz"));
+  assert.deepEqual(prob.geometry, image.geometry);
+  assert.ok(prob.data.every((p) => p >= 0 && p <= 1.00001));
+});

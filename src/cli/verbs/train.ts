@@ -241,11 +241,13 @@ export const exportVerb: Verb = {
     const { exportOnnx } = await import("../../predict/onnx.js");
     const model = loadRun(path.resolve(positionals[0]), "cpu", values.checkpoint === "latest" ? "latest" : "best");
     const file = path.resolve(String(values.onnx));
-    exportOnnx(model.net, file, {
+    const { SliceAdapter } = await import("../../models/slices.js");
+    const twoD = model.net instanceof SliceAdapter;
+    exportOnnx(twoD ? (model.net as InstanceType<typeof SliceAdapter>).inner : model.net, file, {
       lesionValues: model.lesionValues,
       collapse,
       threshold: numberOption(values, "threshold", 0.5),
-      dims: 3,
+      dims: twoD ? 2 : 3,
       metadata: {
         classes: JSON.stringify(model.classes),
         plans: JSON.stringify(model.plans.configurations[model.configuration]),
