@@ -6,6 +6,7 @@ import path from "node:path";
 import type { Dataset } from "../dataset/layout.js";
 import { type Comparison, type Evaluation, compareEvaluations, evaluateFolders } from "../evaluate/evaluate.js";
 import type { PredictJob, PredictOptions } from "../predict/predict.js";
+import { writeReport } from "../report/report.js";
 import { type TrainConfig, fiveFoldSplits } from "../train/trainer.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
 
@@ -29,6 +30,8 @@ export interface ExperimentSteps {
 export interface ExperimentResult {
   evaluations: Record<string, Evaluation>;
   comparisons: Comparison[];
+  /** The HTML report of the first seed's comparison, and its Markdown summary. */
+  report: { html: string; markdown: string };
 }
 
 function link(target: string, at: string): void {
@@ -96,9 +99,49 @@ export async function runExperiment(c: ExperimentConfig, steps: ExperimentSteps)
     writeFileAtomicSync(path.join(c.out, `comparison_seed${seed}.json`), `${JSON.stringify(comparison, null, 2)}\n`);
     return comparison;
   });
+  // The report: plots, training curves of every run, montages of up to four cases (most lesions first).
+  const first = c.seeds[0];
+  const logs: Record<string, string> = {};
+  for (const arm of arms)
+    for (const fold of c.folds)
+      logs[`${arm.name} fold ${fold}`] = path.join(c.out, "runs", `${arm.name}_fold${fold}`, "log.jsonl");
+  const evaluationA = evaluations[`binary_seed${first}`];
+  const byLesions = [...evaluationA.cases].sort((x, y) => lesionCount(y) - lesionCount(x)).slice(0, 4);
+  const imageOf = (id: string) => {
+    const fold = c.folds.find((f) => splits[f].val.includes(id))!;
+    return path.join(c.out, `fold${fold}`, "images", `${id}_0000${c.dataset.json.file_ending}`);
+  };
+  const ending = c.dataset.json.file_ending;
+  const report = await writeReport(c.out, {
+    title: `BackSplit vs binary: ${path.basename(c.dataset.root)}`,
+    comparison: comparisons[0],
+    a: evaluationA,
+    b: evaluations[`backsplit_seed${first}`],
+    logs,
+    montages: byLesions.map((k) => ({
+      id: k.id,
+      image: imageOf(k.id),
+      reference: path.join(ref, `${k.id}${ending}`),
+      predictionA: path.join(c.out, "predictions", `binary_seed${first}`, `${k.id}.nii.gz`),
+      predictionB: path.join(c.out, "predictions", `backsplit_seed${first}`, `${k.id}.nii.gz`),
+    })),
+    facts: {
+      dataset: c.dataset.root,
+      "background sources": c.sources.join(", "),
+      folds: c.folds.join(", "),
+      seeds: c.seeds.join(", "),
+      "epochs × iterations": `${c.train.epochs} × ${c.train.iterationsPerEpoch}`,
+      device: c.train.device,
+      "collapse rule": `${c.predict.collapse}${c.predict.collapse === "prob" ? ` > ${c.predict.threshold}` : ""}`,
+    },
+  });
   writeFileAtomicSync(
     path.join(c.out, "experiment.json"),
     `${JSON.stringify({ sources: c.sources, folds: c.folds, seeds: c.seeds, train: c.train, predict: c.predict, splits: c.folds.map((f) => splits[f]) }, null, 2)}\n`,
   );
-  return { evaluations, comparisons };
+  return { evaluations, comparisons, report };
+}
+
+function lesionCount(c: Evaluation["cases"][number]): number {
+  return Object.values(c.classes).reduce((n, v) => n + v.lesions.length, 0);
 }

@@ -35,7 +35,8 @@ test("experiment trains both arms on every fold, predicts held-out cases, evalua
   ];
   const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /binary_seed1 vs backsplit_seed1, class 1, 2 cases/);
+  assert.match(r.stdout, /class 1: backsplit_seed1 − binary_seed1, 2 paired cases/);
+  assert.match(r.stdout, /report: .*report.html/);
   const out = path.join(root, "experiment");
   for (const f of [
     "evaluation_binary_seed1.json",

@@ -116,32 +116,14 @@ ${COMMON_HELP}`,
         });
       },
     });
-    for (const c of result.comparisons) {
-      for (const [cls, { metrics, sizeBins }] of Object.entries(c.perClass)) {
-        const rows = Object.entries(metrics).map(
-          ([m, s]) =>
-            `| ${m} | ${s.meanA.toFixed(3)} | ${s.meanB.toFixed(3)} | ${s.meanDifference.toFixed(3)} [${s.ci95[0].toFixed(3)}, ${s.ci95[1].toFixed(3)}] | ${s.pValue.toFixed(4)} | ${s.wins}/${s.ties}/${s.losses} |`,
-        );
-        const bins = sizeBins.map(
-          (b) =>
-            `| recall ${b.bin} mm³ | ${b.recallA?.toFixed(3) ?? "–"} | ${b.recallB?.toFixed(3) ?? "–"} | ${b.difference?.toFixed(3) ?? "–"} | | |`,
-        );
-        const table = [
-          `${c.a} vs ${c.b}, class ${cls}, ${c.cases.length} cases`,
-          "",
-          "| metric | binary | BackSplit | Δ [95 % CI] | Wilcoxon p | win/tie/loss |",
-          "|---|---|---|---|---|---|",
-          ...rows,
-          ...bins,
-          "",
-        ];
-        process.stdout.write(json ? `${JSON.stringify({ event: "comparison", ...c })}\n` : `${table.join("\n")}\n`);
-      }
-    }
-    if (!json)
+    if (json) {
+      for (const c of result.comparisons) process.stdout.write(`${JSON.stringify({ event: "comparison", ...c })}\n`);
+    } else {
+      process.stdout.write(`${result.report.markdown}\nreport: ${result.report.html}\n`);
       process.stdout.write(
         `results in ${config.out} (evaluation_*.json, comparison_seed*.json, predictions/, runs/)\n`,
       );
+    }
     return EXIT.ok;
   },
 };
