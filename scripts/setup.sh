@@ -2,7 +2,8 @@
 # Sets up backsplit on Debian/Ubuntu with Node 20: a libtorch if none is found, the C++ toolchain,
 # npm packages, the engine addon and the TypeScript build. Safe to run again.
 #   bash scripts/setup.sh          everything needed to run backsplit
-#   bash scripts/setup.sh --test   also Python references for the tests (python3-torch, numpy, scipy, nibabel)
+#   bash scripts/setup.sh --test   also what the tests compare against: Python references (python3-torch, numpy,
+#                                  scipy, nibabel, pydicom) and Chromium for the browser tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,10 @@ command -v g++ >/dev/null || packages+=(g++)
 command -v nm >/dev/null || packages+=(binutils)
 if [ "$with_tests" = 1 ] && ! /usr/bin/python3 -c "import torch, numpy, scipy, nibabel, pydicom" >/dev/null 2>&1; then
   packages+=(python3-torch python3-numpy python3-scipy python3-nibabel python3-pydicom)
+fi
+# Browser tests drive Debian's Chromium through playwright-core (which never downloads a browser).
+if [ "$with_tests" = 1 ] && ! command -v chromium >/dev/null; then
+  packages+=(chromium fonts-dejavu-core)
 fi
 
 if [ ${#packages[@]} -gt 0 ]; then

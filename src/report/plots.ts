@@ -50,7 +50,12 @@ export function pairedDotsSpec(
         encoding: {
           x: { field: "arm", type: "nominal", sort: names },
           y: { field: "value", type: "quantitative" },
-          color: { field: "arm", type: "nominal", scale: { range: ["#D55E00", "#56B4E9"] }, legend: null },
+          color: {
+            field: "arm",
+            type: "nominal",
+            scale: { domain: names, range: ["#D55E00", "#56B4E9"] },
+            legend: null,
+          },
           tooltip: [{ field: "case" }, { field: "value" }],
         },
       },
@@ -81,7 +86,7 @@ export function recallBySizeSpec(c: Comparison, cls: string): TopLevelSpec {
       },
       xOffset: { field: "arm", sort: [c.a, c.b] },
       y: { field: "recall", type: "quantitative", scale: { domain: [0, 1] } },
-      color: { field: "arm", type: "nominal", sort: [c.a, c.b], scale: { range: ["#D55E00", "#56B4E9"] } },
+      color: { field: "arm", type: "nominal", scale: { domain: [c.a, c.b], range: ["#D55E00", "#56B4E9"] } },
     },
     ...FONT,
   } as TopLevelSpec;
