@@ -129,6 +129,8 @@ export async function evaluateFolders(
 
 export interface EvaluationSummary {
   perClass: Record<string, { means: Record<string, number>; sizeBins: ReturnType<typeof sizeStratified> }>;
+  /** Each metric's mean over the lesion classes (multi-lesion datasets). */
+  meanOverClasses: Record<string, number>;
 }
 
 export function summarize(e: Evaluation): EvaluationSummary {
@@ -144,7 +146,10 @@ export function summarize(e: Evaluation): EvaluationSummary {
       ),
     };
   }
-  return { perClass };
+  const meanOverClasses = Object.fromEntries(
+    METRICS.map(([m]) => [m, mean(Object.values(perClass).map((c) => c.means[m]))]),
+  );
+  return { perClass, meanOverClasses };
 }
 
 export function toCsv(e: Evaluation): string {

@@ -53,6 +53,14 @@ test("evaluate writes JSON and CSV; compare reports paired differences with CIs 
   );
   const fp = c.perClass["1"].metrics.falsePositives;
   assert.deepEqual([fp.wins, fp.ties, fp.losses], [3, 3, 0], "fewer false positives is a win");
+  const withReport = spawnSync(
+    process.execPath,
+    [bin, "compare", a, b, "--ref", ref, "--report", path.join(root, "report")],
+    { encoding: "utf8" },
+  );
+  assert.equal(withReport.status, 0, withReport.stderr);
+  for (const f of ["report.html", "report.json", "report.csv", "report.md"])
+    assert.ok(existsSync(path.join(root, "report", f)), f);
   const missing = spawnSync(process.execPath, [bin, "evaluate", path.join(root, "nothing"), ref], { encoding: "utf8" });
   assert.notEqual(missing.status, 0);
 });

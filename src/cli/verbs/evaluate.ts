@@ -133,8 +133,16 @@ export const compareVerb: Verb = {
   --names A,B      labels for the two sets (default: their folder names)
 ${EVAL_HELP}
   --out FILE.json  write the comparison
+  --report DIR     write the HTML report (report.html, .json, .csv, .md) there
+  --images DIR     images ({case}_0000…) for the report's slice montages (needs prediction folders and --ref)
   --json           print it as JSON`,
-  options: { ...EVAL_OPTIONS, ref: { type: "string" }, names: { type: "string" } },
+  options: {
+    ...EVAL_OPTIONS,
+    ref: { type: "string" },
+    names: { type: "string" },
+    report: { type: "string" },
+    images: { type: "string" },
+  },
   async run(values, positionals) {
     if (positionals.length !== 2) throw new CliError("expected two prediction folders or evaluation files", EXIT.usage);
     const ref = values.ref ? path.resolve(String(values.ref)) : undefined;
@@ -144,6 +152,27 @@ ${EVAL_HELP}
     ) as [string, string];
     const comparison = compareEvaluations(a, b, names);
     if (values.out) writeFileAtomicSync(path.resolve(String(values.out)), `${JSON.stringify(comparison, null, 2)}\n`);
+    if (values.report) {
+      const { writeReport } = await import("../../report/report.js");
+      const montages =
+        values.images && ref
+          ? comparison.cases.slice(0, 4).map((id) => ({
+              id,
+              image: path.join(path.resolve(String(values.images)), `${id}_0000.nii.gz`),
+              reference: path.join(ref, `${id}.nii.gz`),
+              predictionA: path.join(path.resolve(positionals[0]), `${id}.nii.gz`),
+              predictionB: path.join(path.resolve(positionals[1]), `${id}.nii.gz`),
+            }))
+          : [];
+      const { html } = await writeReport(path.resolve(String(values.report)), {
+        title: `${names[1]} vs ${names[0]}`,
+        comparison,
+        a,
+        b,
+        montages,
+      });
+      if (!values.json) process.stdout.write(`report: ${html}\n`);
+    }
     process.stdout.write(
       values.json ? `${JSON.stringify({ event: "comparison", ...comparison })}\n` : `${comparisonTable(comparison)}\n`,
     );
