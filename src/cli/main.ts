@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { CliError, EXIT } from "./exit-codes.js";
 import type { Verb } from "./verb.js";
 import { datasetCheckVerb, datasetStatsVerb } from "./verbs/dataset.js";
+import { demoVerb } from "./verbs/demo.js";
 import { engineInfoVerb } from "./verbs/engine-info.js";
 import { compareVerb, evaluateVerb } from "./verbs/evaluate.js";
 import { experimentVerb } from "./verbs/experiment.js";
@@ -18,6 +19,7 @@ import { smokeVerb } from "./verbs/smoke.js";
 import { exportVerb, predictVerb, trainVerb } from "./verbs/train.js";
 
 export const VERBS: Verb[] = [
+  demoVerb,
   engineInfoVerb,
   smokeVerb,
   datasetCheckVerb,

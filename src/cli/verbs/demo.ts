@@ -1,0 +1,91 @@
+import path from "node:path";
+import { type DemoOptions, runDemo } from "../../demo/demo.js";
+import type { PredictJob } from "../../predict/predict.js";
+import type { TrainConfig } from "../../train/trainer.js";
+import { runInWorker } from "../../util/worker.js";
+import { EXIT } from "../exit-codes.js";
+import { Progress } from "../progress.js";
+import { COMMON_HELP, COMMON_OPTIONS, type Verb, intOption } from "../verb.js";
+
+const JOBS = new URL("../../jobs/train.js", import.meta.url).href;
+
+export const demoVerb: Verb = {
+  name: "demo",
+  summary: "the whole idea on generated phantoms: sources, binary vs BackSplit training, evaluation, report",
+  help: `  --out DIR        where everything goes (default ./backsplit-demo)
+  --epochs N       training epochs per arm (default 25)
+  --iterations N   iterations per epoch (default 10)
+  --train N        training phantoms (default 12); --test N held-out phantoms (default 8)
+${COMMON_HELP}`,
+  options: {
+    ...COMMON_OPTIONS,
+    seed: { type: "string", default: "1" },
+    device: { type: "string", default: "cpu" },
+    out: { type: "string", default: "backsplit-demo" },
+    epochs: { type: "string", default: "25" },
+    iterations: { type: "string", default: "10" },
+    train: { type: "string", default: "12" },
+    test: { type: "string", default: "8" },
+  },
+  async run(values) {
+    const json = Boolean(values.json);
+    const o: DemoOptions = {
+      out: path.resolve(String(values.out)),
+      seed: intOption(values, "seed"),
+      device: String(values.device),
+      threads: values.threads ? intOption(values, "threads") : undefined,
+      train: intOption(values, "train"),
+      test: intOption(values, "test"),
+      epochs: intOption(values, "epochs"),
+      iterations: intOption(values, "iterations"),
+      features: [8, 16, 32],
+      patch: [32, 32, 32],
+    };
+    const started = performance.now();
+    const result = await runDemo(o, {
+      log: (m) => process.stderr.write(json ? "" : `[demo] ${m}\n`),
+      async train(cfg: TrainConfig, label: string) {
+        const progress = new Progress({ label: `train ${label}`, total: cfg.epochs * cfg.iterationsPerEpoch, json });
+        await runInWorker({
+          module: JOBS,
+          exportName: "trainJob",
+          input: cfg,
+          onReport: (m) =>
+            (m as { kind: string }).kind === "iteration" && progress.tick(1, { loss: (m as { loss: number }).loss }),
+        });
+      },
+      async predict(job: PredictJob, label: string) {
+        let progress: Progress | null = null;
+        await runInWorker({
+          module: JOBS,
+          exportName: "predictJob",
+          input: job,
+          onReport: (m) => {
+            progress ??= new Progress({ label: `predict ${label}`, total: (m as { total: number }).total, json });
+            progress.tick();
+          },
+        });
+      },
+    });
+    const minutes = (performance.now() - started) / 60000;
+    if (json) {
+      process.stdout.write(`${JSON.stringify({ event: "demo", rows: result.rows, report: result.report, minutes })}\n`);
+      return EXIT.ok;
+    }
+    const f = (v: number | null) => (v === null ? "–" : v.toFixed(3));
+    const lines = [
+      "",
+      "| arm | lesion F1 | lesion recall | small-lesion recall (< 30 mm³) | Dice | false positives / case |",
+      "|---|---|---|---|---|---|",
+      ...result.rows.map(
+        (r) =>
+          `| ${r.arm} | ${f(r.lesionF1)} | ${f(r.recall)} | ${f(r.smallLesionRecall)} | ${f(r.dice)} | ${f(r.falsePositivesPerCase)} |`,
+      ),
+      "",
+      result.markdown,
+      `report: ${result.report}  (${minutes.toFixed(1)} min)`,
+    ];
+    process.stdout.write(`${lines.join("\n")}\n`);
+    return EXIT.ok;
+  },
+};
