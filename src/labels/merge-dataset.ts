@@ -11,7 +11,7 @@ import { type MergeReport, type SourceMap, mergeTargets } from "./merge.js";
 export interface MergeSpec {
   /** Background sources in priority order. */
   sources: string[];
-  unassigned?: "background" | "ignore";
+  unassigned?: "background" | "ignore" | "marginal";
   nearMm?: number;
   /** "source:class": keep background classes near this class instead of near lesions. */
   nearClass?: string;

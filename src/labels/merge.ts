@@ -4,7 +4,8 @@
 //    classes of the same name from different sources become one target class;
 // 3. optionally, background classes survive only within a margin (mm) of a lesion or of a mask
 //    (e.g. an organ): elsewhere the voxel is generic background;
-// 4. voxels no source labelled are generic background (0), or `ignore` on request.
+// 4. voxels no source labelled are generic background (0), `ignore`, or "unknown background" (trained
+//    with the marginal likelihood over every background class).
 import { dilateMm } from "../dataset/distance.js";
 
 export interface SourceMap {
@@ -21,8 +22,11 @@ export interface MergeOptions {
   lesionClasses: Record<string, number>;
   /** In priority order: the first source wins where sources overlap. */
   sources: SourceMap[];
-  /** What voxels no source labels become. */
-  unassigned?: "background" | "ignore";
+  /**
+   * What voxels no source labels become: generic background (a class of its own), ignore, or
+   * "marginal" (some background class, which one unknown: trained with −log Σ_background p).
+   */
+  unassigned?: "background" | "ignore" | "marginal";
   /** Keep background classes only within this many mm of a lesion (or of `nearMask` if given). */
   nearMm?: number;
   nearMask?: ArrayLike<number>;
@@ -57,8 +61,8 @@ export function mergeTargets(o: MergeOptions): { target: Int16Array; report: Mer
     }
     return lookup;
   });
-  const ignoreValue = o.unassigned === "ignore" ? next : null;
-  if (ignoreValue !== null) classes.ignore = ignoreValue;
+  const ignoreValue = o.unassigned === "ignore" || o.unassigned === "marginal" ? next : null;
+  if (ignoreValue !== null) classes[o.unassigned === "marginal" ? "unknown_background" : "ignore"] = ignoreValue;
   const lesionValues = new Set(Object.values(o.lesionClasses));
   const near =
     o.nearMm === undefined

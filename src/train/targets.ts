@@ -8,7 +8,7 @@ export interface TargetSpec {
   ignoreValue: number | null;
   /** BackSplit: background sources in priority order with their class names. */
   sources: { name: string; classes: Record<string, number> }[];
-  unassigned?: "background" | "ignore";
+  unassigned?: "background" | "ignore" | "marginal";
   nearMm?: number;
 }
 

@@ -43,7 +43,7 @@ export interface TrainConfig {
   configuration: string;
   mode: "binary" | "backsplit";
   sources: string[];
-  unassigned?: "background" | "ignore";
+  unassigned?: "background" | "ignore" | "marginal";
   nearMm?: number;
   fold: number | "all";
   epochs: number;
@@ -175,7 +175,10 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
     nearMm: config.nearMm,
   };
   const classes = targetClasses(spec);
-  const numClasses = Math.max(...Object.values(classes)) + 1 - (classes.ignore !== undefined ? 1 : 0);
+  // The ignore / unknown-background value is the highest one and is not an output channel.
+  const unknownValue = classes.unknown_background ?? null;
+  const numClasses =
+    Math.max(...Object.values(classes)) + 1 - (classes.ignore !== undefined || unknownValue !== null ? 1 : 0);
   // 2D configurations train on single slices: 3D patches of depth 1 through a slice adapter.
   const planned = config.patchSize ?? cfg.patch_size;
   const patch = cfg.dims === 2 && planned.length === 2 ? [1, ...planned] : planned;
@@ -268,10 +271,13 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
     config.validationIterations,
   );
   const valBatches = await Promise.all(Array.from({ length: config.validationIterations }, (_, i) => valLoader.get(i)));
+  const lesionValues = Object.values(lesionClasses);
   const lossOptions = {
-    lesionClasses: Object.values(lesionClasses),
+    lesionClasses: lesionValues,
     diceOver: config.diceOver,
     ignoreValue: classes.ignore ?? null,
+    unknownBackgroundValue: unknownValue,
+    backgroundClasses: [...Array(numClasses).keys()].filter((c) => !lesionValues.includes(c)),
   };
   const channels = trainCases[0].shape[0];
   const toTensors = (b: { data: Float32Array; target: Int16Array }) => ({

@@ -100,3 +100,16 @@ test("multi-lesion datasets keep every lesion value; class-name clashes are refu
     /class "lesion" clashes/,
   );
 });
+
+test("unassigned voxels can be marked 'unknown background' for the marginal likelihood", () => {
+  const { target, report } = mergeTargets({
+    lesion,
+    lesionClasses: { lesion: 1 },
+    sources: [atlas],
+    unassigned: "marginal",
+    shape,
+    spacing,
+  });
+  assert.equal(report.classes.unknown_background, 4);
+  assert.deepEqual(Array.from(target), [2, 2, 2, 2, 1, 1, 3, 3, 4, 4]);
+});

@@ -170,3 +170,16 @@ test("the 2D configuration trains on slices and predicts slice by slice on the i
   assert.deepEqual(prob.geometry, image.geometry);
   assert.ok(prob.data.every((p) => p >= 0 && p <= 1.00001));
 });
+
+test("unassigned voxels as 'unknown background' train with the marginal likelihood (no extra output channel)", async () => {
+  setThreads(2);
+  const { root, preprocessed } = await tinyDataset();
+  const run = path.join(root, "marginal");
+  const { log } = await train(
+    config(root, preprocessed, { mode: "backsplit", sources: ["tissue"], unassigned: "marginal", epochs: 2, out: run }),
+  );
+  assert.ok(log.every((l) => Number.isFinite(l.trainLoss)));
+  const record = JSON.parse(readFileSync(path.join(run, "training.json"), "utf8"));
+  assert.deepEqual(record.classes, { background: 0, lesion: 1, upper: 2, lower: 3, unknown_background: 4 });
+  assert.equal(record.numClasses, 4);
+});

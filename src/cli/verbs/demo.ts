@@ -13,8 +13,8 @@ export const demoVerb: Verb = {
   name: "demo",
   summary: "the whole idea on generated phantoms: sources, binary vs BackSplit training, evaluation, report",
   help: `  --out DIR        where everything goes (default ./backsplit-demo)
-  --epochs N       training epochs per arm (default 25)
-  --iterations N   iterations per epoch (default 10)
+  --epochs N       training epochs per arm (default 50)
+  --iterations N   iterations per epoch (default 30)
   --train N        training phantoms (default 12); --test N held-out phantoms (default 8)
 ${COMMON_HELP}`,
   options: {
@@ -22,8 +22,8 @@ ${COMMON_HELP}`,
     seed: { type: "string", default: "1" },
     device: { type: "string", default: "cpu" },
     out: { type: "string", default: "backsplit-demo" },
-    epochs: { type: "string", default: "25" },
-    iterations: { type: "string", default: "10" },
+    epochs: { type: "string", default: "50" },
+    iterations: { type: "string", default: "30" },
     train: { type: "string", default: "12" },
     test: { type: "string", default: "8" },
   },
@@ -39,7 +39,7 @@ ${COMMON_HELP}`,
       epochs: intOption(values, "epochs"),
       iterations: intOption(values, "iterations"),
       features: [8, 16, 32],
-      patch: [32, 32, 32],
+      patch: [24, 24, 24],
     };
     const started = performance.now();
     const result = await runDemo(o, {

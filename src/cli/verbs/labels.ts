@@ -158,7 +158,7 @@ export const labelsMergeVerb: Verb = {
   help: `  --sources A,B    background sources in priority order (the first wins overlaps)
   --near-mm MM     keep background classes only within MM of a lesion (or of --near-class)
   --near-class S:C keep them near class C of source S instead (e.g. an organ)
-  --unassigned U   background (default) or ignore, for voxels no source labels
+  --unassigned U   background (default), ignore or marginal, for voxels no source labels
   --out DIR        where to write the merged maps (default DATASET/merged)
   --workers N      cases in parallel
   --json           JSON lines (one report per case)`,
@@ -186,7 +186,7 @@ export const labelsMergeVerb: Verb = {
       dataset,
       {
         sources: required(values, "sources").split(","),
-        unassigned,
+        unassigned: unassigned as "background" | "ignore" | "marginal",
         nearMm: values["near-mm"] ? Number(values["near-mm"]) : undefined,
         nearClass: values["near-class"] ? String(values["near-class"]) : undefined,
       },

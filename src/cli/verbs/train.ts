@@ -17,6 +17,13 @@ function numberOption(values: OptionValues, name: string, fallback: number): num
   return n;
 }
 
+function unassignedOption(values: OptionValues): "background" | "ignore" | "marginal" {
+  const u = String(values.unassigned);
+  if (u !== "background" && u !== "ignore" && u !== "marginal")
+    throw new CliError("--unassigned must be background, ignore or marginal", EXIT.usage);
+  return u;
+}
+
 function architectureOption(values: OptionValues): ArchitectureName {
   const a = String(values.arch);
   if (!ARCHITECTURES.includes(a as ArchitectureName))
@@ -39,7 +46,8 @@ export const trainVerb: Verb = {
   help: `  --mode M           binary (lesion vs rest) or backsplit (lesion + background classes)
   --background A,B   background sources for backsplit, in priority order
   --near-mm MM       keep background classes only within MM of a lesion
-  --unassigned U     background (default) or ignore, for voxels no source labels
+  --unassigned U     voxels no source labels: background (a class of its own, default), ignore, or
+                     marginal (some background class, unknown which: −log Σ_background p)
   --fold F           0–4 or all (default 0); splits_final.json is written on first use
   --arch A           plain (nnU-Net's U-Net, default), resenc (residual encoder) or segresnet
   --config NAME      plans configuration (default 3d_fullres)
@@ -99,7 +107,7 @@ ${COMMON_HELP}`,
       configuration: String(values.config),
       mode,
       sources,
-      unassigned: values.unassigned === "ignore" ? "ignore" : "background",
+      unassigned: unassignedOption(values),
       nearMm: values["near-mm"] ? numberOption(values, "near-mm", 0) : undefined,
       fold,
       epochs,
