@@ -1,13 +1,8 @@
 import path from "node:path";
 import { type DemoOptions, runDemo } from "../../demo/demo.js";
-import type { PredictJob } from "../../predict/predict.js";
-import type { TrainConfig } from "../../train/trainer.js";
-import { runInWorker } from "../../util/worker.js";
 import { EXIT } from "../exit-codes.js";
-import { Progress } from "../progress.js";
 import { COMMON_HELP, COMMON_OPTIONS, type Verb, intOption } from "../verb.js";
-
-const JOBS = new URL("../../jobs/train.js", import.meta.url).href;
+import { workerSteps } from "../worker-steps.js";
 
 export const demoVerb: Verb = {
   name: "demo",
@@ -44,28 +39,7 @@ ${COMMON_HELP}`,
     const started = performance.now();
     const result = await runDemo(o, {
       log: (m) => process.stderr.write(json ? "" : `[demo] ${m}\n`),
-      async train(cfg: TrainConfig, label: string) {
-        const progress = new Progress({ label: `train ${label}`, total: cfg.epochs * cfg.iterationsPerEpoch, json });
-        await runInWorker({
-          module: JOBS,
-          exportName: "trainJob",
-          input: cfg,
-          onReport: (m) =>
-            (m as { kind: string }).kind === "iteration" && progress.tick(1, { loss: (m as { loss: number }).loss }),
-        });
-      },
-      async predict(job: PredictJob, label: string) {
-        let progress: Progress | null = null;
-        await runInWorker({
-          module: JOBS,
-          exportName: "predictJob",
-          input: job,
-          onReport: (m) => {
-            progress ??= new Progress({ label: `predict ${label}`, total: (m as { total: number }).total, json });
-            progress.tick();
-          },
-        });
-      },
+      ...workerSteps(json),
     });
     const minutes = (performance.now() - started) / 60000;
     if (json) {

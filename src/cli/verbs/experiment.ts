@@ -1,21 +1,11 @@
 import path from "node:path";
 import { type ExperimentConfig, runExperiment } from "../../experiment/experiment.js";
 import { ARCHITECTURES, type ArchitectureName } from "../../models/registry.js";
-import type { PredictJob } from "../../predict/predict.js";
-import type { TrainConfig } from "../../train/trainer.js";
-import { runInWorker } from "../../util/worker.js";
 import { openDatasetArg } from "../dataset-arg.js";
 import { CliError, EXIT } from "../exit-codes.js";
-import { Progress } from "../progress.js";
 import { COMMON_HELP, COMMON_OPTIONS, type Verb, intOption } from "../verb.js";
+import { BUDGETS, workerSteps } from "../worker-steps.js";
 
-const JOBS = new URL("../../jobs/train.js", import.meta.url).href;
-const BUDGETS: Record<string, [number, number]> = {
-  tiny: [5, 10],
-  small: [20, 25],
-  medium: [100, 50],
-  full: [1000, 250],
-};
 const list = (v: unknown) => String(v).split(",").filter(Boolean);
 
 export const experimentVerb: Verb = {
@@ -92,30 +82,7 @@ ${COMMON_HELP}`,
       },
     };
     const json = Boolean(values.json);
-    const result = await runExperiment(config, {
-      async train(cfg: TrainConfig, label: string) {
-        const progress = new Progress({ label: `train ${label}`, total: cfg.epochs * cfg.iterationsPerEpoch, json });
-        await runInWorker({
-          module: JOBS,
-          exportName: "trainJob",
-          input: cfg,
-          onReport: (m) =>
-            (m as { kind: string }).kind === "iteration" && progress.tick(1, { loss: (m as { loss: number }).loss }),
-        });
-      },
-      async predict(job: PredictJob, label: string) {
-        let progress: Progress | null = null;
-        await runInWorker({
-          module: JOBS,
-          exportName: "predictJob",
-          input: job,
-          onReport: (m) => {
-            progress ??= new Progress({ label: `predict ${label}`, total: (m as { total: number }).total, json });
-            progress.tick();
-          },
-        });
-      },
-    });
+    const result = await runExperiment(config, workerSteps(json));
     if (json) {
       for (const c of result.comparisons) process.stdout.write(`${JSON.stringify({ event: "comparison", ...c })}\n`);
     } else {

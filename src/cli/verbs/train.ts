@@ -6,6 +6,7 @@ import { runInWorker } from "../../util/worker.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { Progress } from "../progress.js";
 import { COMMON_HELP, COMMON_OPTIONS, type OptionValues, type Verb, intOption } from "../verb.js";
+import { BUDGETS } from "../worker-steps.js";
 
 const JOBS = new URL("../../jobs/train.js", import.meta.url).href;
 
@@ -30,14 +31,6 @@ function architectureOption(values: OptionValues): ArchitectureName {
     throw new CliError(`--arch must be one of ${ARCHITECTURES.join(", ")}`, EXIT.usage);
   return a as ArchitectureName;
 }
-
-/** --budget small|medium|full: epochs × iterations shortcuts for CPU runs (full is nnU-Net's 1000 × 250). */
-const BUDGETS: Record<string, [number, number]> = {
-  tiny: [5, 10],
-  small: [20, 25],
-  medium: [100, 50],
-  full: [1000, 250],
-};
 
 export const trainVerb: Verb = {
   name: "train",

@@ -1,0 +1,53 @@
+// Training and prediction on worker threads with progress bars, shared by the verbs that chain them.
+import type { PredictJob } from "../predict/predict.js";
+import type { TrainConfig } from "../train/trainer.js";
+import { runInWorker } from "../util/worker.js";
+import { Progress } from "./progress.js";
+
+const JOBS = new URL("../jobs/train.js", import.meta.url).href;
+
+/** nnU-Net-like budgets (epochs × iterations per epoch) for --budget. */
+export const BUDGETS: Record<string, [number, number]> = {
+  tiny: [5, 10],
+  small: [20, 25],
+  medium: [100, 50],
+  full: [1000, 250],
+};
+
+export interface WorkerSteps {
+  train(config: TrainConfig, label: string): Promise<void>;
+  predict(job: PredictJob, label: string): Promise<void>;
+}
+
+export function workerSteps(json: boolean): WorkerSteps {
+  return {
+    async train(config, label) {
+      const progress = new Progress({
+        label: `train ${label}`,
+        total: config.epochs * config.iterationsPerEpoch,
+        json,
+      });
+      await runInWorker({
+        module: JOBS,
+        exportName: "trainJob",
+        input: config,
+        onReport: (m) => {
+          const r = m as { kind: string; loss?: number };
+          if (r.kind === "iteration") progress.tick(1, { loss: r.loss ?? 0 });
+        },
+      });
+    },
+    async predict(job, label) {
+      let progress: Progress | null = null;
+      await runInWorker({
+        module: JOBS,
+        exportName: "predictJob",
+        input: job,
+        onReport: (m) => {
+          progress ??= new Progress({ label: `predict ${label}`, total: (m as { total: number }).total, json });
+          progress.tick();
+        },
+      });
+    },
+  };
+}
