@@ -1,7 +1,7 @@
 // Sliding-window inference (nnU-Net's): overlapping tiles at half-patch steps, each tile's softmax
 // weighted by a Gaussian importance map, optional mirroring, aggregated on the CPU in float32 so
 // memory stays bounded by the output (classes × voxels) whatever the device.
-import { F, type Module, type Tensor, autocast, noGrad, tensor, tidy } from "../engine/index.js";
+import { F, type Module, type Tensor, autocast, cat, noGrad, tensor, tidy } from "../engine/index.js";
 
 /** Tile start positions along one axis (step ≤ stepFraction · patch, first and last tiles flush with the borders). */
 export function tileStarts(size: number, patch: number, stepFraction = 0.5): number[] {
@@ -41,6 +41,8 @@ export interface SlidingOptions {
   /** Average over every combination of flipped axes (8 passes in 3D). */
   mirror?: boolean;
   amp?: boolean;
+  /** Tiles per forward pass (default 2). */
+  batchSize?: number;
   /** Keep only these class channels (selected on the device, before aggregation): the lesion classes
    * when nothing else is needed, so a BackSplit model predicts at the binary model's cost. */
   channels?: number[];
@@ -81,16 +83,25 @@ export function slidingWindow(
   const flips = o.mirror ? [[], [2], [3], [4], [2, 3], [2, 4], [3, 4], [2, 3, 4]] : [[]];
   const [pz, py, px] = o.patch;
   const full = tensor(input, [1, channels, ...padded], { device: o.device });
-  tiles.forEach(([z0, y0, x0], t) => {
+  const tileVoxels = pz * py * px;
+  const batchSize = Math.max(1, o.batchSize ?? 2);
+  for (let first = 0; first < tiles.length; first += batchSize) {
+    const group = tiles.slice(first, first + batchSize);
+    // One forward pass for a batch of tiles: [B, C, pz, py, px] → kept channels, back on the CPU.
     const probs = noGrad(() =>
       tidy(() => {
-        const tile = full
-          .slice(2, z0, z0 + pz)
-          .slice(3, y0, y0 + py)
-          .slice(4, x0, x0 + px);
+        const batch = cat(
+          group.map(([z0, y0, x0]) =>
+            full
+              .slice(2, z0, z0 + pz)
+              .slice(3, y0, y0 + py)
+              .slice(4, x0, x0 + px),
+          ),
+          0,
+        );
         let acc: Tensor | null = null;
         for (const axes of flips) {
-          const x = axes.length ? tile.flip(axes) : tile;
+          const x = axes.length ? batch.flip(axes) : batch;
           let p = F.softmax(
             autocast(() => (net.forward(x) as Tensor).float(), "float16", o.amp ?? false),
             1,
@@ -102,22 +113,25 @@ export function slidingWindow(
         return (keepIndex ? mean.indexSelect(1, keepIndex) : mean).to("cpu").data<"float32">();
       }),
     );
-    for (let c = 0; c < k; c++) {
-      for (let z = 0, i = 0; z < pz; z++) {
-        for (let y = 0; y < py; y++) {
-          let q = c * size + padded[2] * (y0 + y + padded[1] * (z0 + z)) + x0;
-          for (let x = 0; x < px; x++, i++, q++) sums[q] += probs[c * pz * py * px + i] * gauss[i];
+    group.forEach(([z0, y0, x0], b) => {
+      const offset = b * k * tileVoxels;
+      for (let c = 0; c < k; c++) {
+        for (let z = 0, i = 0; z < pz; z++) {
+          for (let y = 0; y < py; y++) {
+            let q = c * size + padded[2] * (y0 + y + padded[1] * (z0 + z)) + x0;
+            for (let x = 0; x < px; x++, i++, q++) sums[q] += probs[offset + c * tileVoxels + i] * gauss[i];
+          }
         }
       }
-    }
-    for (let z = 0, i = 0; z < pz; z++) {
-      for (let y = 0; y < py; y++) {
-        let q = padded[2] * (y0 + y + padded[1] * (z0 + z)) + x0;
-        for (let x = 0; x < px; x++, i++, q++) weights[q] += gauss[i];
+      for (let z = 0, i = 0; z < pz; z++) {
+        for (let y = 0; y < py; y++) {
+          let q = padded[2] * (y0 + y + padded[1] * (z0 + z)) + x0;
+          for (let x = 0; x < px; x++, i++, q++) weights[q] += gauss[i];
+        }
       }
-    }
-    o.onTile?.(t + 1, tiles.length);
-  });
+      o.onTile?.(first + b + 1, tiles.length);
+    });
+  }
   full.dispose();
   keepIndex?.dispose();
   const n = shape[0] * shape[1] * shape[2];

@@ -247,6 +247,8 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
     `${JSON.stringify({ config, architecture, classes, lesionClasses, numClasses, patch, batch, features, plans: path.resolve(config.preprocessed) }, null, 2)}\n`,
   );
 
+  // The run carries its own copy of the plans, so checkpoints stay usable if the preprocessed folder moves.
+  writeFileAtomicSync(path.join(config.out, "plans.json"), `${JSON.stringify(plans, null, 2)}\n`);
   const iters = config.iterationsPerEpoch;
   const trainLoader = new Loader(
     {
