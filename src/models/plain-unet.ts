@@ -23,7 +23,8 @@ export interface PlainUNetConfig {
   deepSupervision?: boolean;
 }
 
-function convBlock(
+/** conv → instance norm → LeakyReLU(0.01), the block both U-Nets are made of. */
+export function convBlock(
   dims: 2 | 3,
   inC: number,
   outC: number,

@@ -8,6 +8,7 @@ import { Module } from "../engine/nn/module.js";
 import { tidy } from "../engine/scope.js";
 import type { Tensor } from "../engine/tensor.js";
 import { heInit } from "./init.js";
+import { convBlock } from "./plain-unet.js";
 
 export interface ResEncUNetConfig {
   dims: 2 | 3;
@@ -19,20 +20,6 @@ export interface ResEncUNetConfig {
   /** Residual blocks per encoder stage (nnU-Net's ResEncM: 1, 3, 4, 6, 6, 6). */
   blocksPerStage?: number[];
   deepSupervision?: boolean;
-}
-
-function convNormAct(
-  dims: 2 | 3,
-  inC: number,
-  outC: number,
-  kernel: number | number[],
-  stride: number | number[],
-): Sequential {
-  return new Sequential(
-    new Conv({ dims, inChannels: inC, outChannels: outC, kernel, stride, padding: "same" }),
-    new InstanceNorm(outC),
-    new LeakyReLU(0.01),
-  );
 }
 
 const isOne = (s: number | number[]) => (Array.isArray(s) ? s.every((v) => v === 1) : s === 1);
@@ -99,7 +86,7 @@ export class ResEncUNet extends Module {
     const kernels = config.kernels ?? Array(n).fill(3);
     const blocks = config.blocksPerStage ?? [1, 3, 4, 6, 6, 6, 6].slice(0, n);
     this.deepSupervision = config.deepSupervision ?? false;
-    this.stem = this.child("stem", convNormAct(dims, config.inChannels, features[0], kernels[0], 1));
+    this.stem = this.child("stem", convBlock(dims, config.inChannels, features[0], kernels[0], 1));
     this.encoder = features.map((f, i) => {
       const stage: Module[] = [
         new ResidualBlock(dims, i === 0 ? features[0] : features[i - 1], f, kernels[i], strides[i]),
@@ -119,8 +106,8 @@ export class ResEncUNet extends Module {
         this.child(
           `decoder${i}`,
           new Sequential(
-            convNormAct(dims, 2 * features[i], features[i], kernels[i], 1),
-            convNormAct(dims, features[i], features[i], kernels[i], 1),
+            convBlock(dims, 2 * features[i], features[i], kernels[i], 1),
+            convBlock(dims, features[i], features[i], kernels[i], 1),
           ),
         ),
       );

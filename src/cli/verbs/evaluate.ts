@@ -9,6 +9,7 @@ import {
   summarize,
   toCsv,
 } from "../../evaluate/evaluate.js";
+import { markdownSummary as comparisonMarkdown } from "../../report/report.js";
 import { writeFileAtomicSync } from "../../util/atomic.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { Progress } from "../progress.js";
@@ -98,33 +99,6 @@ async function loadOrEvaluate(p: string, ref: string | undefined, values: Option
   return evaluateFolders(p, ref, options(values));
 }
 
-function comparisonTable(c: Comparison): string {
-  const lines: string[] = [];
-  for (const [cls, { metrics, sizeBins }] of Object.entries(c.perClass)) {
-    lines.push(`class ${cls}: ${c.b} − ${c.a} over ${c.cases.length} paired cases`, "");
-    lines.push(
-      `| metric | ${c.a} | ${c.b} | mean Δ | 95 % CI | median Δ | Wilcoxon p | win/tie/loss |`,
-      "|---|---|---|---|---|---|---|---|",
-    );
-    for (const [m, s] of Object.entries(metrics)) {
-      lines.push(
-        `| ${m} | ${fmt(s.meanA)} | ${fmt(s.meanB)} | ${fmt(s.meanDifference)} | [${fmt(s.ci95[0])}, ${fmt(s.ci95[1])}] | ${fmt(s.medianDifference)} | ${fmt(s.pValue, 4)} | ${s.wins}/${s.ties}/${s.losses} |`,
-      );
-    }
-    lines.push(
-      "",
-      `| lesion size (mm³) | recall ${c.a} | recall ${c.b} | Δ | 95 % CI (cases) |`,
-      "|---|---|---|---|---|",
-    );
-    for (const b of sizeBins)
-      lines.push(
-        `| ${b.bin} | ${fmt(b.recallA)} | ${fmt(b.recallB)} | ${fmt(b.difference)} | ${b.ci95 ? `[${fmt(b.ci95[0])}, ${fmt(b.ci95[1])}]` : "–"} |`,
-      );
-    lines.push("");
-  }
-  return lines.join("\n");
-}
-
 export const compareVerb: Verb = {
   name: "compare",
   args: "A B",
@@ -174,7 +148,9 @@ ${EVAL_HELP}
       if (!values.json) process.stdout.write(`report: ${html}\n`);
     }
     process.stdout.write(
-      values.json ? `${JSON.stringify({ event: "comparison", ...comparison })}\n` : `${comparisonTable(comparison)}\n`,
+      values.json
+        ? `${JSON.stringify({ event: "comparison", ...comparison })}\n`
+        : `${comparisonMarkdown(comparison)}\n`,
     );
     return EXIT.ok;
   },
