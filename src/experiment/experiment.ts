@@ -14,7 +14,10 @@ export interface ExperimentConfig {
   dataset: Dataset;
   preprocessed: string;
   out: string;
+  /** Background sources of the BackSplit arm, in priority order (one arm named "backsplit"). */
   sources: string[];
+  /** Several BackSplit arms instead, each with its own sources; each is compared with binary. */
+  arms?: { name: string; sources: string[] }[];
   folds: number[];
   seeds: number[];
   /** Everything else of the training configuration, shared by both arms. */
@@ -47,9 +50,11 @@ export async function runExperiment(c: ExperimentConfig, steps: ExperimentSteps)
   if (!existsSync(splitsFile)) writeFileAtomicSync(splitsFile, `${JSON.stringify(splits, null, 2)}\n`);
   const ref = path.join(c.out, "reference");
   mkdirSync(ref, { recursive: true });
-  const arms = (["binary", "backsplit"] as const).flatMap((mode) =>
-    c.seeds.map((seed) => ({ mode, seed, name: `${mode}_seed${seed}` })),
-  );
+  const variants = [
+    { name: "binary", mode: "binary" as const, sources: [] as string[] },
+    ...(c.arms ?? [{ name: "backsplit", sources: c.sources }]).map((a) => ({ ...a, mode: "backsplit" as const })),
+  ];
+  const arms = variants.flatMap((v) => c.seeds.map((seed) => ({ ...v, seed, name: `${v.name}_seed${seed}` })));
   for (const fold of c.folds) {
     const split = splits[fold];
     if (!split) throw new Error(`fold ${fold} does not exist (${splits.length} folds)`);
@@ -71,7 +76,7 @@ export async function runExperiment(c: ExperimentConfig, steps: ExperimentSteps)
           dataset: c.dataset.root,
           preprocessed: c.preprocessed,
           mode: arm.mode,
-          sources: arm.mode === "backsplit" ? c.sources : [],
+          sources: arm.sources,
           fold,
           seed: arm.seed,
           out: run,
@@ -91,14 +96,15 @@ export async function runExperiment(c: ExperimentConfig, steps: ExperimentSteps)
     writeFileAtomicSync(path.join(c.out, `evaluation_${arm.name}.json`), `${JSON.stringify(evaluation)}\n`);
     evaluations[arm.name] = evaluation;
   }
-  const comparisons = c.seeds.map((seed) => {
-    const comparison = compareEvaluations(evaluations[`binary_seed${seed}`], evaluations[`backsplit_seed${seed}`], [
-      `binary_seed${seed}`,
-      `backsplit_seed${seed}`,
-    ]);
-    writeFileAtomicSync(path.join(c.out, `comparison_seed${seed}.json`), `${JSON.stringify(comparison, null, 2)}\n`);
-    return comparison;
-  });
+  const comparisons = variants.slice(1).flatMap((v) =>
+    c.seeds.map((seed) => {
+      const names: [string, string] = [`binary_seed${seed}`, `${v.name}_seed${seed}`];
+      const comparison = compareEvaluations(evaluations[names[0]], evaluations[names[1]], names);
+      const file = variants.length > 2 ? `comparison_${v.name}_seed${seed}.json` : `comparison_seed${seed}.json`;
+      writeFileAtomicSync(path.join(c.out, file), `${JSON.stringify(comparison, null, 2)}\n`);
+      return comparison;
+    }),
+  );
   // The report: plots, training curves of every run, montages of up to four cases (most lesions first).
   const first = c.seeds[0];
   const logs: Record<string, string> = {};
@@ -116,18 +122,21 @@ export async function runExperiment(c: ExperimentConfig, steps: ExperimentSteps)
     title: `BackSplit vs binary: ${path.basename(c.dataset.root)}`,
     comparison: comparisons[0],
     a: evaluationA,
-    b: evaluations[`backsplit_seed${first}`],
+    b: evaluations[`${variants[1].name}_seed${first}`],
     logs,
     montages: byLesions.map((k) => ({
       id: k.id,
       image: imageOf(k.id),
       reference: path.join(ref, `${k.id}${ending}`),
       predictionA: path.join(c.out, "predictions", `binary_seed${first}`, `${k.id}.nii.gz`),
-      predictionB: path.join(c.out, "predictions", `backsplit_seed${first}`, `${k.id}.nii.gz`),
+      predictionB: path.join(c.out, "predictions", `${variants[1].name}_seed${first}`, `${k.id}.nii.gz`),
     })),
     facts: {
       dataset: c.dataset.root,
-      "background sources": c.sources.join(", "),
+      "background sources": variants
+        .slice(1)
+        .map((v) => `${v.name}: ${v.sources.join(" > ")}`)
+        .join("; "),
       folds: c.folds.join(", "),
       seeds: c.seeds.join(", "),
       "epochs × iterations": `${c.train.epochs} × ${c.train.iterationsPerEpoch}`,
@@ -137,7 +146,7 @@ export async function runExperiment(c: ExperimentConfig, steps: ExperimentSteps)
   });
   writeFileAtomicSync(
     path.join(c.out, "experiment.json"),
-    `${JSON.stringify({ sources: c.sources, folds: c.folds, seeds: c.seeds, train: c.train, predict: c.predict, splits: c.folds.map((f) => splits[f]) }, null, 2)}\n`,
+    `${JSON.stringify({ arms: variants, folds: c.folds, seeds: c.seeds, train: c.train, predict: c.predict, splits: c.folds.map((f) => splits[f]) }, null, 2)}\n`,
   );
   return { evaluations, comparisons, report };
 }

@@ -77,10 +77,38 @@ export const TOTALSEGMENTATOR_GROUPING: Grouping = {
   },
 };
 
+/** JHU ICBM-DTI-81 white-matter tract labels (FSL) → tract families. */
+export const JHU_GROUPING: Grouping = {
+  name: "jhu",
+  description: "JHU white-matter tracts → commissural, projection, association, brainstem/cerebellar tracts",
+  groups: {
+    commissural: ["*corpus_callosum*", "Tapetum*"],
+    projection: [
+      "*internal_capsule*",
+      "*corona_radiata*",
+      "Corticospinal*",
+      "Cerebral_peduncle*",
+      "*thalamic_radiation*",
+      "Medial_lemniscus*",
+    ],
+    association: [
+      "*longitudinal_fasciculus*",
+      "*fronto-occipital*",
+      "Uncinate*",
+      "Cingulum*",
+      "Sagittal_stratum*",
+      "External_capsule*",
+      "Fornix*",
+    ],
+    brainstem_cerebellar: ["*cerebellar_peduncle*", "Pontine*"],
+  },
+};
+
 export const BUILTIN_GROUPINGS: Record<string, Grouping> = {
   freesurfer: FREESURFER_GROUPING,
   brainchop: FREESURFER_GROUPING,
   totalsegmentator: TOTALSEGMENTATOR_GROUPING,
+  jhu: JHU_GROUPING,
 };
 
 function matches(pattern: string, name: string): boolean {

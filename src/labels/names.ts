@@ -4,9 +4,12 @@ import { readFileSync } from "node:fs";
 /**
  * Reads value → name from a JSON file: {"1": "spleen", …} or {"spleen": 1, …}. With FILE#KEY, the
  * table is the entry of the top-level object whose key contains KEY (e.g. classes.json#'total').
+ * Any other file is read as a text table, one "VALUE NAME …" per line (FSL atlas .txt, AAL .txt,
+ * FreeSurfer-style LUTs); the name is the first word after the value.
  */
 export function readNames(spec: string): Map<number, string> {
   const [file, key] = spec.split("#");
+  if (!file.toLowerCase().endsWith(".json")) return readTextNames(file);
   let json = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
   if (key) {
     const match = Object.keys(json).find((k) => k.includes(key));
@@ -20,6 +23,17 @@ export function readNames(spec: string): Map<number, string> {
     else if (typeof v === "number" && Number.isInteger(v)) names.set(v, k);
   }
   if (names.size === 0) throw new Error(`${file}: no "value": "name" pairs found`);
+  return names;
+}
+
+function readTextNames(file: string): Map<number, string> {
+  const names = new Map<number, string>();
+  for (const line of readFileSync(file, "utf8").split(/\r?\n/)) {
+    const m = /^\s*(\d+)\s+(\S+)/.exec(line);
+    if (m) names.set(Number(m[1]), m[2]);
+  }
+  names.delete(0);
+  if (names.size === 0) throw new Error(`${file}: no "VALUE NAME" lines found`);
   return names;
 }
 

@@ -12,18 +12,21 @@ export const experimentVerb: Verb = {
   name: "experiment",
   args: "DIR",
   summary: "binary vs BackSplit with identical settings over folds × seeds: train, predict, evaluate, compare",
-  help: `  --background A,B   background sources of the BackSplit arm, in priority order
+  help: `  --background A,B   background sources of the BackSplit arm, in priority order; repeat the
+                     option for several BackSplit arms (each compared with binary)
   --folds 0,1,…      folds to run (default 0); predictions of all folds are pooled
   --seeds 1,2,…      seeds per arm (default 1)
   --budget B         tiny | small | medium | full, or --epochs N --iterations N
   --arch A           plain | resenc | segresnet
+  --fisher-log       log Fisher proxies and gradient-norm variance every epoch (see backsplit fisher)
   --patch ZxYxX, --batch N, --features A,B,C   override the plan (small CPU runs)
   --collapse C       prob (default) or argmax at prediction
   --out DIR          experiment folder (default DIR/experiment)
 ${COMMON_HELP}`,
   options: {
     ...COMMON_OPTIONS,
-    background: { type: "string" },
+    "fisher-log": { type: "boolean", default: false },
+    background: { type: "string", multiple: true },
     folds: { type: "string", default: "0" },
     seeds: { type: "string", default: "1" },
     budget: { type: "string", default: "small" },
@@ -38,7 +41,8 @@ ${COMMON_HELP}`,
   },
   async run(values, positionals) {
     const dataset = openDatasetArg(positionals);
-    if (!values.background)
+    const backgrounds = ((values.background as string[] | undefined) ?? []).map(list).filter((l) => l.length);
+    if (backgrounds.length === 0)
       throw new CliError("--background SOURCE[,SOURCE…] is required (the BackSplit arm's classes)", EXIT.usage);
     const budget = BUDGETS[String(values.budget)];
     if (!budget) throw new CliError(`--budget must be one of ${Object.keys(BUDGETS).join(", ")}`, EXIT.usage);
@@ -52,7 +56,11 @@ ${COMMON_HELP}`,
       dataset,
       preprocessed: path.join(root, "preprocessed"),
       out: values.out ? path.resolve(String(values.out)) : path.join(root, "experiment"),
-      sources: list(values.background),
+      sources: backgrounds[0],
+      arms:
+        backgrounds.length > 1
+          ? backgrounds.map((sources) => ({ name: `backsplit_${sources.join("+")}`, sources }))
+          : undefined,
       folds: list(values.folds).map(Number),
       seeds: list(values.seeds).map(Number),
       train: {
@@ -71,6 +79,7 @@ ${COMMON_HELP}`,
         augment: true,
         lesionShare: 1 / 3,
         diceOver: "all",
+        fisherLog: Boolean(values["fisher-log"]),
       },
       predict: {
         collapse,

@@ -43,7 +43,8 @@ export const labelsImportVerb: Verb = {
   --from PATH      one map for every case (an atlas), a folder of {case}.nii.gz maps,
                    or a folder of {case}/<class>.nii.gz masks (TotalSegmentator per-class output)
   --names SPEC     class names: a JSON {"1": "liver"} or {"liver": 1}, FILE#KEY for one entry of it
-                   (e.g. classes.json#'total'), or "freesurfer" for FreeSurfer's lookup table
+                   (e.g. classes.json#'total'), a text table of "VALUE NAME" lines (FSL atlas
+                   .txt, AAL .txt), or "freesurfer" for FreeSurfer's lookup table
 ${COMMON_HELP}`,
   options: { ...COMMON, source: { type: "string" }, from: { type: "string" }, names: { type: "string" } },
   async run(values, positionals) {
@@ -76,9 +77,9 @@ export const labelsGroupVerb: Verb = {
   name: "labels group",
   args: "DIR",
   summary:
-    "map a source's many classes to a few groups (built-in: freesurfer, brainchop, totalsegmentator; or a JSON file)",
+    "map a source's many classes to a few groups (built-in: freesurfer, brainchop, totalsegmentator, jhu; or a JSON file)",
   help: `  --source NAME    the source to group
-  --grouping G     freesurfer | brainchop | totalsegmentator | a JSON file {"groups": {"wm": ["*White-Matter"], …}}
+  --grouping G     freesurfer | brainchop | totalsegmentator | jhu | a JSON file {"groups": {"wm": ["*White-Matter"], …}}
   --target NAME    the new source (default NAME_grouped)
 ${COMMON_HELP}`,
   options: { ...COMMON, source: { type: "string" }, grouping: { type: "string" }, target: { type: "string" } },

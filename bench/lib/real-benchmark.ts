@@ -1,0 +1,227 @@
+// The real-data benchmark shared by `bench -- ms` and `bench -- brats`: build the dataset and its
+// background sources from ../shared/data (once; reused on the next run), plan and preprocess, run the
+// experiment (binary and one BackSplit arm per source, same folds, seeds and budget), then print one
+// JSON line per arm with pooled lesion-level metrics and bootstrap CIs, and write summary files.
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { workerSteps } from "../../src/cli/worker-steps.js";
+import { type Dataset, openDataset } from "../../src/dataset/layout.js";
+import type { Evaluation } from "../../src/evaluate/evaluate.js";
+import { type PooledMetric, type PooledSummary, pooledLesionSummary } from "../../src/evaluate/pooled.js";
+import { runExperiment } from "../../src/experiment/experiment.js";
+import { fingerprintDataset } from "../../src/plan/fingerprint.js";
+import { type Plans, planExperiment, writePlans } from "../../src/plan/plan.js";
+import { preprocessDataset } from "../../src/preprocess/preprocess.js";
+import { writeFileAtomicSync } from "../../src/util/atomic.js";
+
+export interface Preset {
+  /** nnU-Net configuration: "2d" or "3d_fullres". */
+  configuration: "2d" | "3d_fullres";
+  seeds: number[];
+  epochs: number;
+  iterations: number;
+  patch: number[];
+  features: number[];
+  batch: number;
+  /** Sliding-window step as a fraction of the patch (0.5 as nnU-Net; 1 for no overlap). */
+  tileStep: number;
+}
+
+export interface Prepared {
+  /** BackSplit arms: name → background sources in priority order. */
+  arms: { name: string; sources: string[] }[];
+  /** Folds (each test case predicted by the model that did not see it). */
+  splits: { train: string[]; val: string[] }[];
+  /** Lesions below this volume count as small. */
+  smallMm3: number;
+  notes: string[];
+}
+
+export interface RealBenchmark {
+  name: string;
+  presets: Record<string, Preset>;
+  /** Writes imagesTr/labelsTr/dataset.json and the background sources into `root`. */
+  prepare(root: string, log: (m: string) => void): Promise<Prepared>;
+}
+
+export const SHARED = path.resolve(process.env.BACKSPLIT_SHARED_DATA ?? path.join("..", "shared", "data"));
+
+function fmt(m: PooledMetric): string {
+  const ci = Number.isNaN(m.ci[0]) ? "" : ` [${m.ci[0].toFixed(3)}, ${m.ci[1].toFixed(3)}]`;
+  const spread = m.perSeed.length > 1 ? ` ±${m.seedSd.toFixed(3)}` : "";
+  return `${m.value.toFixed(3)}${spread}${ci}`;
+}
+
+export function summaryTable(rows: { arm: string; summary: PooledSummary }[]): string {
+  const small = rows[0].summary;
+  return [
+    `| arm | lesion Dice | lesion F1 | recall | small-lesion recall (< ${small.smallMm3} mm³, n=${small.smallReferenceLesions}) | FP / case | voxel Dice |`,
+    "|---|---|---|---|---|---|---|",
+    ...rows.map(
+      (r) =>
+        `| ${r.arm} | ${fmt(r.summary.lesionDice)} | ${fmt(r.summary.lesionF1)} | ${fmt(r.summary.recall)} | ${fmt(r.summary.smallLesionRecall)} | ${fmt(r.summary.falsePositivesPerCase)} | ${fmt(r.summary.voxelDice)} |`,
+    ),
+  ].join("\n");
+}
+
+export async function main(b: RealBenchmark): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: "boolean", default: false },
+      preset: { type: "string" },
+      out: { type: "string" },
+      device: { type: "string", default: "cpu" },
+      threads: { type: "string" },
+      seeds: { type: "string" },
+      epochs: { type: "string" },
+      iterations: { type: "string" },
+      json: { type: "boolean", default: false },
+    },
+  });
+  const presetName = values.preset ?? (values.quick ? "quick" : "full");
+  const base = b.presets[presetName];
+  if (!base) throw new Error(`--preset must be one of ${Object.keys(b.presets).join(", ")}`);
+  const preset: Preset = {
+    ...base,
+    seeds: values.seeds ? values.seeds.split(",").map(Number) : base.seeds,
+    epochs: values.epochs ? Number(values.epochs) : base.epochs,
+    iterations: values.iterations ? Number(values.iterations) : base.iterations,
+  };
+  const out = path.resolve(values.out ?? path.join(os.tmpdir(), `backsplit-bench-${b.name}`));
+  const root = path.join(out, "dataset");
+  const log = (m: string) => process.stderr.write(`[bench ${b.name}] ${m}\n`);
+  const started = performance.now();
+  const minutes = () => (performance.now() - started) / 60000;
+  if (!existsSync(SHARED)) throw new Error(`${SHARED}: the shared data folder is missing (set BACKSPLIT_SHARED_DATA)`);
+
+  // 1. Dataset and sources (cached in OUT/dataset: delete it to rebuild).
+  const preparedFile = path.join(root, "prepared.json");
+  let prepared: Prepared;
+  if (existsSync(preparedFile)) {
+    prepared = JSON.parse(readFileSync(preparedFile, "utf8"));
+    log(`reusing the dataset and sources in ${root}`);
+  } else {
+    mkdirSync(root, { recursive: true });
+    prepared = await b.prepare(root, log);
+    writeFileAtomicSync(preparedFile, `${JSON.stringify(prepared, null, 2)}\n`);
+  }
+  const sourcesMinutes = minutes();
+  let dataset: Dataset = openDataset(root);
+
+  // 2. Plan and preprocess for this device, then the fixed splits.
+  const preprocessed = path.join(out, "preprocessed");
+  const plansFile = path.join(preprocessed, "plans.json");
+  if (!existsSync(plansFile)) {
+    log("planning");
+    writePlans(
+      preprocessed,
+      planExperiment(dataset, await fingerprintDataset(dataset, { workers: 1 }), { device: values.device }),
+    );
+  }
+  const plans = JSON.parse(readFileSync(plansFile, "utf8")) as Plans;
+  const identifier = plans.configurations[preset.configuration].data_identifier;
+  if (!existsSync(path.join(preprocessed, identifier))) {
+    log(`preprocessing (${preset.configuration})`);
+    await preprocessDataset(dataset, plans, preset.configuration, preprocessed, { workers: 1 });
+  }
+  writeFileAtomicSync(path.join(preprocessed, "splits_final.json"), `${JSON.stringify(prepared.splits, null, 2)}\n`);
+  dataset = openDataset(root);
+
+  // 3. The experiment: binary and every BackSplit arm, all folds × seeds.
+  const experimentDir = path.join(out, `experiment_${presetName}`);
+  const json = Boolean(values.json);
+  const result = await runExperiment(
+    {
+      dataset,
+      preprocessed,
+      out: experimentDir,
+      sources: prepared.arms[0].sources,
+      arms: prepared.arms,
+      folds: prepared.splits.map((_, f) => f),
+      seeds: preset.seeds,
+      train: {
+        configuration: preset.configuration,
+        epochs: preset.epochs,
+        iterationsPerEpoch: preset.iterations,
+        validationIterations: 4,
+        batchSize: preset.batch,
+        patchSize: preset.patch,
+        features: preset.features,
+        lr: 1e-2,
+        device: values.device,
+        amp: values.device !== "cpu",
+        threads: values.threads ? Number(values.threads) : undefined,
+        augment: true,
+        lesionShare: 1 / 3,
+        diceOver: "all",
+        fisherLog: true,
+      },
+      predict: {
+        collapse: "prob",
+        threshold: 0.5,
+        mirror: false,
+        device: values.device,
+        saveProbabilities: false,
+        saveClasses: false,
+        amp: values.device !== "cpu",
+        tileStep: preset.tileStep,
+      },
+    },
+    workerSteps(json),
+  );
+
+  // 4. One JSON line per arm: pooled lesion-level metrics, mean over seeds, bootstrap CI.
+  const armNames = ["binary", ...prepared.arms.map((a) => a.name)];
+  const rows = armNames.map((arm) => {
+    const evaluations: Evaluation[] = preset.seeds.map((s) => result.evaluations[`${arm}_seed${s}`]);
+    return { arm, summary: pooledLesionSummary(evaluations, { smallMm3: prepared.smallMm3 }) };
+  });
+  const lines = rows.map((r) => {
+    const arm = prepared.arms.find((a) => a.name === r.arm);
+    const pick = (m: PooledMetric) => ({ value: m.value, ci95: m.ci, seedSd: m.seedSd, perSeed: m.perSeed });
+    return JSON.stringify({
+      bench: b.name,
+      preset: presetName,
+      arm: r.arm,
+      sources: arm?.sources ?? [],
+      seeds: preset.seeds,
+      referenceLesions: r.summary.referenceLesions,
+      smallReferenceLesions: r.summary.smallReferenceLesions,
+      smallMm3: r.summary.smallMm3,
+      lesionDice: pick(r.summary.lesionDice),
+      lesionF1: pick(r.summary.lesionF1),
+      smallLesionRecall: pick(r.summary.smallLesionRecall),
+      recall: pick(r.summary.recall),
+      falsePositivesPerCase: pick(r.summary.falsePositivesPerCase),
+      voxelDice: pick(r.summary.voxelDice),
+      device: values.device,
+      configuration: preset.configuration,
+      budget: `${preset.epochs}x${preset.iterations}`,
+      patch: preset.patch,
+      features: preset.features,
+      minutes: Number(minutes().toFixed(1)),
+    });
+  });
+  for (const line of lines) process.stdout.write(`${line}\n`);
+  const table = summaryTable(rows);
+  writeFileAtomicSync(path.join(experimentDir, "summary.jsonl"), `${lines.join("\n")}\n`);
+  writeFileAtomicSync(
+    path.join(experimentDir, "summary.md"),
+    [
+      `# bench ${b.name} (${presetName})`,
+      "",
+      `${preset.configuration}; ${preset.seeds.length} seed(s) ${preset.seeds.join(", ")}; ${preset.epochs} × ${preset.iterations} iterations, batch ${preset.batch}, patch ${preset.patch.join("×")}, features ${preset.features.join(", ")}; tile step ${preset.tileStep}; device ${values.device}, ${os.availableParallelism()} CPU threads; ${minutes().toFixed(1)} min in all (${sourcesMinutes.toFixed(1)} min for the dataset and sources).`,
+      "Values: mean over seeds ± seed SD [95 % lesion-level bootstrap CI]; lesion metrics pooled over the test cases.",
+      "",
+      table,
+      "",
+      ...prepared.notes.map((n) => `- ${n}`),
+      "",
+    ].join("\n"),
+  );
+  log(`\n${table}`);
+  log(`report: ${result.report.html}`);
+  log(`summary: ${path.join(experimentDir, "summary.md")} (${minutes().toFixed(1)} min)`);
+}

@@ -1,0 +1,115 @@
+// npm run bench -- ms [--quick | --preset full] [--device cuda] [--seeds 1,2,3] [--out DIR] [--json]
+// MS lesions (Lesjak 2017): patients 07 and 19, each trained on once and tested on once; FLAIR, T1
+// and T2 in MNI space. BackSplit arms by background source:
+//   atlas     — JHU white-matter tracts grouped into 4 families, then HarvardOxford cortex (same grid)
+//   brainchop — the brainchop 18-class MeshNet on T1 via `labels predict`, grouped to 5 brain tissues
+//   cluster   — a 3-class Gaussian mixture on T1 (CSF, grey, white matter), no labels used
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { openDataset } from "../src/dataset/layout.js";
+import { clusterSource } from "../src/labels/cluster.js";
+import { groupSource } from "../src/labels/group.js";
+import { importSource } from "../src/labels/import.js";
+import { predictSource } from "../src/labels/predict.js";
+import { type Prepared, type RealBenchmark, SHARED, main } from "./lib/real-benchmark.js";
+
+const PATIENTS = ["patient07", "patient19"];
+const CHANNELS = ["FLAIR", "T1", "T2"];
+
+export const MS: RealBenchmark = {
+  name: "ms",
+  presets: {
+    // About 35 min on 2 CPU cores.
+    quick: {
+      configuration: "2d",
+      seeds: [1, 2],
+      epochs: 20,
+      iterations: 40,
+      patch: [96, 96],
+      features: [16, 32, 64, 128],
+      batch: 4,
+      tileStep: 0.5,
+    },
+    // A GPU run: nnU-Net-like width and a longer schedule.
+    full: {
+      configuration: "3d_fullres",
+      tileStep: 0.5,
+      seeds: [1, 2, 3],
+      epochs: 100,
+      iterations: 100,
+      patch: [96, 96, 96],
+      features: [32, 64, 128, 256, 320],
+      batch: 2,
+    },
+  },
+  async prepare(root, log): Promise<Prepared> {
+    const ms = path.join(SHARED, "ms-lesjak2017");
+    const atlases = path.join(SHARED, "atlases-mni");
+    for (const d of ["imagesTr", "labelsTr"]) mkdirSync(path.join(root, d), { recursive: true });
+    for (const p of PATIENTS) {
+      CHANNELS.forEach((ch, i) =>
+        symlinkSync(path.join(ms, p, `${ch}.nii.gz`), path.join(root, "imagesTr", `${p}_000${i}.nii.gz`)),
+      );
+      symlinkSync(path.join(ms, p, "GOLD_STANDARD.nii.gz"), path.join(root, "labelsTr", `${p}.nii.gz`));
+    }
+    writeFileSync(
+      path.join(root, "dataset.json"),
+      `${JSON.stringify(
+        {
+          name: "MSLesjak2017",
+          channel_names: Object.fromEntries(CHANNELS.map((c, i) => [String(i), c])),
+          labels: { background: 0, lesion: 1 },
+          numTraining: PATIENTS.length,
+          file_ending: ".nii.gz",
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    log("source 'atlas': JHU tracts (grouped) and HarvardOxford cortex, resampled through world coordinates");
+    await importSource(openDataset(root), {
+      source: "jhu",
+      from: path.join(atlases, "JHU-WhiteMatter-labels-1mm.nii.gz"),
+      names: path.join(atlases, "JHU-WhiteMatter-labels-1mm.nii.txt"),
+      workers: 1,
+    });
+    await groupSource(openDataset(root), { source: "jhu", grouping: "jhu", target: "atlas_tracts" });
+    await importSource(openDataset(root), {
+      source: "harvard_oxford",
+      from: path.join(atlases, "HarvardOxford-cort-maxprob-thr0-1mm.nii.gz"),
+      workers: 1,
+    });
+    const cortex = path.join(root, "cortex-grouping.json");
+    writeFileSync(cortex, JSON.stringify({ name: "cortex", groups: { cortex: ["*"] } }));
+    await groupSource(openDataset(root), { source: "harvard_oxford", grouping: cortex, target: "atlas_cortex" });
+    log("source 'brainchop': the brainchop 18-class model on T1 (≈ 1–2 min per case), grouped");
+    await predictSource(openDataset(root), {
+      source: "brainchop18",
+      model: path.join(SHARED, "brainchop", "onnx", "model30chan18cls.onnx"),
+      card: "brainchop-18",
+      channel: 1,
+      workers: 1,
+    });
+    await groupSource(openDataset(root), { source: "brainchop18", grouping: "brainchop", target: "brainchop" });
+    log("source 'cluster': 3-class Gaussian mixture on T1");
+    await clusterSource(openDataset(root), { source: "cluster", channels: [1], k: 3, workers: 1 });
+    return {
+      arms: [
+        { name: "atlas", sources: ["atlas_tracts", "atlas_cortex"] },
+        { name: "brainchop", sources: ["brainchop"] },
+        { name: "cluster", sources: ["cluster"] },
+      ],
+      splits: [
+        { train: ["patient07"], val: ["patient19"] },
+        { train: ["patient19"], val: ["patient07"] },
+      ],
+      smallMm3: 30,
+      notes: [
+        "Each patient is trained on once and tested on once (2 folds); lesion metrics pool both test patients.",
+        "Atlas voxels outside the JHU tracts and the HarvardOxford cortex, and voxels outside the brain, form one generic background class.",
+      ],
+    };
+  },
+};
+
+await main(MS);
