@@ -7,6 +7,7 @@ import { demoVerb } from "./verbs/demo.js";
 import { engineInfoVerb } from "./verbs/engine-info.js";
 import { compareVerb, evaluateVerb } from "./verbs/evaluate.js";
 import { experimentVerb } from "./verbs/experiment.js";
+import { fisherVerb } from "./verbs/fisher.js";
 import {
   labelsClusterVerb,
   labelsGroupVerb,
@@ -37,6 +38,7 @@ export const VERBS: Verb[] = [
   evaluateVerb,
   compareVerb,
   experimentVerb,
+  fisherVerb,
 ];
 
 const EXIT_HELP = `Exit codes: 0 success, 1 the job failed or found problems, 2 bad command line,

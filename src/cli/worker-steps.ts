@@ -1,10 +1,13 @@
 // Training and prediction on worker threads with progress bars, shared by the verbs that chain them.
+import type { FisherResult } from "../fisher/fisher.js";
+import type { FisherJob } from "../jobs/fisher.js";
 import type { PredictJob } from "../predict/predict.js";
 import type { TrainConfig } from "../train/trainer.js";
 import { runInWorker } from "../util/worker.js";
 import { Progress } from "./progress.js";
 
 const JOBS = new URL("../jobs/train.js", import.meta.url).href;
+const FISHER_JOB = new URL("../jobs/fisher.js", import.meta.url).href;
 
 /** nnU-Net-like budgets (epochs × iterations per epoch) for --budget. */
 export const BUDGETS: Record<string, [number, number]> = {
@@ -17,6 +20,7 @@ export const BUDGETS: Record<string, [number, number]> = {
 export interface WorkerSteps {
   train(config: TrainConfig, label: string): Promise<void>;
   predict(job: PredictJob, label: string): Promise<void>;
+  fisher(job: FisherJob, label: string): Promise<FisherResult>;
 }
 
 export function workerSteps(json: boolean): WorkerSteps {
@@ -36,6 +40,15 @@ export function workerSteps(json: boolean): WorkerSteps {
           if (r.kind === "iteration") progress.tick(1, { loss: r.loss ?? 0 });
         },
       });
+    },
+    async fisher(job, label) {
+      const progress = new Progress({ label: `fisher ${label}`, total: job.patches, json });
+      return (await runInWorker({
+        module: FISHER_JOB,
+        exportName: "fisherJob",
+        input: job,
+        onReport: () => progress.tick(),
+      })) as FisherResult;
     },
     async predict(job, label) {
       let progress: Progress | null = null;

@@ -5,6 +5,8 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { openDataset } from "../dataset/layout.js";
 import { type Evaluation, compareEvaluations, evaluateFolders, summarize } from "../evaluate/evaluate.js";
+import type { FisherResult } from "../fisher/fisher.js";
+import type { FisherJob } from "../jobs/fisher.js";
 import { clusterSource } from "../labels/cluster.js";
 import { fingerprintDataset } from "../plan/fingerprint.js";
 import { planExperiment, writePlans } from "../plan/plan.js";
@@ -31,6 +33,7 @@ export interface DemoOptions {
 export interface DemoSteps {
   train(config: TrainConfig, label: string): Promise<void>;
   predict(job: PredictJob, label: string): Promise<void>;
+  fisher(job: FisherJob, label: string): Promise<FisherResult>;
   log(message: string): void;
 }
 
@@ -53,6 +56,8 @@ export interface DemoRow {
   smallLesionRecall: number | null;
   dice: number;
   falsePositivesPerCase: number;
+  /** BackSplit arms: Monte Carlo tr I_Y and tr I_Z per patch (mean ± SE), from `backsplit fisher`. */
+  fisher: { traceY: number; traceZ: number; gap: number; gapSe: number } | null;
 }
 
 export async function runDemo(
@@ -104,6 +109,7 @@ export async function runDemo(
         augment: true,
         lesionShare: 1 / 3,
         diceOver: "all",
+        fisherLog: true,
       },
       arm.name,
     );
@@ -128,6 +134,26 @@ export async function runDemo(
     evaluations[arm.name] = await evaluateFolders(predictions, path.join(root, "labelsTs"));
     writeFileAtomicSync(path.join(o.out, `evaluation_${arm.name}.json`), `${JSON.stringify(evaluations[arm.name])}\n`);
   }
+  // Fisher diagnostics of each BackSplit model: traces on validation patches, the map on a test case.
+  const fisher: { name: string; result: FisherResult; image: string }[] = [];
+  const mapCase = `phantom_${String(o.train).padStart(3, "0")}`;
+  for (const arm of DEMO_ARMS.filter((a) => a.mode === "backsplit")) {
+    const result = await steps.fisher(
+      {
+        run: path.join(o.out, "runs", arm.name),
+        cases: "val",
+        patches: 8,
+        samples: 2,
+        seed: o.seed,
+        device: o.device,
+        threads: o.threads,
+        mapCase,
+        out: path.join(o.out, "fisher", arm.name),
+      },
+      arm.name,
+    );
+    fisher.push({ name: arm.name, result, image: path.join(root, "imagesTs", `${mapCase}_0000.nii.gz`) });
+  }
   const rows: DemoRow[] = DEMO_ARMS.map((arm) => {
     const e = evaluations[arm.name];
     const s = summarize(e).perClass["1"];
@@ -140,6 +166,10 @@ export async function runDemo(
       smallLesionRecall: small.length ? small.filter((l) => l.detected).length / small.length : null,
       dice: s.means.dice,
       falsePositivesPerCase: s.means.falsePositives,
+      fisher: (() => {
+        const f = fisher.find((x) => x.name === arm.name)?.result.summary.total;
+        return f ? { traceY: f.traceY.mean, traceZ: f.traceZ.mean, gap: f.gap.mean, gapSe: f.gap.se } : null;
+      })(),
     };
   });
   const comparison = compareEvaluations(
@@ -158,6 +188,7 @@ export async function runDemo(
     a: evaluations.binary,
     b: evaluations.backsplit_tissue,
     logs,
+    fisher,
     montages: montageCases.map((c) => ({
       id: c.id,
       image: path.join(root, "imagesTs", `${c.id}_0000${ending}`),

@@ -89,6 +89,10 @@ export interface PredictOptions {
   saveProbabilities: boolean;
   saveClasses: boolean;
   amp?: boolean;
+  /** Tile step as a fraction of the patch (nnU-Net: 0.5; 1 = no overlap, about 2^dims times fewer tiles). */
+  tileStep?: number;
+  /** Also write {case}_fisher_gap.nii.gz: the closed-form logit-space Fisher gap (1 − p_lesion)(1 − ‖q‖²). */
+  saveFisherMap?: boolean;
 }
 
 /** Predicts one case (its channel files) with one or more runs (averaged) and writes the outputs. */
@@ -106,7 +110,7 @@ export async function predictImages(
   const k = first.numClasses;
   const n = target[0] * target[1] * target[2];
   // With the prob rule and no class map asked for, only the lesion channels are aggregated and restored.
-  const lesionOnly = o.collapse === "prob" && !o.saveClasses;
+  const lesionOnly = o.collapse === "prob" && !o.saveClasses && !o.saveFisherMap;
   const channels = lesionOnly ? first.lesionValues : [...Array(k).keys()];
   const probs = new Float32Array(channels.length * n);
   for (const m of models) {
@@ -119,6 +123,7 @@ export async function predictImages(
       mirror: o.mirror,
       amp: o.amp,
       channels: lesionOnly ? channels : undefined,
+      stepFraction: o.tileStep,
       onTile,
     });
     for (let i = 0; i < p.length; i++) probs[i] += p[i] / models.length;
@@ -171,7 +176,32 @@ export async function predictImages(
   await writeVolume(`${outBase}.nii.gz`, new Volume(mask, geometry));
   if (o.saveProbabilities) await writeVolume(`${outBase}_prob.nii.gz`, new Volume(lesionProb, geometry));
   if (o.saveClasses) await writeVolume(`${outBase}_classes.nii.gz`, new Volume(classes, geometry));
+  if (o.saveFisherMap) {
+    const gap = fisherGapMap(
+      restored.map((r) => r.data as Float32Array),
+      first.lesionValues,
+    );
+    await writeVolume(`${outBase}_fisher_gap.nii.gz`, new Volume(gap, geometry));
+  }
   return { lesionVoxels: mask.reduce((s, v) => s + (v ? 1 : 0), 0) };
+}
+
+/** Per voxel (1 − p_lesion)(1 − ‖q‖²) from class probability maps (see src/fisher/fisher.ts). */
+export function fisherGapMap(probabilities: Float32Array[], lesionValues: number[]): Float32Array {
+  const n = probabilities[0].length;
+  const gap = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let lesion = 0;
+    let squares = 0;
+    for (let c = 0; c < probabilities.length; c++) {
+      const p = probabilities[c][i];
+      if (lesionValues.includes(c)) lesion += p;
+      else squares += p * p;
+    }
+    const b = 1 - lesion;
+    gap[i] = b > 1e-12 ? Math.max(0, b * (1 - squares / (b * b))) : 0;
+  }
+  return gap;
 }
 
 /** Cases of an images folder: {case}_{XXXX}{ending} grouped by case, channels in order. */

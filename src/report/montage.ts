@@ -74,3 +74,52 @@ export async function renderMontage(
   }
   return { png: encodePng(rgb, width, height), slice: best, width, height };
 }
+
+/**
+ * A map over the image on one axial slice (the one with the largest sum of the map): grey image, the
+ * map in a yellow–red ramp with opacity rising with the value (0 transparent, the 99th percentile
+ * opaque). Returns the PNG, the slice and the map's value at full colour.
+ */
+export async function renderHeatSlice(
+  image: string,
+  map: string,
+  scale = 2,
+): Promise<{ png: Buffer; slice: number; width: number; height: number; max: number }> {
+  const img = reorient(await readVolume(image), "RAS");
+  const heat = reorient(await readVolume(map), "RAS");
+  const [nx, ny, nz] = img.shape;
+  let best = Math.floor(nz / 2);
+  let bestSum = -1;
+  for (let k = 0; k < nz; k++) {
+    let sum = 0;
+    for (let i = nx * ny * k; i < nx * ny * (k + 1); i++) sum += heat.data[i];
+    if (sum > bestSum) {
+      bestSum = sum;
+      best = k;
+    }
+  }
+  const base = slice(img, best);
+  const h = slice(heat, best);
+  const sortedImage = Float64Array.from(base.data).sort();
+  const lo = sortedImage[Math.floor(0.01 * (sortedImage.length - 1))];
+  const hi = sortedImage[Math.floor(0.99 * (sortedImage.length - 1))] || lo + 1;
+  const positive = Float64Array.from(h.data.filter((v) => v > 0)).sort();
+  const max = positive.length ? positive[Math.floor(0.99 * (positive.length - 1))] : 1;
+  const width = base.width * scale;
+  const height = base.height * scale;
+  const rgb = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = Math.floor(y / scale) * base.width + Math.floor(x / scale);
+      const g = 255 * Math.min(1, Math.max(0, (base.data[i] - lo) / (hi - lo)));
+      const t = Math.min(1, Math.max(0, h.data[i] / max));
+      // Yellow (low) to red (high), blended over the grey image with alpha = t.
+      const colour = [255, 230 * (1 - t), 40 * (1 - t)];
+      rgb.set(
+        colour.map((c) => Math.round(g * (1 - t) + c * t)),
+        3 * (y * width + x),
+      );
+    }
+  }
+  return { png: encodePng(rgb, width, height), slice: best, width, height, max };
+}

@@ -123,3 +123,39 @@ export function trainingCurvesSpec(rows: CurveRow[]): TopLevelSpec {
     ...FONT,
   } as TopLevelSpec;
 }
+
+export interface FisherCurveRow {
+  run: string;
+  epoch: number;
+  gradNormVariance: number;
+  traceY: number;
+  traceZ: number;
+  logitGap: number;
+}
+
+/** Per epoch and run: gradient-norm variance, Monte Carlo tr I_Y and tr I_Z, logit-space gap per voxel. */
+export function fisherCurvesSpec(rows: FisherCurveRow[]): TopLevelSpec {
+  const long = rows.flatMap((r) => [
+    { run: r.run, epoch: r.epoch, series: "gradient-norm variance", value: r.gradNormVariance },
+    { run: r.run, epoch: r.epoch, series: "tr I_Y (split, MC)", value: r.traceY },
+    { run: r.run, epoch: r.epoch, series: "tr I_Z (binary, MC)", value: r.traceZ },
+    { run: r.run, epoch: r.epoch, series: "logit-space gap per voxel", value: r.logitGap },
+  ]);
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    data: { values: long.filter((d) => Number.isFinite(d.value) && d.value > 0) },
+    facet: { column: { field: "series", type: "nominal", title: null } },
+    spec: {
+      width: 220,
+      height: 180,
+      mark: { type: "line", point: true },
+      encoding: {
+        x: { field: "epoch", type: "quantitative" },
+        y: { field: "value", type: "quantitative", title: null, scale: { type: "log" } },
+        color: { field: "run", type: "nominal" },
+      },
+    },
+    resolve: { scale: { y: "independent" } },
+    ...FONT,
+  } as TopLevelSpec;
+}

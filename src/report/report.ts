@@ -3,9 +3,19 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { type Comparison, type Evaluation, METRICS } from "../evaluate/evaluate.js";
+import { type FisherResult, fisherMarkdown } from "../fisher/fisher.js";
+import type { EpochLog } from "../train/trainer.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
-import { OVERLAY_COLORS, renderMontage } from "./montage.js";
-import { type CurveRow, pairedDotsSpec, recallBySizeSpec, renderSvg, trainingCurvesSpec } from "./plots.js";
+import { OVERLAY_COLORS, renderHeatSlice, renderMontage } from "./montage.js";
+import {
+  type CurveRow,
+  type FisherCurveRow,
+  fisherCurvesSpec,
+  pairedDotsSpec,
+  recallBySizeSpec,
+  renderSvg,
+  trainingCurvesSpec,
+} from "./plots.js";
 
 export interface ReportInput {
   title: string;
@@ -18,6 +28,8 @@ export interface ReportInput {
   montages?: { id: string; image: string; reference: string; predictionA: string; predictionB: string }[];
   /** Extra facts shown at the top (command, machine, budget…). */
   facts?: Record<string, string>;
+  /** `backsplit fisher` results to show (trace table, voxel map on a slice), with the map case's image. */
+  fisher?: { name: string; result: FisherResult; image?: string }[];
 }
 
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -92,6 +104,63 @@ export function perCaseCsv(r: ReportInput): string {
 }
 
 /** Writes report.html, report.json, report.csv and report.md into `dir`; returns the Markdown summary. */
+/** Curves from runs trained with --fisher-log, and `backsplit fisher` tables and maps. */
+async function renderFisherSection(r: ReportInput): Promise<string | null> {
+  const rows: FisherCurveRow[] = [];
+  for (const [run, file] of Object.entries(r.logs ?? {})) {
+    if (!existsSync(file)) continue;
+    for (const line of readFileSync(file, "utf8").trim().split("\n").filter(Boolean)) {
+      const e = JSON.parse(line) as EpochLog;
+      if (!e.fisher || !e.gradNorm) continue;
+      rows.push({
+        run,
+        epoch: e.epoch,
+        gradNormVariance: e.gradNorm.variance,
+        traceY: e.fisher.traceY,
+        traceZ: e.fisher.traceZ,
+        logitGap: e.fisher.logitGap,
+      });
+    }
+  }
+  const parts: string[] = [];
+  if (rows.length) {
+    // Per run: the gradient-norm coefficient of variation over the second half of training.
+    const byRun = new Map<string, FisherCurveRow[]>();
+    for (const row of rows) byRun.set(row.run, [...(byRun.get(row.run) ?? []), row]);
+    const stability = [...byRun].map(([run, list]) => {
+      const late = list.slice(Math.floor(list.length / 2));
+      const m = (f: (x: FisherCurveRow) => number) => late.reduce((a, x) => a + f(x), 0) / late.length;
+      return `| ${run} | ${m((x) => x.gradNormVariance).toPrecision(3)} | ${m((x) => x.traceY).toPrecision(3)} | ${m((x) => x.traceZ).toPrecision(3)} | ${m((x) => x.logitGap).toFixed(4)} |`;
+    });
+    parts.push(
+      `<figure class="plot">${await renderSvg(fisherCurvesSpec(rows))}</figure>`,
+      table(
+        [
+          "| run | gradient-norm variance | tr I_Y (MC) | tr I_Z (MC) | logit gap per voxel |",
+          "|---|---|---|---|---|",
+          ...stability,
+        ].join("\n"),
+      ),
+      "<p>Means over the second half of training (one validation patch, two label samples per epoch).</p>",
+    );
+  }
+  for (const f of r.fisher ?? []) {
+    const blocks = fisherMarkdown(f.result).split("\n\n");
+    parts.push(
+      `<h3>${esc(f.name)}</h3>`,
+      ...blocks.map((b) => (b.trim().startsWith("|") ? table(b) : `<p>${esc(b.trim())}</p>`)),
+    );
+    if (f.image && f.result.map) {
+      const heat = await renderHeatSlice(f.image, f.result.map.file);
+      parts.push(
+        `<figure class="montage"><img alt="Fisher gap map of ${esc(f.result.map.caseId)}" width="${heat.width}" height="${heat.height}" src="data:image/png;base64,${heat.png.toString("base64")}"><figcaption>${esc(f.result.map.caseId)}, axial slice ${heat.slice}: (1 − p_lesion)(1 − ‖q‖²), red at ${heat.max.toFixed(3)}</figcaption></figure>`,
+      );
+    }
+  }
+  if (parts.length === 0) return null;
+  return `<h2>Fisher information</h2><p>Why the split helps: the split likelihood's Fisher information I_Y exceeds the binary one's, I_Z, by E[Var(s_Y | Z, X)] (see docs/fisher.md).</p>${parts.join("\n")}`;
+}
+
 export async function writeReport(dir: string, r: ReportInput): Promise<{ html: string; markdown: string }> {
   const c = r.comparison;
   const names: [string, string] = [c.a, c.b];
@@ -117,6 +186,8 @@ export async function writeReport(dir: string, r: ReportInput): Promise<{ html: 
   }
   if (curves.length)
     sections.push(`<h2>Training</h2><figure class="plot">${await renderSvg(trainingCurvesSpec(curves))}</figure>`);
+  const fisherSection = await renderFisherSection(r);
+  if (fisherSection) sections.push(fisherSection);
   const montages: string[] = [];
   for (const m of r.montages ?? []) {
     const rendered = await renderMontage(m.image, m.reference, [

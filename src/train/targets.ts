@@ -1,5 +1,6 @@
 // Training targets per patch: binary (lesion classes vs the rest) or BackSplit (lesion classes plus
 // the merged background classes). The lesion values are exactly the annotation in both modes.
+import type { DatasetJson } from "../dataset/layout.js";
 import { type MergeReport, type SourceMap, mergeTargets } from "../labels/merge.js";
 
 export interface TargetSpec {
@@ -10,6 +11,29 @@ export interface TargetSpec {
   sources: { name: string; classes: Record<string, number> }[];
   unassigned?: "background" | "ignore" | "marginal";
   nearMm?: number;
+}
+
+/** The target spec of a training configuration and its dataset.json. */
+export function targetSpecFor(
+  config: { mode: "binary" | "backsplit"; sources: string[]; unassigned?: TargetSpec["unassigned"]; nearMm?: number },
+  json: DatasetJson,
+): TargetSpec {
+  const lesionClasses = Object.fromEntries(
+    Object.entries(json.labels).filter(([n]) => n !== "background" && n !== "ignore"),
+  );
+  for (const s of config.sources)
+    if (!json.background_sources?.[s]) throw new Error(`dataset.json has no background source '${s}'`);
+  return {
+    mode: config.mode,
+    lesionClasses,
+    ignoreValue: typeof json.labels.ignore === "number" ? json.labels.ignore : null,
+    sources:
+      config.mode === "backsplit"
+        ? config.sources.map((s) => ({ name: s, classes: json.background_sources![s].labels }))
+        : [],
+    unassigned: config.unassigned,
+    nearMm: config.nearMm,
+  };
 }
 
 /** The target classes (name → value) a spec produces, without any data. */

@@ -5,6 +5,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSyn
 import path from "node:path";
 import type { DatasetJson } from "../dataset/layout.js";
 import {
+  F,
   GradScaler,
   Optimizer,
   type Tensor,
@@ -25,6 +26,7 @@ import {
 } from "../engine/index.js";
 import type { Module } from "../engine/nn/module.js";
 import { fromBytes } from "../engine/safetensors.js";
+import { logitFisherTraces, patchFisher, summarizeFisher } from "../fisher/fisher.js";
 import { type ArchitectureName, buildModel } from "../models/registry.js";
 import { SliceAdapter } from "../models/slices.js";
 import type { Plans } from "../plan/plan.js";
@@ -35,7 +37,7 @@ import type { Report } from "../util/worker.js";
 import { augmentBatch } from "./augment.js";
 import { Loader } from "./loader.js";
 import { deepSupervisionLoss } from "./loss.js";
-import { type TargetSpec, targetClasses } from "./targets.js";
+import { targetClasses, targetSpecFor } from "./targets.js";
 
 export interface TrainConfig {
   dataset: string;
@@ -72,6 +74,12 @@ export interface TrainConfig {
   initFrom?: string;
   /** Stop after this many epochs in this call (to test resuming); the schedule still spans `epochs`. */
   stopAfterEpochs?: number;
+  /**
+   * Log Fisher proxies every epoch (off by default): the gradient-norm mean and variance over the
+   * epoch's iterations, closed-form logit-space traces on the validation patches, and a Monte Carlo
+   * estimate of tr I_Y and tr I_Z on the first validation patch (costs about three iterations).
+   */
+  fisherLog?: boolean;
 }
 
 export interface EpochLog {
@@ -82,6 +90,10 @@ export interface EpochLog {
   emaPseudoDice: number;
   seconds: number;
   dataWaitShare: number;
+  /** With fisherLog: gradient-norm statistics (before clipping) over the epoch's iterations. */
+  gradNorm?: { mean: number; variance: number };
+  /** With fisherLog: logit-space traces per voxel (validation patches) and parameter-space MC traces. */
+  fisher?: { logitTraceY: number; logitTraceZ: number; logitGap: number; traceY: number; traceZ: number; gap: number };
 }
 
 /** nnU-Net's 5-fold split: sorted case ids shuffled with a fixed seed, then cut into folds. */
@@ -158,22 +170,8 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
       }
     }
   }
-  const lesionClasses = Object.fromEntries(
-    Object.entries(json.labels).filter(([n]) => n !== "background" && n !== "ignore"),
-  );
-  for (const s of config.sources)
-    if (!json.background_sources?.[s]) throw new Error(`dataset.json has no background source '${s}'`);
-  const spec: TargetSpec = {
-    mode: config.mode,
-    lesionClasses,
-    ignoreValue: typeof json.labels.ignore === "number" ? json.labels.ignore : null,
-    sources:
-      config.mode === "backsplit"
-        ? config.sources.map((s) => ({ name: s, classes: json.background_sources![s].labels }))
-        : [],
-    unassigned: config.unassigned,
-    nearMm: config.nearMm,
-  };
+  const spec = targetSpecFor(config, json);
+  const lesionClasses = spec.lesionClasses;
   const classes = targetClasses(spec);
   // The ignore / unknown-background value is the highest one and is not an output channel.
   const unknownValue = classes.unknown_background ?? null;
@@ -298,6 +296,7 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
       optimizer.lr = schedule(epoch);
       net.train();
       let lossSum = 0;
+      const gradNorms: number[] = [];
       for (let it = 0; it < iters; it++) {
         const b = await trainLoader.get(epoch * iters + it);
         const loss = tidy(() => {
@@ -311,7 +310,8 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
           );
           scaler.scaleLoss(l).backward();
           scaler.unscale(net.parameters());
-          clipGradNorm(net.parameters(), 12);
+          const norm = clipGradNorm(net.parameters(), 12);
+          if (config.fisherLog) gradNorms.push(norm.item());
           scaler.step(optimizer);
           scaler.update();
           return l.item();
@@ -322,12 +322,20 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
       // Validation pseudo-Dice on fixed patches (lesion classes pooled), as nnU-Net's online evaluation.
       net.eval();
       const counts = { tp: 0, fp: 0, fn: 0 };
+      const logitTraces = { y: 0, z: 0, gap: 0, voxels: 0 };
       for (let it = 0; it < config.validationIterations; it++) {
         const b = valBatches[it];
         noGrad(() =>
           tidy(() => {
             const { image, target } = toTensors(b);
             const logits = outputsOf(image)[0];
+            if (config.fisherLog) {
+              const t = logitFisherTraces(F.softmax(logits.float(), 1), lossOptions.lesionClasses);
+              logitTraces.y += t.traceY.sum().item();
+              logitTraces.z += t.traceZ.sum().item();
+              logitTraces.gap += t.gap.sum().item();
+              logitTraces.voxels += t.gap.numel;
+            }
             const predicted = logits.argmax(1);
             let isLesion = predicted.eq(-1);
             let truth = target.eq(-1);
@@ -354,6 +362,33 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
         seconds,
         dataWaitShare: (trainLoader.waited - waitedBefore) / seconds,
       };
+      if (config.fisherLog) {
+        const m = gradNorms.reduce((a, b) => a + b, 0) / gradNorms.length;
+        entry.gradNorm = {
+          mean: m,
+          variance: gradNorms.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(gradNorms.length - 1, 1),
+        };
+        // The label samples must not shift training's random stream: the log leaves training unchanged.
+        const rng = getRngState();
+        const mc = tidy(() =>
+          summarizeFisher([
+            patchFisher(net, toTensors(valBatches[0]).image.narrow(0, 0, 1), {
+              lesionClasses: lossOptions.lesionClasses,
+              samples: 2,
+            }),
+          ]),
+        );
+        setRngState(rng);
+        rng.dispose();
+        entry.fisher = {
+          logitTraceY: logitTraces.y / logitTraces.voxels,
+          logitTraceZ: logitTraces.z / logitTraces.voxels,
+          logitGap: logitTraces.gap / logitTraces.voxels,
+          traceY: mc.total.traceY.mean,
+          traceZ: mc.total.traceZ.mean,
+          gap: mc.total.gap.mean,
+        };
+      }
       const isBest = ema > bestEma;
       if (isBest) bestEma = ema;
       saveCheckpoint(

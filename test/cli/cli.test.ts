@@ -48,6 +48,13 @@ test("help lists the verbs; every verb has --help; bad input gives usage exit co
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--steps must be an integer, got 'many'/);
   assert.equal(cli([]).status, 2);
+  // fisher: usage errors and a clear message for a folder that is not a run.
+  assert.match(cli(["fisher", "--help"]).stdout, /tr I_Z \(its binary collapse/);
+  assert.equal(cli(["fisher"]).status, 2);
+  assert.equal(cli(["fisher", "--model", root, "--patches", "1"]).status, 2);
+  const notRun = cli(["fisher", "--model", root]);
+  assert.equal(notRun.status, 1);
+  assert.match(notRun.stderr, /not a training run \(no training\.json\)/);
 });
 
 test("smoke trains a tiny 3D U-Net and prints JSON lines with a falling loss", () => {

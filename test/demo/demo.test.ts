@@ -70,6 +70,17 @@ test("backsplit demo --seed 1 twice gives identical numbers on CPU (tiny budget)
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /\| binary \|/);
     assert.ok(existsSync(path.join(out, "report.html")));
+    // Fisher diagnostics of every BackSplit model: the split carries more information than binary.
+    const rows = JSON.parse(readFileSync(path.join(out, "demo_summary.json"), "utf8")) as {
+      arm: string;
+      fisher: { traceY: number; traceZ: number; gap: number; gapSe: number } | null;
+    }[];
+    for (const row of rows.filter((x) => x.arm !== "binary")) {
+      assert.ok(row.fisher, `${row.arm}: no Fisher estimate`);
+      assert.ok(row.fisher.gap > 2 * row.fisher.gapSe, `${row.arm}: gap ${row.fisher.gap} ± ${row.fisher.gapSe}`);
+      assert.ok(existsSync(path.join(out, "fisher", row.arm, "phantom_004_fisher_gap.nii.gz")));
+    }
+    assert.match(readFileSync(path.join(out, "report.html"), "utf8"), /<h2>Fisher information<\/h2>/);
     return readFileSync(path.join(out, "demo_summary.json"), "utf8");
   });
   assert.equal(summaries[0], summaries[1]);

@@ -51,6 +51,30 @@ test("a run interrupted after 2 of 4 epochs and resumed ends with exactly the we
   // BackSplit head: background + lesion + 2 tissue classes.
   assert.deepEqual(a.get("head0.weight")!.shape.slice(0, 2), [4, 4]);
   assert.ok(existsSync(path.join(root, "straight", "checkpoints", "best.safetensors")));
+
+  // The Fisher log (--fisher-log) records its proxies and leaves training bit for bit unchanged.
+  const logged = await train(
+    config(root, preprocessed, {
+      out: path.join(root, "fisher"),
+      mode: "backsplit",
+      sources: ["tissue"],
+      fisherLog: true,
+    }),
+  );
+  const c = loadSafetensors(path.join(root, "fisher", "checkpoints", "epoch_3.safetensors")).tensors;
+  for (const [name, t] of a) assert.deepEqual(c.get(name)!.toArray(), t.toArray(), `${name} with the Fisher log`);
+  assert.deepEqual(
+    logged.log.map((l) => l.trainLoss),
+    straight.log.map((l) => l.trainLoss),
+  );
+  for (const e of logged.log) {
+    assert.ok(e.gradNorm && e.gradNorm.mean > 0 && e.gradNorm.variance >= 0);
+    assert.ok(e.fisher && e.fisher.logitGap > 0 && e.fisher.logitTraceY >= e.fisher.logitGap);
+    assert.ok(e.fisher.traceY > 0 && e.fisher.traceZ > 0);
+  }
+  const meanGap = logged.log.reduce((s, e) => s + e.fisher!.gap, 0) / logged.log.length;
+  assert.ok(meanGap > 0, `mean Monte Carlo gap ${meanGap}`);
+  assert.equal(straight.log[0].fisher, undefined);
 });
 
 for (const mode of ["binary", "backsplit"] as const) {

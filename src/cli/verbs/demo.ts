@@ -49,11 +49,11 @@ ${COMMON_HELP}`,
     const f = (v: number | null) => (v === null ? "–" : v.toFixed(3));
     const lines = [
       "",
-      "| arm | lesion F1 | lesion recall | small-lesion recall (< 30 mm³) | Dice | false positives / case |",
-      "|---|---|---|---|---|---|",
+      "| arm | lesion F1 | lesion recall | small-lesion recall (< 30 mm³) | Dice | false positives / case | Fisher tr I_Y / tr I_Z |",
+      "|---|---|---|---|---|---|---|",
       ...result.rows.map(
         (r) =>
-          `| ${r.arm} | ${f(r.lesionF1)} | ${f(r.recall)} | ${f(r.smallLesionRecall)} | ${f(r.dice)} | ${f(r.falsePositivesPerCase)} |`,
+          `| ${r.arm} | ${f(r.lesionF1)} | ${f(r.recall)} | ${f(r.smallLesionRecall)} | ${f(r.dice)} | ${f(r.falsePositivesPerCase)} | ${r.fisher ? (r.fisher.traceY / r.fisher.traceZ).toFixed(1) : "–"} |`,
       ),
       "",
       result.markdown,

@@ -43,6 +43,7 @@ export const trainVerb: Verb = {
                      marginal (some background class, unknown which: −log Σ_background p)
   --fold F           0–4 or all (default 0); splits_final.json is written on first use
   --arch A           plain (nnU-Net's U-Net, default), resenc (residual encoder) or segresnet
+  --fisher-log       log Fisher proxies and gradient-norm variance every epoch (see backsplit fisher)
   --config NAME      plans configuration (default 3d_fullres)
   --preprocessed D   folder with plans.json (default DIR/preprocessed)
   --budget B         tiny | small | medium | full (epochs × iterations: 5×10, 20×25, 100×50, 1000×250)
@@ -58,6 +59,7 @@ export const trainVerb: Verb = {
 ${COMMON_HELP}`,
   options: {
     ...COMMON_OPTIONS,
+    "fisher-log": { type: "boolean", default: false },
     mode: { type: "string", default: "binary" },
     background: { type: "string" },
     "near-mm": { type: "string" },
@@ -121,6 +123,7 @@ ${COMMON_HELP}`,
       augment: !values["no-augment"],
       lesionShare: 1 / 3,
       diceOver: "all",
+      fisherLog: Boolean(values["fisher-log"]),
     };
     const json = Boolean(values.json);
     const progress = new Progress({ label: `train ${mode}`, total: epochs * config.iterationsPerEpoch, json });
