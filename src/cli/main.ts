@@ -12,6 +12,7 @@ import {
   labelsClusterVerb,
   labelsGroupVerb,
   labelsImportVerb,
+  labelsInteractiveVerb,
   labelsMergeVerb,
   labelsPredictVerb,
 } from "./verbs/labels.js";
@@ -31,6 +32,7 @@ export const VERBS: Verb[] = [
   labelsPredictVerb,
   labelsGroupVerb,
   labelsClusterVerb,
+  labelsInteractiveVerb,
   labelsMergeVerb,
   trainVerb,
   predictVerb,

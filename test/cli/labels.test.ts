@@ -60,3 +60,22 @@ test("import an atlas, cluster, group and merge from the command line", async ()
   assert.equal(r.status, 1);
   assert.match(r.stderr, /no background source 'nope'/);
 });
+
+test("labels interactive: simulated clicks on a reference source make a new source, with Dice per structure", async () => {
+  const { writePhantomDataset } = await import("../../src/demo/phantom.js");
+  const root = mkdtempSync(path.join(os.tmpdir(), "bs-clicks-"));
+  writePhantomDataset(root, { train: 2, test: 0, seed: 3 });
+  assert.equal(cli("labels", "interactive", root, "--reference", "tissue", "--simulate-clicks", "0").status, 2);
+  const r = cli("labels", "interactive", root, "--reference", "tissue", "--simulate-clicks", "3", "--json");
+  assert.equal(r.status, 0, r.stderr);
+  const result = JSON.parse(r.stdout.trim().split("\n").pop()!) as { meanDice: Record<string, number> };
+  // The organ and the fat shell differ from their surroundings in intensity: a few clicks suffice.
+  assert.ok(result.meanDice.organ > 0.8, `organ Dice ${result.meanDice.organ}`);
+  const json = JSON.parse(readFileSync(path.join(root, "dataset.json"), "utf8"));
+  assert.deepEqual(json.background_sources.tissue_clicks3.labels, json.background_sources.tissue.labels);
+  const map = await readVolume(path.join(root, "backgroundTr", "tissue_clicks3", "phantom_000.nii.gz"));
+  const ref = await readVolume(path.join(root, "backgroundTr", "tissue", "phantom_000.nii.gz"));
+  assert.deepEqual(map.shape, ref.shape);
+  // Never overwrite a source by accident.
+  assert.equal(cli("labels", "interactive", root, "--reference", "tissue", "--simulate-clicks", "3").status, 1);
+});

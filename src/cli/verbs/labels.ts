@@ -2,6 +2,7 @@ import path from "node:path";
 import { clusterSource } from "../../labels/cluster.js";
 import { groupSource } from "../../labels/group.js";
 import { importSource } from "../../labels/import.js";
+import { interactiveSource } from "../../labels/interactive.js";
 import { mergeDataset } from "../../labels/merge-dataset.js";
 import { predictSource } from "../../labels/predict.js";
 import { writeFileAtomicSync } from "../../util/atomic.js";
@@ -256,6 +257,74 @@ ${COMMON_HELP.replace("(default: number of cores)", "(default 1: each case uses 
       "predicted",
       { ...result },
       `${Object.keys(result.classes).length} classes:\n${classList(result.classes)}`,
+    );
+    return EXIT.ok;
+  },
+};
+
+export const labelsInteractiveVerb: Verb = {
+  name: "labels interactive",
+  args: "DIR",
+  summary: "background classes from (simulated) clicks: random-walker segmentation of each structure of a reference",
+  help: `  --simulate-clicks N  clicks per structure, placed where the mask is most wrong (required)
+  --reference SOURCE   background source whose structures the simulated user clicks on
+  --source NAME        name of the new source (default: REFERENCE_clicksN)
+  --negatives          also place negative clicks on false-positive regions
+  --channel N          image channel to segment (default 0)
+  --seed N             seed for the click positions (default 0)
+  --device D           cpu (default) or cuda
+  --threads N          libtorch threads per case
+${COMMON_HELP.replace("(default: number of cores)", "(default 1)")}`,
+  options: {
+    ...COMMON,
+    "simulate-clicks": { type: "string" },
+    reference: { type: "string" },
+    source: { type: "string" },
+    negatives: { type: "boolean", default: false },
+    channel: { type: "string", default: "0" },
+    seed: { type: "string", default: "0" },
+    device: { type: "string", default: "cpu" },
+    threads: { type: "string" },
+  },
+  async run(values, positionals) {
+    const dataset = openDatasetArg(positionals);
+    const clicks = Number(required(values, "simulate-clicks"));
+    if (!Number.isInteger(clicks) || clicks < 1)
+      throw new CliError(
+        `--simulate-clicks must be a positive integer, got '${values["simulate-clicks"]}'`,
+        EXIT.usage,
+      );
+    const reference = required(values, "reference");
+    const progress = new Progress({
+      label: "clicks",
+      total: Math.max(dataset.training.length, 1),
+      json: Boolean(values.json),
+    });
+    const result = await interactiveSource(dataset, {
+      source: values.source ? String(values.source) : `${reference}_clicks${clicks}`,
+      reference,
+      clicks,
+      negatives: Boolean(values.negatives),
+      channel: Number(values.channel),
+      seed: Number(values.seed),
+      device: String(values.device),
+      threads: values.threads ? Number(values.threads) : undefined,
+      replace: Boolean(values.replace),
+      workers: workers(values),
+      onCase: (r) => progress.tick(1, { case: r.caseId, s: r.seconds }),
+    });
+    const slowest = Math.max(...result.cases.flatMap((c) => c.structures.map((s) => s.maxSecondsPerClick)));
+    print(
+      values,
+      "interactive",
+      { ...result },
+      [
+        `| structure | Dice vs ${reference} (mean over ${result.cases.length} cases) |`,
+        "|---|---|",
+        ...Object.entries(result.meanDice).map(([n, d]) => `| ${n} | ${d.toFixed(3)} |`),
+        "",
+        `slowest click: ${slowest.toFixed(2)} s`,
+      ].join("\n"),
     );
     return EXIT.ok;
   },

@@ -1,0 +1,317 @@
+// An interactive segmentation session on one image: positive/negative points, scribbles and boxes
+// become random-walker seeds. Voxels whose intensity is far from every positive prompt's (mean ± 3 SD
+// around it, at least 10 % of the image's range) are background seeds, and so is everything not
+// connected to a foreground seed through free voxels (exact: the walker could only reach background);
+// the walker is solved on the bounding box of what remains. Each interaction returns the box of
+// voxels whose label changed. Undo restores the previous mask exactly.
+import { type RandomWalkerOptions, SEED, randomWalker } from "./random-walker.js";
+
+export type Voxel = [number, number, number];
+
+export type Prompt =
+  | { kind: "point"; at: Voxel; positive: boolean }
+  | { kind: "scribble"; points: Voxel[]; positive: boolean }
+  | { kind: "box"; min: Voxel; max: Voxel };
+
+export interface Box {
+  min: Voxel;
+  max: Voxel;
+}
+
+export interface InteractionResult {
+  /** Voxels whose label changed (inclusive bounds), or null. */
+  changed: Box | null;
+  /** The region the solver worked on. */
+  region: Box;
+  seconds: number;
+  iterations: number;
+}
+
+export interface SessionOptions extends Pick<RandomWalkerOptions, "beta" | "device" | "tolerance" | "priorWeight"> {
+  /** Seeds are small balls of this radius around each point (default 1). */
+  pointRadius?: number;
+}
+
+/** Image and shape [nx, ny, nz], x fastest (a Volume's layout). */
+export class InteractiveSession {
+  readonly mask: Uint8Array;
+  readonly #prompts: Prompt[] = [];
+  readonly #history: Uint8Array[] = [];
+  readonly #regions: (Box | null)[] = [];
+  readonly #image: Float32Array;
+  /** The image's robust intensity range (1st to 99th percentile). */
+  readonly #range: number;
+  #lastRegion: Box | null = null;
+
+  constructor(
+    image: ArrayLike<number>,
+    readonly shape: Voxel,
+    readonly o: SessionOptions = {},
+  ) {
+    if (image.length !== shape[0] * shape[1] * shape[2])
+      throw new Error(
+        `image has ${image.length} voxels, shape ${shape.join("×")} needs ${shape[0] * shape[1] * shape[2]}`,
+      );
+    this.#image = Float32Array.from(image);
+    this.mask = new Uint8Array(image.length);
+    const step = Math.max(1, Math.floor(image.length / 100_000));
+    const sample: number[] = [];
+    for (let i = 0; i < image.length; i += step) sample.push(this.#image[i]);
+    sample.sort((a, b) => a - b);
+    this.#range = sample[Math.floor(0.99 * (sample.length - 1))] - sample[Math.floor(0.01 * (sample.length - 1))] || 1;
+  }
+
+  get prompts(): readonly Prompt[] {
+    return this.#prompts;
+  }
+
+  add(prompt: Prompt): InteractionResult {
+    this.#check(prompt);
+    this.#history.push(Uint8Array.from(this.mask));
+    this.#regions.push(this.#lastRegion);
+    this.#prompts.push(prompt);
+    return this.#solve();
+  }
+
+  /** Removes the last prompt and restores the mask from before it. */
+  undo(): { changed: Box | null } {
+    const previous = this.#history.pop();
+    if (!previous) return { changed: null };
+    this.#prompts.pop();
+    this.#lastRegion = this.#regions.pop() ?? null;
+    const changed = changedBox(this.mask, previous, this.shape, {
+      min: [0, 0, 0],
+      max: this.shape.map((n) => n - 1) as Voxel,
+    });
+    this.mask.set(previous);
+    return { changed };
+  }
+
+  reset(): void {
+    this.#prompts.length = 0;
+    this.#history.length = 0;
+    this.#regions.length = 0;
+    this.#lastRegion = null;
+    this.mask.fill(0);
+  }
+
+  #check(prompt: Prompt): void {
+    const points =
+      prompt.kind === "point" ? [prompt.at] : prompt.kind === "scribble" ? prompt.points : [prompt.min, prompt.max];
+    if (points.length === 0) throw new Error("a scribble needs at least one point");
+    for (const p of points)
+      if (p.some((v, a) => !Number.isInteger(v) || v < 0 || v >= this.shape[a]))
+        throw new Error(`voxel [${p.join(", ")}] is outside the image ${this.shape.join("×")}`);
+    if (prompt.kind === "box" && prompt.min.some((v, a) => v > prompt.max[a]))
+      throw new Error(`box min [${prompt.min.join(", ")}] exceeds max [${prompt.max.join(", ")}]`);
+  }
+
+  /** Seed codes over the whole image: prompts, then background by intensity and by connectivity. */
+  #seeds(): { seeds: Uint8Array; prior: Float32Array; region: Box } {
+    const [nx, ny, nz] = this.shape;
+    const n = nx * ny * nz;
+    const seeds = new Uint8Array(n);
+    const r = this.o.pointRadius ?? 1;
+    const ball = (p: Voxel, radius: number, visit: (i: number) => void) => {
+      for (let z = p[2] - radius; z <= p[2] + radius; z++)
+        for (let y = p[1] - radius; y <= p[1] + radius; y++)
+          for (let x = p[0] - radius; x <= p[0] + radius; x++) {
+            if (x < 0 || y < 0 || z < 0 || x >= nx || y >= ny || z >= nz) continue;
+            if ((x - p[0]) ** 2 + (y - p[1]) ** 2 + (z - p[2]) ** 2 > radius * radius) continue;
+            visit(x + nx * (y + ny * z));
+          }
+    };
+    // Intensity models of the foreground: mean and spread around each positive point.
+    const models: { mean: number; spread: number }[] = [];
+    const positives: Voxel[] = [];
+    let inside: Box | null = null;
+    for (const p of this.#prompts) {
+      if (p.kind === "box") {
+        inside = { min: p.min, max: p.max };
+        positives.push([0, 1, 2].map((a) => Math.round((p.min[a] + p.max[a]) / 2)) as Voxel);
+      } else if (p.positive) positives.push(...(p.kind === "point" ? [p.at] : p.points));
+    }
+    // Robust: median and scaled MAD, the spread capped at a tenth of the image's range (a click on
+    // an edge must not accept every intensity).
+    for (const p of positives) {
+      const values: number[] = [];
+      ball(p, 2, (i) => values.push(this.#image[i]));
+      values.sort((a, b) => a - b);
+      const mean = values[values.length >> 1];
+      const deviations = values.map((v) => Math.abs(v - mean)).sort((a, b) => a - b);
+      const spread = Math.min(1.4826 * deviations[deviations.length >> 1], 0.1 * this.#range);
+      models.push({ mean, spread });
+    }
+    const floor = 0.1 * this.#range;
+    // The intensity prior: how well each voxel fits the closest foreground model (Gaussian, σ ≥ floor/2).
+    const prior = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = this.#image[i];
+      let best = 0;
+      let near = false;
+      for (const m of models) {
+        const d = Math.abs(v - m.mean);
+        if (d <= Math.max(3 * m.spread, floor)) near = true;
+        const s = Math.max(m.spread, floor / 2);
+        best = Math.max(best, Math.exp(-(d * d) / (2 * s * s)));
+      }
+      prior[i] = best;
+      if (!near) seeds[i] = SEED.background;
+    }
+    // A background seed needs all six neighbours far too: an outlier inside the structure, or a
+    // boundary voxel, stays free for the walker.
+    const far = Uint8Array.from(seeds);
+    for (let z = 0, i = 0; z < nz; z++)
+      for (let y = 0; y < ny; y++)
+        for (let x = 0; x < nx; x++, i++) {
+          if (!far[i]) continue;
+          if (
+            (x > 0 && !far[i - 1]) ||
+            (x < nx - 1 && !far[i + 1]) ||
+            (y > 0 && !far[i - nx]) ||
+            (y < ny - 1 && !far[i + nx]) ||
+            (z > 0 && !far[i - nx * ny]) ||
+            (z < nz - 1 && !far[i + nx * ny])
+          )
+            seeds[i] = SEED.none;
+        }
+    if (inside) {
+      const b = inside;
+      for (let z = 0, i = 0; z < nz; z++)
+        for (let y = 0; y < ny; y++)
+          for (let x = 0; x < nx; x++, i++)
+            if (x < b.min[0] || x > b.max[0] || y < b.min[1] || y > b.max[1] || z < b.min[2] || z > b.max[2])
+              seeds[i] = SEED.background;
+    }
+    // Prompts, later ones winning where they overlap (a negative click corrects an earlier positive one).
+    const set = (code: number) => (i: number) => {
+      seeds[i] = code;
+    };
+    for (const p of this.#prompts) {
+      const code = p.kind === "box" || p.positive ? SEED.foreground : SEED.background;
+      if (p.kind === "point") ball(p.at, r, set(code));
+      else if (p.kind === "scribble") for (const q of p.points) ball(q, 0, set(code));
+      else ball([0, 1, 2].map((a) => Math.round((p.min[a] + p.max[a]) / 2)) as Voxel, r, set(code));
+    }
+    // Free voxels not connected to a foreground seed only reach background seeds: probability 0.
+    const reached = new Uint8Array(n);
+    const queue = new Int32Array(n);
+    let head = 0;
+    let tail = 0;
+    for (let i = 0; i < n; i++)
+      if (seeds[i] === SEED.foreground) {
+        reached[i] = 1;
+        queue[tail++] = i;
+      }
+    const lo = [nx, ny, nz];
+    const hi = [-1, -1, -1];
+    while (head < tail) {
+      const i = queue[head++];
+      const x = i % nx;
+      const y = Math.floor(i / nx) % ny;
+      const z = Math.floor(i / (nx * ny));
+      const p = [x, y, z];
+      for (let a = 0; a < 3; a++) {
+        if (p[a] < lo[a]) lo[a] = p[a];
+        if (p[a] > hi[a]) hi[a] = p[a];
+      }
+      if (seeds[i] === SEED.background) continue;
+      const neighbours = [
+        x > 0 ? i - 1 : -1,
+        x < nx - 1 ? i + 1 : -1,
+        y > 0 ? i - nx : -1,
+        y < ny - 1 ? i + nx : -1,
+        z > 0 ? i - nx * ny : -1,
+        z < nz - 1 ? i + nx * ny : -1,
+      ];
+      for (const j of neighbours) {
+        if (j < 0 || reached[j]) continue;
+        reached[j] = 1;
+        queue[tail++] = j;
+      }
+    }
+    for (let i = 0; i < n; i++) if (!reached[i] && seeds[i] === SEED.none) seeds[i] = SEED.background;
+    return { seeds, prior, region: { min: lo as Voxel, max: hi as Voxel } };
+  }
+
+  #solve(): InteractionResult {
+    const started = performance.now();
+    const { seeds: all, prior: allPrior, region } = this.#seeds();
+    const previous = this.#history[this.#history.length - 1];
+    const [nx, ny] = this.shape;
+    if (region.max[0] < 0) {
+      // No foreground seed left (only negative prompts): nothing is foreground.
+      this.mask.fill(0);
+      const whole: Box = { min: [0, 0, 0], max: this.shape.map((v) => v - 1) as Voxel };
+      return { changed: changedBox(this.mask, previous, this.shape, whole), region: whole, seconds: 0, iterations: 0 };
+    }
+    const size = [0, 1, 2].map((a) => region.max[a] - region.min[a] + 1) as Voxel;
+    const [sx, sy, sz] = size;
+    const image = new Float32Array(sx * sy * sz);
+    const seeds = new Uint8Array(sx * sy * sz);
+    const prior = new Float32Array(sx * sy * sz);
+    for (let z = 0; z < sz; z++)
+      for (let y = 0; y < sy; y++) {
+        const from = region.min[0] + nx * (region.min[1] + y + ny * (region.min[2] + z));
+        image.set(this.#image.subarray(from, from + sx), sx * (y + sy * z));
+        seeds.set(all.subarray(from, from + sx), sx * (y + sy * z));
+        prior.set(allPrior.subarray(from, from + sx), sx * (y + sy * z));
+      }
+    const solved = randomWalker(image, seeds, [sz, sy, sx], {
+      prior,
+      priorWeight: this.o.priorWeight ?? 1e-3,
+      beta: this.o.beta,
+      device: this.o.device,
+      tolerance: this.o.tolerance,
+    });
+    // Outside the region every voxel is background; inside, the walker decides.
+    const oldRegion = this.#lastRegion;
+    if (oldRegion) clearBox(this.mask, this.shape, oldRegion);
+    for (let z = 0; z < sz; z++)
+      for (let y = 0; y < sy; y++)
+        for (let x = 0; x < sx; x++) {
+          const i = region.min[0] + x + nx * (region.min[1] + y + ny * (region.min[2] + z));
+          this.mask[i] = solved.probability[x + sx * (y + sy * z)] > 0.5 ? 1 : 0;
+        }
+    this.#lastRegion = region;
+    const union: Box = oldRegion
+      ? {
+          min: [0, 1, 2].map((a) => Math.min(oldRegion.min[a], region.min[a])) as Voxel,
+          max: [0, 1, 2].map((a) => Math.max(oldRegion.max[a], region.max[a])) as Voxel,
+        }
+      : region;
+    return {
+      changed: changedBox(this.mask, previous, this.shape, union),
+      region,
+      seconds: (performance.now() - started) / 1000,
+      iterations: solved.iterations,
+    };
+  }
+}
+
+function clearBox(mask: Uint8Array, shape: Voxel, box: Box): void {
+  const [nx, ny] = shape;
+  for (let z = box.min[2]; z <= box.max[2]; z++)
+    for (let y = box.min[1]; y <= box.max[1]; y++) {
+      const from = box.min[0] + nx * (y + ny * z);
+      mask.fill(0, from, from + box.max[0] - box.min[0] + 1);
+    }
+}
+
+function changedBox(a: Uint8Array, b: Uint8Array, shape: Voxel, within: Box): Box | null {
+  const [nx, ny] = shape;
+  const min: Voxel = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY];
+  const max: Voxel = [-1, -1, -1];
+  for (let z = within.min[2]; z <= within.max[2]; z++)
+    for (let y = within.min[1]; y <= within.max[1]; y++)
+      for (let x = within.min[0]; x <= within.max[0]; x++) {
+        const i = x + nx * (y + ny * z);
+        if (a[i] === b[i]) continue;
+        const p = [x, y, z];
+        for (let k = 0; k < 3; k++) {
+          if (p[k] < min[k]) min[k] = p[k];
+          if (p[k] > max[k]) max[k] = p[k];
+        }
+      }
+  return max[0] < 0 ? null : { min, max };
+}
