@@ -155,7 +155,7 @@ export async function main(b: RealBenchmark): Promise<void> {
         threads: values.threads ? Number(values.threads) : undefined,
         augment: true,
         lesionShare: 1 / 3,
-        diceOver: "all",
+        diceOver: "lesion",
         fisherLog: true,
       },
       predict: {

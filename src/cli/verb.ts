@@ -40,3 +40,10 @@ export function intOption(values: OptionValues, name: string, fallback?: number)
   if (!Number.isInteger(n)) throw new CliError(`--${name} must be an integer, got '${raw}'`, EXIT.usage);
   return n;
 }
+
+/** --dice-over: "lesion" (default) or "all". */
+export function diceOverOption(values: OptionValues): "lesion" | "all" {
+  const v = String(values["dice-over"] ?? "lesion");
+  if (v !== "lesion" && v !== "all") throw new CliError(`--dice-over must be lesion or all, got '${v}'`, EXIT.usage);
+  return v;
+}

@@ -108,7 +108,7 @@ export async function runDemo(
         resume: false,
         augment: true,
         lesionShare: 1 / 3,
-        diceOver: "all",
+        diceOver: "lesion",
         fisherLog: true,
       },
       arm.name,

@@ -3,7 +3,7 @@ import { type ExperimentConfig, runExperiment } from "../../experiment/experimen
 import { ARCHITECTURES, type ArchitectureName } from "../../models/registry.js";
 import { openDatasetArg } from "../dataset-arg.js";
 import { CliError, EXIT } from "../exit-codes.js";
-import { COMMON_HELP, COMMON_OPTIONS, type Verb, intOption } from "../verb.js";
+import { COMMON_HELP, COMMON_OPTIONS, type Verb, diceOverOption, intOption } from "../verb.js";
 import { BUDGETS, workerSteps } from "../worker-steps.js";
 
 const list = (v: unknown) => String(v).split(",").filter(Boolean);
@@ -18,6 +18,8 @@ export const experimentVerb: Verb = {
   --seeds 1,2,…      seeds per arm (default 1)
   --budget B         tiny | small | medium | full, or --epochs N --iterations N
   --arch A           plain | resenc | segresnet
+  --dice-over D      soft Dice over the lesion classes only (default) or all non-zero classes
+                     (nnU-Net's; dilutes the lesion's share as background classes are added)
   --fisher-log       log Fisher proxies and gradient-norm variance every epoch (see backsplit fisher)
   --patch ZxYxX, --batch N, --features A,B,C   override the plan (small CPU runs)
   --collapse C       prob (default) or argmax at prediction
@@ -26,6 +28,7 @@ ${COMMON_HELP}`,
   options: {
     ...COMMON_OPTIONS,
     "fisher-log": { type: "boolean", default: false },
+    "dice-over": { type: "string", default: "lesion" },
     background: { type: "string", multiple: true },
     folds: { type: "string", default: "0" },
     seeds: { type: "string", default: "1" },
@@ -78,7 +81,7 @@ ${COMMON_HELP}`,
         threads: values.threads ? intOption(values, "threads") : undefined,
         augment: true,
         lesionShare: 1 / 3,
-        diceOver: "all",
+        diceOver: diceOverOption(values),
         fisherLog: Boolean(values["fisher-log"]),
       },
       predict: {

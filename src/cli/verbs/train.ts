@@ -5,7 +5,7 @@ import type { EpochLog, TrainConfig } from "../../train/trainer.js";
 import { runInWorker } from "../../util/worker.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { Progress } from "../progress.js";
-import { COMMON_HELP, COMMON_OPTIONS, type OptionValues, type Verb, intOption } from "../verb.js";
+import { COMMON_HELP, COMMON_OPTIONS, type OptionValues, type Verb, diceOverOption, intOption } from "../verb.js";
 import { BUDGETS } from "../worker-steps.js";
 
 const JOBS = new URL("../../jobs/train.js", import.meta.url).href;
@@ -43,6 +43,8 @@ export const trainVerb: Verb = {
                      marginal (some background class, unknown which: −log Σ_background p)
   --fold F           0–4 or all (default 0); splits_final.json is written on first use
   --arch A           plain (nnU-Net's U-Net, default), resenc (residual encoder) or segresnet
+  --dice-over D      soft Dice over the lesion classes only (default) or all non-zero classes
+                     (nnU-Net's; dilutes the lesion's share as background classes are added)
   --fisher-log       log Fisher proxies and gradient-norm variance every epoch (see backsplit fisher)
   --config NAME      plans configuration (default 3d_fullres)
   --preprocessed D   folder with plans.json (default DIR/preprocessed)
@@ -60,6 +62,7 @@ ${COMMON_HELP}`,
   options: {
     ...COMMON_OPTIONS,
     "fisher-log": { type: "boolean", default: false },
+    "dice-over": { type: "string", default: "lesion" },
     mode: { type: "string", default: "binary" },
     background: { type: "string" },
     "near-mm": { type: "string" },
@@ -122,7 +125,7 @@ ${COMMON_HELP}`,
       initFrom: values["init-from"] ? path.resolve(String(values["init-from"])) : undefined,
       augment: !values["no-augment"],
       lesionShare: 1 / 3,
-      diceOver: "all",
+      diceOver: diceOverOption(values),
       fisherLog: Boolean(values["fisher-log"]),
     };
     const json = Boolean(values.json);
