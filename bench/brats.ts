@@ -17,12 +17,12 @@ const SUBREGIONS = { oedema: 2, non_enhancing: 3, enhancing: 4 } as const;
 export const BRATS: RealBenchmark = {
   name: "brats",
   presets: {
-    // 2D to fit about 25 min on 2 CPU cores.
+    // 2D: about 20 min on 2 CPU cores.
     quick: {
       configuration: "2d",
       seeds: [1, 2],
-      epochs: 12,
-      iterations: 32,
+      epochs: 20,
+      iterations: 40,
       patch: [96, 96],
       features: [8, 16, 32, 64],
       batch: 4,
