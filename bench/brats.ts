@@ -7,7 +7,7 @@
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { readVolume, writeVolume } from "../src/io/read.js";
-import { type Prepared, type RealBenchmark, SHARED, main } from "./lib/real-benchmark.js";
+import { PRESETS, type Prepared, type RealBenchmark, SHARED, main } from "./lib/real-benchmark.js";
 
 const CASES = ["brats_2013_pat0003_1", "brats_2013_pat0004_1", "brats_2013_pat0005_1", "brats_2013_pat0006_1"];
 const CHANNELS = ["Flair_subtrMeanDivStd", "T1c_subtrMeanDivStd"];
@@ -16,29 +16,7 @@ const SUBREGIONS = { oedema: 2, non_enhancing: 3, enhancing: 4 } as const;
 
 export const BRATS: RealBenchmark = {
   name: "brats",
-  presets: {
-    // 2D: about 20 min on 2 CPU cores.
-    quick: {
-      configuration: "2d",
-      seeds: [1, 2],
-      epochs: 20,
-      iterations: 40,
-      patch: [96, 96],
-      features: [8, 16, 32, 64],
-      batch: 4,
-      tileStep: 0.5,
-    },
-    full: {
-      configuration: "3d_fullres",
-      tileStep: 0.5,
-      seeds: [1, 2, 3],
-      epochs: 100,
-      iterations: 100,
-      patch: [96, 96, 96],
-      features: [32, 64, 128, 256, 320],
-      batch: 2,
-    },
-  },
+  presets: PRESETS,
   async prepare(root, log): Promise<Prepared> {
     const brats = path.join(SHARED, "brats2015-subset");
     for (const d of ["imagesTr", "labelsTr", "backgroundTr/subregions"])

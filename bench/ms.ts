@@ -11,37 +11,14 @@ import { clusterSource } from "../src/labels/cluster.js";
 import { groupSource } from "../src/labels/group.js";
 import { importSource } from "../src/labels/import.js";
 import { predictSource } from "../src/labels/predict.js";
-import { type Prepared, type RealBenchmark, SHARED, main } from "./lib/real-benchmark.js";
+import { PRESETS, type Prepared, type RealBenchmark, SHARED, main } from "./lib/real-benchmark.js";
 
 const PATIENTS = ["patient07", "patient19"];
 const CHANNELS = ["FLAIR", "T1", "T2"];
 
 export const MS: RealBenchmark = {
   name: "ms",
-  presets: {
-    // 2D (nnU-Net's 2d configuration): about 35 min on 2 CPU cores, 40 with the sources.
-    quick: {
-      configuration: "2d",
-      seeds: [1, 2],
-      epochs: 20,
-      iterations: 40,
-      patch: [96, 96],
-      features: [8, 16, 32, 64],
-      batch: 4,
-      tileStep: 0.5,
-    },
-    // A GPU run: nnU-Net-like width and a longer schedule.
-    full: {
-      configuration: "3d_fullres",
-      tileStep: 0.5,
-      seeds: [1, 2, 3],
-      epochs: 100,
-      iterations: 100,
-      patch: [96, 96, 96],
-      features: [32, 64, 128, 256, 320],
-      batch: 2,
-    },
-  },
+  presets: PRESETS,
   async prepare(root, log): Promise<Prepared> {
     const ms = path.join(SHARED, "ms-lesjak2017");
     const atlases = path.join(SHARED, "atlases-mni");

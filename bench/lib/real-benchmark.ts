@@ -29,6 +29,32 @@ export interface Preset {
   tileStep: number;
 }
 
+/** The presets both real benchmarks use. */
+export const PRESETS: Record<string, Preset> = {
+  // 2D (nnU-Net's 2d configuration) to fit a 2-core CPU: MS ≈ 35 min (40 with the sources), BraTS ≈ 20 min.
+  quick: {
+    configuration: "2d",
+    seeds: [1, 2],
+    epochs: 20,
+    iterations: 40,
+    patch: [96, 96],
+    features: [8, 16, 32, 64],
+    batch: 4,
+    tileStep: 0.5,
+  },
+  // A GPU run: 3D, nnU-Net-like widths and a longer schedule.
+  full: {
+    configuration: "3d_fullres",
+    seeds: [1, 2, 3],
+    epochs: 100,
+    iterations: 100,
+    patch: [96, 96, 96],
+    features: [32, 64, 128, 256, 320],
+    batch: 2,
+    tileStep: 0.5,
+  },
+};
+
 export interface Prepared {
   /** BackSplit arms: name → background sources in priority order. */
   arms: { name: string; sources: string[] }[];

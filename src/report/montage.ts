@@ -25,6 +25,30 @@ function slice(v: Volume, k: number): { data: Float64Array; width: number; heigh
   return { data, width: nx, height: ny };
 }
 
+/** The axial slice with the largest per-slice score (sum of `weight` over its voxels). */
+function bestSlice(v: Volume, weight: (value: number) => number): number {
+  const [nx, ny, nz] = v.shape;
+  let best = Math.floor(nz / 2);
+  let bestScore = -1;
+  for (let k = 0; k < nz; k++) {
+    let score = 0;
+    for (let i = nx * ny * k; i < nx * ny * (k + 1); i++) score += weight(v.data[i]);
+    if (score > bestScore) {
+      bestScore = score;
+      best = k;
+    }
+  }
+  return best;
+}
+
+/** Grey level 0–1 of an image slice between its 1st and 99th percentiles. */
+function greyWindow(data: Float64Array): (v: number) => number {
+  const sorted = Float64Array.from(data).sort();
+  const lo = sorted[Math.floor(0.01 * (sorted.length - 1))];
+  const hi = sorted[Math.floor(0.99 * (sorted.length - 1))] || lo + 1;
+  return (v) => Math.min(1, Math.max(0, (v - lo) / (hi - lo)));
+}
+
 /** Renders the montage PNG; returns it with the slice index used. */
 export async function renderMontage(
   image: string,
@@ -34,28 +58,16 @@ export async function renderMontage(
 ): Promise<{ png: Buffer; slice: number; width: number; height: number }> {
   const img = reorient(await readVolume(image), "RAS");
   const ref = reorient(await readVolume(reference), "RAS");
-  const [nx, ny, nz] = img.shape;
-  let best = Math.floor(nz / 2);
-  let bestCount = -1;
-  for (let k = 0; k < nz; k++) {
-    let count = 0;
-    for (let i = nx * ny * k; i < nx * ny * (k + 1); i++) if (ref.data[i]) count++;
-    if (count > bestCount) {
-      bestCount = count;
-      best = k;
-    }
-  }
+  const best = bestSlice(ref, (v) => (v ? 1 : 0));
   const base = slice(img, best);
-  const sorted = Float64Array.from(base.data).sort();
-  const lo = sorted[Math.floor(0.01 * (sorted.length - 1))];
-  const hi = sorted[Math.floor(0.99 * (sorted.length - 1))] || lo + 1;
+  const grey = greyWindow(base.data);
   const width = base.width * scale;
   const height = base.height * scale;
   const rgb = new Uint8Array(width * height * 3);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const v = base.data[Math.floor(y / scale) * base.width + Math.floor(x / scale)];
-      const g = Math.round(255 * Math.min(1, Math.max(0, (v - lo) / (hi - lo))));
+      const g = Math.round(255 * grey(v));
       rgb.set([g, g, g], 3 * (y * width + x));
     }
   }
@@ -87,22 +99,10 @@ export async function renderHeatSlice(
 ): Promise<{ png: Buffer; slice: number; width: number; height: number; max: number }> {
   const img = reorient(await readVolume(image), "RAS");
   const heat = reorient(await readVolume(map), "RAS");
-  const [nx, ny, nz] = img.shape;
-  let best = Math.floor(nz / 2);
-  let bestSum = -1;
-  for (let k = 0; k < nz; k++) {
-    let sum = 0;
-    for (let i = nx * ny * k; i < nx * ny * (k + 1); i++) sum += heat.data[i];
-    if (sum > bestSum) {
-      bestSum = sum;
-      best = k;
-    }
-  }
+  const best = bestSlice(heat, (v) => v);
   const base = slice(img, best);
   const h = slice(heat, best);
-  const sortedImage = Float64Array.from(base.data).sort();
-  const lo = sortedImage[Math.floor(0.01 * (sortedImage.length - 1))];
-  const hi = sortedImage[Math.floor(0.99 * (sortedImage.length - 1))] || lo + 1;
+  const grey = greyWindow(base.data);
   const positive = Float64Array.from(h.data.filter((v) => v > 0)).sort();
   const max = positive.length ? positive[Math.floor(0.99 * (positive.length - 1))] : 1;
   const width = base.width * scale;
@@ -111,7 +111,7 @@ export async function renderHeatSlice(
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const i = Math.floor(y / scale) * base.width + Math.floor(x / scale);
-      const g = 255 * Math.min(1, Math.max(0, (base.data[i] - lo) / (hi - lo)));
+      const g = 255 * grey(base.data[i]);
       const t = Math.min(1, Math.max(0, h.data[i] / max));
       // Yellow (low) to red (high), blended over the grey image with alpha = t.
       const colour = [255, 230 * (1 - t), 40 * (1 - t)];
