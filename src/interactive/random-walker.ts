@@ -49,34 +49,30 @@ function edgeWeights(image: Tensor, beta: number): Tensor[] {
   });
 }
 
+/** t (one shorter along `axis`) padded with a zero plane after (end "after") or before it. */
+function padAlong(t: Tensor, axis: number, end: "after" | "before"): Tensor {
+  // pads are (before, after) pairs from the last dimension: axis 2 → index 0.
+  const pads = [0, 0, 0, 0, 0, 0];
+  pads[2 * (2 - axis) + (end === "after" ? 1 : 0)] = 1;
+  return F.pad(t, pads);
+}
+
 /** The graph Laplacian applied to x [D,H,W]: Σ over edges w·(x_i − x_j) at both ends. */
 function laplacian(x: Tensor, weights: Tensor[]): Tensor {
   let out = x.mul(0);
   weights.forEach((w, axis) => {
     const n = x.shape[axis];
     const flux = w.mul(x.narrow(axis, 0, n - 1).sub(x.narrow(axis, 1, n - 1)));
-    // pads are (before, after) pairs from the last dimension: axis 2 → index 0.
-    const pads = [0, 0, 0, 0, 0, 0];
-    pads[2 * (2 - axis) + 1] = 1;
-    const atFirst = F.pad(flux, pads);
-    pads[2 * (2 - axis) + 1] = 0;
-    pads[2 * (2 - axis)] = 1;
-    const atSecond = F.pad(flux, pads);
-    out = out.add(atFirst).sub(atSecond);
+    out = out.add(padAlong(flux, axis, "after")).sub(padAlong(flux, axis, "before"));
   });
   return out;
 }
 
+/** The diagonal of L: Σ w over each voxel's incident edges. */
 function degree(weights: Tensor[], shape: readonly number[]): Tensor {
-  // The diagonal of L: Σ w over each voxel's incident edges.
   let out = zeros(shape, { device: weights[0].device });
   weights.forEach((w, axis) => {
-    const pads = [0, 0, 0, 0, 0, 0];
-    pads[2 * (2 - axis) + 1] = 1;
-    out = out.add(F.pad(w, pads));
-    pads[2 * (2 - axis) + 1] = 0;
-    pads[2 * (2 - axis)] = 1;
-    out = out.add(F.pad(w, pads));
+    out = out.add(padAlong(w, axis, "after")).add(padAlong(w, axis, "before"));
   });
   return out;
 }
