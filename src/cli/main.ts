@@ -17,6 +17,7 @@ import {
   labelsPredictVerb,
 } from "./verbs/labels.js";
 import { planVerb, preprocessVerb } from "./verbs/plan.js";
+import { serveVerb } from "./verbs/serve.js";
 import { smokeVerb } from "./verbs/smoke.js";
 import { exportVerb, predictVerb, trainVerb } from "./verbs/train.js";
 
@@ -41,6 +42,7 @@ export const VERBS: Verb[] = [
   compareVerb,
   experimentVerb,
   fisherVerb,
+  serveVerb,
 ];
 
 const EXIT_HELP = `Exit codes: 0 success, 1 the job failed or found problems, 2 bad command line,

@@ -4,7 +4,8 @@ import { type Browser, chromium } from "playwright-core";
 
 export const CHROMIUM = process.env.BACKSPLIT_CHROMIUM ?? "/usr/bin/chromium";
 
-export async function launchBrowser(): Promise<Browser> {
+/** `webgl`: software WebGL 2 (SwiftShader) for NiiVue pages; otherwise the GPU is off. */
+export async function launchBrowser(o: { webgl?: boolean } = {}): Promise<Browser> {
   if (!existsSync(CHROMIUM))
     throw new Error(
       `browser tests need Debian's chromium at ${CHROMIUM} (apt-get install chromium) or BACKSPLIT_CHROMIUM`,
@@ -14,7 +15,7 @@ export async function launchBrowser(): Promise<Browser> {
     headless: true,
     args: [
       "--no-sandbox",
-      "--disable-gpu",
+      ...(o.webgl ? ["--use-angle=swiftshader", "--enable-unsafe-swiftshader"] : ["--disable-gpu"]),
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
