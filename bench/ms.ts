@@ -1,15 +1,18 @@
-// npm run bench -- ms [--quick | --preset full] [--device cuda] [--seeds 1,2,3] [--out DIR] [--json]
+// npm run bench -- ms [--quick | --preset full] [--device cuda] [--seeds 1,2,3] [--arms atlas,clicks] [--out DIR] [--json]
 // MS lesions (Lesjak 2017): patients 07 and 19, each trained on once and tested on once; FLAIR, T1
 // and T2 in MNI space. BackSplit arms by background source:
 //   atlas     — JHU white-matter tracts grouped into 4 families, then HarvardOxford cortex (same grid)
 //   brainchop — the brainchop 18-class MeshNet on T1 via `labels predict`, grouped to 5 brain tissues
 //   cluster   — a 3-class Gaussian mixture on T1 (CSF, grey, white matter), no labels used
+//   clicks    — the atlas structures redrawn by 7 simulated clicks each on T1 (random walker), the
+//               paper's interactive setting: how much of the atlas arm survives a few clicks
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { openDataset } from "../src/dataset/layout.js";
 import { clusterSource } from "../src/labels/cluster.js";
 import { groupSource } from "../src/labels/group.js";
 import { importSource } from "../src/labels/import.js";
+import { interactiveSource } from "../src/labels/interactive.js";
 import { predictSource } from "../src/labels/predict.js";
 import { PRESETS, type Prepared, type RealBenchmark, SHARED, main } from "./lib/real-benchmark.js";
 
@@ -70,11 +73,28 @@ export const MS: RealBenchmark = {
     await groupSource(openDataset(root), { source: "brainchop18", grouping: "brainchop", target: "brainchop" });
     log("source 'cluster': 3-class Gaussian mixture on T1");
     await clusterSource(openDataset(root), { source: "cluster", channels: [1], k: 3, workers: 1 });
+    log("source 'clicks': 7 simulated clicks per atlas structure on T1 (random walker)");
+    const clickDice: string[] = [];
+    for (const [reference, target] of [
+      ["atlas_tracts", "clicks_tracts"],
+      ["atlas_cortex", "clicks_cortex"],
+    ]) {
+      const r = await interactiveSource(openDataset(root), {
+        source: target,
+        reference,
+        clicks: 7,
+        channel: 1,
+        seed: 1,
+      });
+      for (const [name, dice] of Object.entries(r.meanDice)) clickDice.push(`${name} ${dice.toFixed(3)}`);
+    }
+    log(`clicks: Dice against the atlas per structure (mean of the 2 cases): ${clickDice.join(", ")}`);
     return {
       arms: [
         { name: "atlas", sources: ["atlas_tracts", "atlas_cortex"] },
         { name: "brainchop", sources: ["brainchop"] },
         { name: "cluster", sources: ["cluster"] },
+        { name: "clicks", sources: ["clicks_tracts", "clicks_cortex"] },
       ],
       splits: [
         { train: ["patient07"], val: ["patient19"] },
@@ -84,6 +104,7 @@ export const MS: RealBenchmark = {
       notes: [
         "Each patient is trained on once and tested on once (2 folds); lesion metrics pool both test patients.",
         "Atlas voxels outside the JHU tracts and the HarvardOxford cortex, and voxels outside the brain, form one generic background class.",
+        `Clicks arm: 7 simulated clicks per atlas structure on T1; Dice against the atlas: ${clickDice.join(", ")}.`,
       ],
     };
   },

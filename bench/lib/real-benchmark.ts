@@ -103,6 +103,7 @@ export async function main(b: RealBenchmark): Promise<void> {
       seeds: { type: "string" },
       epochs: { type: "string" },
       iterations: { type: "string" },
+      arms: { type: "string" },
       json: { type: "boolean", default: false },
     },
   });
@@ -132,6 +133,14 @@ export async function main(b: RealBenchmark): Promise<void> {
     mkdirSync(root, { recursive: true });
     prepared = await b.prepare(root, log);
     writeFileAtomicSync(preparedFile, `${JSON.stringify(prepared, null, 2)}\n`);
+  }
+  if (values.arms) {
+    // A subset of the BackSplit arms (binary always runs): --arms atlas,clicks
+    const wanted = values.arms.split(",");
+    const unknown = wanted.filter((a) => !prepared.arms.some((arm) => arm.name === a));
+    if (unknown.length)
+      throw new Error(`--arms: unknown ${unknown.join(", ")} (have ${prepared.arms.map((a) => a.name).join(", ")})`);
+    prepared.arms = prepared.arms.filter((arm) => wanted.includes(arm.name));
   }
   const sourcesMinutes = minutes();
   let dataset: Dataset = openDataset(root);

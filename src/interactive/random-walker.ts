@@ -16,7 +16,7 @@ export interface RandomWalkerOptions {
   maxIterations?: number;
   /** Coarsen by 2 until a level has at most this many voxels; solve it to tolerance (default 150 000). */
   coarseVoxels?: number;
-  /** PCG iterations on each finer level, started from the upsampled coarser solution (default 30). */
+  /** PCG iterations on each finer level, started from the upsampled coarser solution (default 10). */
   refineIterations?: number;
   /** Levels larger than this are not solved: the coarser solution is upsampled (default 1.5e6). */
   maxSolveVoxels?: number;
@@ -89,16 +89,17 @@ function solve(
   const free = seeds.eq(SEED.none).float();
   const fixed = seeds.eq(SEED.foreground).float();
   const lambda = prior ? o.priorWeight : 0;
-  // A = L + λI on the free voxels; b = λ·prior − (L x_seeds) there.
+  // A = L + λI on the free voxels; b = λ·prior − (L x_seeds) there. A·v is not masked: the
+  // preconditioner is zero on seeds, so z and p stay zero there and seed rows never enter a dot product.
   const apply = (v: Tensor) => {
     const lv = laplacian(v, weights);
-    return (lambda ? lv.add(v.mul(lambda)) : lv).mul(free);
+    return lambda ? lv.add(v.mul(lambda)) : lv;
   };
   let x = start.mul(free).add(fixed);
   const inverseDiagonal = degree(weights, image.shape).add(lambda).clamp(1e-12, null).reciprocal().mul(free);
   let b = laplacian(fixed, weights).neg().mul(free);
   if (prior) b = b.add(prior.mul(lambda).mul(free));
-  let r = b.sub(apply(x.mul(free)));
+  let r = b.sub(apply(x.mul(free)).mul(free));
   // Stop on the preconditioned residual √(rᵀM⁻¹r), relative to the right-hand side's.
   const norm0 = Math.sqrt(b.square().mul(inverseDiagonal).sum().item()) || 1;
   let z = r.mul(inverseDiagonal);
@@ -188,7 +189,7 @@ export function randomWalker(
     tolerance: o.tolerance ?? 1e-3,
     maxIterations: o.maxIterations ?? 500,
     coarseVoxels: o.coarseVoxels ?? 150_000,
-    refineIterations: o.refineIterations ?? 30,
+    refineIterations: o.refineIterations ?? 10,
     priorWeight: o.priorWeight ?? 1e-3,
     maxSolveVoxels: o.maxSolveVoxels ?? 1.5e6,
   };
