@@ -1,8 +1,9 @@
 // An interactive segmentation session on one image: positive/negative points, scribbles and boxes
 // become random-walker seeds. Voxels whose intensity is far from every positive prompt's (mean ± 3 SD
 // around it, at least 10 % of the image's range) are background seeds, and so is everything not
-// connected to a foreground seed through free voxels (exact: the walker could only reach background);
-// the walker is solved on the bounding box of what remains. Each interaction returns the box of
+// connected to a foreground seed through free voxels (exact: the walker could only reach background),
+// and so is the empty space around the subject (floor intensity, connected to the image border) unless
+// a positive prompt is in it; the walker is solved on the bounding box of what remains. Each interaction returns the box of
 // voxels whose label changed. Undo restores the previous mask exactly.
 import { type RandomWalkerOptions, SEED, randomWalker } from "./random-walker.js";
 
@@ -53,6 +54,8 @@ export class InteractiveSession {
   readonly #image: Float32Array;
   /** The image's robust intensity range (1st to 99th percentile). */
   readonly #range: number;
+  /** The empty space around the subject: voxels at the image's floor intensity connected to its border. */
+  readonly #outside: Uint8Array;
   #lastRegion: Box | null = null;
   readonly #bins: Uint16Array;
   readonly #binLow: number;
@@ -86,6 +89,9 @@ export class InteractiveSession {
     this.#binWidth = (hi - lo) / (BINS - 1) || 1;
     this.#bins = new Uint16Array(image.length);
     for (let i = 0; i < image.length; i++) this.#bins[i] = Math.round((this.#image[i] - lo) / this.#binWidth);
+    // The floor from the 1st percentile, not the minimum: resampling rings below zero at a few voxels.
+    const p1 = sample[Math.floor(0.01 * (sample.length - 1))];
+    this.#outside = outsideOf(this.#image, shape, p1 + 0.01 * this.#range);
   }
 
   get prompts(): readonly Prompt[] {
@@ -214,6 +220,10 @@ export class InteractiveSession {
           )
             seeds[i] = SEED.none;
         }
+    // The empty space around a skull-stripped or masked image is background, unless a positive prompt
+    // is in it: otherwise a click in dark tissue (CSF) would spread into all of it.
+    if (!positives.some(([x, y, z]) => this.#outside[x + nx * (y + ny * z)]))
+      for (let i = 0; i < n; i++) if (this.#outside[i]) seeds[i] = SEED.background;
     if (inside) {
       const b = inside;
       for (let z = 0, i = 0; z < nz; z++)
@@ -235,7 +245,6 @@ export class InteractiveSession {
     // Free voxels not connected to a foreground seed only reach background seeds: probability 0.
     const reached = new Uint8Array(n);
     const queue = new Int32Array(n);
-    let head = 0;
     let tail = 0;
     for (let i = 0; i < n; i++)
       if (seeds[i] === SEED.foreground) {
@@ -244,32 +253,25 @@ export class InteractiveSession {
       }
     const lo = [nx, ny, nz];
     const hi = [-1, -1, -1];
-    const plane = nx * ny;
-    const visit = (j: number) => {
-      if (!reached[j]) {
+    spread6(
+      this.shape,
+      queue,
+      tail,
+      (i, x, y, z) => {
+        if (x < lo[0]) lo[0] = x;
+        if (x > hi[0]) hi[0] = x;
+        if (y < lo[1]) lo[1] = y;
+        if (y > hi[1]) hi[1] = y;
+        if (z < lo[2]) lo[2] = z;
+        if (z > hi[2]) hi[2] = z;
+        return seeds[i] !== SEED.background;
+      },
+      (j) => {
+        if (reached[j]) return false;
         reached[j] = 1;
-        queue[tail++] = j;
-      }
-    };
-    while (head < tail) {
-      const i = queue[head++];
-      const x = i % nx;
-      const y = ((i - x) / nx) % ny;
-      const z = (i - x - nx * y) / plane;
-      if (x < lo[0]) lo[0] = x;
-      if (x > hi[0]) hi[0] = x;
-      if (y < lo[1]) lo[1] = y;
-      if (y > hi[1]) hi[1] = y;
-      if (z < lo[2]) lo[2] = z;
-      if (z > hi[2]) hi[2] = z;
-      if (seeds[i] === SEED.background) continue;
-      if (x > 0) visit(i - 1);
-      if (x < nx - 1) visit(i + 1);
-      if (y > 0) visit(i - nx);
-      if (y < ny - 1) visit(i + nx);
-      if (z > 0) visit(i - plane);
-      if (z < nz - 1) visit(i + plane);
-    }
+        return true;
+      },
+    );
     for (let i = 0; i < n; i++) if (!reached[i] && seeds[i] === SEED.none) seeds[i] = SEED.background;
     return { seeds, prior, region: { min: lo as Voxel, max: hi as Voxel } };
   }
@@ -327,6 +329,57 @@ export class InteractiveSession {
       iterations: solved.iterations,
     };
   }
+}
+
+/**
+ * Breadth-first spread over 6-neighbours from queue[0, tail): `from(i, x, y, z)` says whether to spread
+ * from voxel i, `enter(j)` marks a neighbour and says whether to queue it.
+ */
+function spread6(
+  shape: Voxel,
+  queue: Int32Array,
+  queued: number,
+  from: (i: number, x: number, y: number, z: number) => boolean,
+  enter: (j: number) => boolean,
+): void {
+  const [nx, ny, nz] = shape;
+  const plane = nx * ny;
+  let tail = queued;
+  for (let head = 0; head < tail; head++) {
+    const i = queue[head];
+    const x = i % nx;
+    const y = ((i - x) / nx) % ny;
+    const z = (i - x - nx * y) / plane;
+    if (!from(i, x, y, z)) continue;
+    if (x > 0 && enter(i - 1)) queue[tail++] = i - 1;
+    if (x < nx - 1 && enter(i + 1)) queue[tail++] = i + 1;
+    if (y > 0 && enter(i - nx)) queue[tail++] = i - nx;
+    if (y < ny - 1 && enter(i + nx)) queue[tail++] = i + nx;
+    if (z > 0 && enter(i - plane)) queue[tail++] = i - plane;
+    if (z < nz - 1 && enter(i + plane)) queue[tail++] = i + plane;
+  }
+}
+
+/** Voxels at or below `floor` that are connected (6-neighbours) to the image's border. */
+function outsideOf(image: Float32Array, shape: Voxel, floor: number): Uint8Array {
+  const [nx, ny, nz] = shape;
+  const out = new Uint8Array(image.length);
+  const queue = new Int32Array(image.length);
+  const enter = (i: number) => {
+    if (out[i] || image[i] > floor) return false;
+    out[i] = 1;
+    return true;
+  };
+  let tail = 0;
+  for (let z = 0; z < nz; z++)
+    for (let y = 0; y < ny; y++)
+      for (let x = 0; x < nx; x++) {
+        const i = x + nx * (y + ny * z);
+        if ((x === 0 || y === 0 || z === 0 || x === nx - 1 || y === ny - 1 || z === nz - 1) && enter(i))
+          queue[tail++] = i;
+      }
+  spread6(shape, queue, tail, () => true, enter);
+  return out;
 }
 
 function clearBox(mask: Uint8Array, shape: Voxel, box: Box): void {

@@ -2,8 +2,18 @@
 // nothing written when refused, and the page in headless Chromium: clicks on a phantom organ, accept,
 // save (checked on disk against the phantom's tissue map), undo, and a live training curve.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
@@ -63,6 +73,15 @@ before(async () => {
   mkdirSync(runs, { recursive: true });
   writePhantomDataset(dataset, { train: 1, test: 1, seed: 5 });
   writeFileSync(path.join(outside, "secret.txt"), "outside the dataset\n");
+  // A prediction folder and a report in the run folder, as an experiment leaves them.
+  const predictions = path.join(runs, "predictions", "binary_seed1");
+  mkdirSync(predictions, { recursive: true });
+  writeFileSync(path.join(predictions, "prediction.json"), "{}\n");
+  copyFileSync(path.join(dataset, "labelsTr", "phantom_000.nii.gz"), path.join(predictions, "phantom_000.nii.gz"));
+  writeFileSync(
+    path.join(runs, "report.html"),
+    "<!doctype html><title>report</title><h1 id=r>comparison report</h1>\n",
+  );
   // A link inside the dataset that leads out of it.
   symlinkSync(path.join(outside, "secret.txt"), path.join(dataset, "imagesTr", "leak.txt"));
   server = await startServer({ dataset, runs: [runs], port: 0, threads: 2 });
@@ -169,6 +188,12 @@ test("serve: in Chromium, clicks label the organ, accept and save write a new so
     await page.goto(server.openUrl);
     await page.waitForSelector("body[data-ready='1']", { timeout: 60_000 });
     assert.equal(new URL(page.url()).search, "", "the token leaves the address bar");
+    // The case's prediction is offered as an overlay, the report is listed and opens (token → cookie).
+    await page.locator('#overlays input[data-overlay="prediction:r0:predictions/binary_seed1"]').waitFor();
+    const [report] = await Promise.all([page.waitForEvent("popup"), page.click("#reports a")]);
+    await report.waitForSelector("#r");
+    assert.equal(await report.textContent("#r"), "comparison report");
+    await report.close();
     await page.check("input[value=positive]");
     const canvas = (await page.locator("#gl").boundingBox())!;
     const prompts = (n: number) =>
@@ -276,4 +301,36 @@ test("serve: the training curve grows in the page while a tiny training runs", a
     await browser.close();
   }
   console.log(`screenshots in ${screenshots}`);
+});
+
+test("serve: the CLI verb prints its address, answers with the token, and stops cleanly on SIGINT", async () => {
+  const bin = new URL("../../../bin/backsplit.mjs", import.meta.url).pathname;
+  // A demo-style folder (dataset/ inside) is accepted as it is, its own folder becoming a run folder.
+  const child = spawn(process.execPath, [bin, "serve", root, "--port", "0", "--json"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (c) => {
+    stderr += c;
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (c) => {
+      out += c;
+      if (out.includes("\n")) resolve(out.split("\n")[0]);
+    });
+    child.on("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+  });
+  const { url, dataset: served, runs: roots } = JSON.parse(line) as { url: string; dataset: string; runs: string[] };
+  assert.equal(served, dataset);
+  assert.deepEqual(roots, [root]);
+  const token = new URL(url).searchParams.get("token")!;
+  assert.match(token, /^[0-9a-f]{48}$/);
+  assert.equal(new URL(url).hostname, "127.0.0.1");
+  const res = await fetch(new URL("/api/catalog", url), { headers: { "x-backsplit-token": token } });
+  assert.equal(res.status, 200);
+  assert.equal((await fetch(new URL("/api/catalog", url))).status, 401);
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  child.kill("SIGINT");
+  assert.equal(await exited, 0);
 });

@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
 import { startServer } from "../../web/server.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { type Verb, intOption } from "../verb.js";
@@ -35,8 +37,6 @@ overwritten. Stop with Ctrl-C.`,
     json: { type: "boolean", default: false },
   },
   async run(values, positionals) {
-    const { existsSync } = await import("node:fs");
-    const path = await import("node:path");
     const dir = positionals[0];
     if (!dir) throw new CliError("serve needs a dataset folder: backsplit serve DIR", EXIT.usage);
     let dataset = path.resolve(dir);

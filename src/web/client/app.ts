@@ -119,6 +119,8 @@ let mapVolume: NVImage | null = null;
 let sessionId: string | null = null;
 let classes: Record<string, number> = {};
 const overlayOn = new Map<string, boolean>();
+/** The current case's overlays: legend title, class names and palette offset. */
+const shown = new Map<string, { title: string; labels: Record<string, number>; offset: number }>();
 let lastMm: number[] | null = null;
 let stroke: number[][] = [];
 let boxCorner: number[] | null = null;
@@ -195,6 +197,10 @@ async function showCase(entry: CaseEntry): Promise<void> {
   mapVolume.setColormapLabel(labelTable({}));
   (mapVolume as unknown as { key: string }).key = "accepted";
   nv.addVolume(mapVolume);
+  shown.clear();
+  for (const v of volumes)
+    shown.set(v.key, { title: v.key.replace(/^(source|prediction):/, ""), labels: v.labels, offset: v.offset });
+  shown.set("mask", { title: "drawing", labels: { "current mask": 1 }, offset: 2 });
   renderOverlays(volumes.map((v) => v.key));
   status(`${entry.id} loaded`);
 }
@@ -246,15 +252,7 @@ function refreshOpacity(): void {
       legend.append(row);
     }
   };
-  let prediction = 0;
-  for (const [key, on] of overlayOn) {
-    const isPrediction = key.startsWith("prediction:");
-    if (on && key === "lesion") add("reference", lesionLabels(), 1);
-    if (on && key === "mask") add("drawing", { "current mask": 1 }, 2);
-    if (on && key.startsWith("source:")) add(key.slice(7), catalog.dataset.sources[key.slice(7)]?.labels ?? {});
-    if (on && isPrediction) add(key.slice(11), lesionLabels(), 3 + 2 * prediction);
-    if (isPrediction && current?.predictions[key.slice(11)]) prediction++;
-  }
+  for (const [key, { title, labels, offset }] of shown) if (overlayOn.get(key)) add(title, labels, offset);
   if (overlayOn.get("accepted") && Object.keys(classes).length) add("accepted", classes);
 }
 
