@@ -36,9 +36,8 @@ export interface SessionOptions extends Pick<RandomWalkerOptions, "beta" | "devi
 /**
  * λ of the intensity prior in sessions (see RandomWalkerOptions.priorWeight). With edge weights near
  * 1 the prior's reach is √(1/λ) ≈ 10 voxels, so one click fills a homogeneous structure instead of
- * fading like a point source (1/r in 3D). On the MS T1, one click in white matter: Dice 0.01 at
- * λ = 1e-3, 0.76 at 1e-2. Negative clicks stay effective because they bring their own intensity
- * model into the prior (fg / (fg + bg)).
+ * fading like a point source (1/r in 3D). On the MS T1, one click in white matter: Dice 0.03 at
+ * λ = 1e-3, 0.79 at 1e-2; three clicks on the demo phantom's organ: 0.95–0.98 either way.
  */
 export const DEFAULT_PRIOR_WEIGHT = 1e-2;
 
@@ -57,7 +56,10 @@ export class InteractiveSession {
   /** The empty space around the subject: voxels at the image's floor intensity connected to its border. */
   readonly #outside: Uint8Array;
   #lastRegion: Box | null = null;
+  /** Intensity bin per voxel, of the image (seeds) and of its 3×3×3 mean (prior). */
   readonly #bins: Uint16Array;
+  readonly #smoothBins: Uint16Array;
+  readonly #smooth: Float32Array;
   readonly #binLow: number;
   readonly #binWidth: number;
 
@@ -77,6 +79,10 @@ export class InteractiveSession {
     for (let i = 0; i < image.length; i += step) sample.push(this.#image[i]);
     sample.sort((a, b) => a - b);
     this.#range = sample[Math.floor(0.99 * (sample.length - 1))] - sample[Math.floor(0.01 * (sample.length - 1))] || 1;
+    // The prior reads a 3×3×3 mean of the image: a lone voxel of the clicked structure's intensity
+    // inside another tissue (noise, texture) is not taken for the structure. Background seeds read
+    // the image itself, so that they start right at a structure's edge.
+    this.#smooth = boxMean3(this.#image, shape);
     // Intensities binned once, so that each interaction evaluates its intensity models per bin
     // (a table of BINS entries) instead of per voxel.
     let lo = Number.POSITIVE_INFINITY;
@@ -88,7 +94,11 @@ export class InteractiveSession {
     this.#binLow = lo;
     this.#binWidth = (hi - lo) / (BINS - 1) || 1;
     this.#bins = new Uint16Array(image.length);
-    for (let i = 0; i < image.length; i++) this.#bins[i] = Math.round((this.#image[i] - lo) / this.#binWidth);
+    this.#smoothBins = new Uint16Array(image.length);
+    for (let i = 0; i < image.length; i++) {
+      this.#bins[i] = Math.round((this.#image[i] - lo) / this.#binWidth);
+      this.#smoothBins[i] = Math.round((this.#smooth[i] - lo) / this.#binWidth);
+    }
     // The floor from the 1st percentile, not the minimum: resampling rings below zero at a few voxels.
     const p1 = sample[Math.floor(0.01 * (sample.length - 1))];
     this.#outside = outsideOf(this.#image, shape, p1 + 0.01 * this.#range);
@@ -177,14 +187,15 @@ export class InteractiveSession {
     const models = positives.map(model);
     const negativeModels = negatives.map(model);
     const floor = 0.1 * this.#range;
-    // Per intensity bin: the foreground likelihood (closest positive model, Gaussian with σ ≥ floor/2),
-    // the prior fg/(fg + bg) against the negative models, and whether it is near a positive model.
+    // Per intensity bin: whether it is near a positive model (else a background seed), and the
+    // prior: 1 inside a model's window (± max(3 SD, floor)), a Gaussian tail of σ = floor/2 outside
+    // it; where a negative model fits as well, the prior drops (fg² / (fg + bg)).
+    const window = (m: { mean: number; spread: number }) => Math.max(3 * m.spread, floor);
     const likelihood = (v: number, ms: { mean: number; spread: number }[]) => {
       let best = 0;
       for (const m of ms) {
-        const d = v - m.mean;
-        const s2 = Math.max(m.spread, floor / 2) ** 2;
-        best = Math.max(best, Math.exp(-(d * d) / (2 * s2)));
+        const d = Math.max(0, Math.abs(v - m.mean) - window(m));
+        best = Math.max(best, Math.exp(-(d * d) / (2 * (floor / 2) ** 2)));
       }
       return best;
     };
@@ -194,14 +205,13 @@ export class InteractiveSession {
       const v = this.#binLow + b * this.#binWidth;
       const fg = likelihood(v, models);
       const bg = negativeModels.length ? likelihood(v, negativeModels) : 0;
-      priorOfBin[b] = fg + bg > 0 ? fg / (fg + bg) : 0;
-      nearBin[b] = models.some((m) => Math.abs(v - m.mean) <= Math.max(3 * m.spread, floor)) ? 1 : 0;
+      priorOfBin[b] = fg + bg > 0 ? (fg * fg) / (fg + bg) : 0;
+      nearBin[b] = models.some((m) => Math.abs(v - m.mean) <= window(m)) ? 1 : 0;
     }
     const prior = new Float32Array(n);
     for (let i = 0; i < n; i++) {
-      const b = this.#bins[i];
-      prior[i] = priorOfBin[b];
-      if (!nearBin[b]) seeds[i] = SEED.background;
+      prior[i] = priorOfBin[this.#smoothBins[i]];
+      if (!nearBin[this.#bins[i]]) seeds[i] = SEED.background;
     }
     // A background seed needs all six neighbours far too: an outlier inside the structure, or a
     // boundary voxel, stays free for the walker.
@@ -306,14 +316,17 @@ export class InteractiveSession {
       device: this.o.device,
       tolerance: this.o.tolerance,
     });
-    // Outside the region every voxel is background; inside, the walker decides.
+    // Outside the region every voxel is background; inside, the walker decides, and only what is
+    // connected to a positive seed is kept: an isolated voxel of the right intensity behind strong
+    // edges follows the prior, not the clicks.
+    const kept = connectedToSeeds(solved.probability, seeds, size);
     const oldRegion = this.#lastRegion;
     if (oldRegion) clearBox(this.mask, this.shape, oldRegion);
     for (let z = 0; z < sz; z++)
       for (let y = 0; y < sy; y++)
         for (let x = 0; x < sx; x++) {
           const i = region.min[0] + x + nx * (region.min[1] + y + ny * (region.min[2] + z));
-          this.mask[i] = solved.probability[x + sx * (y + sy * z)] > 0.5 ? 1 : 0;
+          this.mask[i] = kept[x + sx * (y + sy * z)];
         }
     this.#lastRegion = region;
     const union: Box = oldRegion
@@ -358,6 +371,40 @@ function spread6(
     if (z > 0 && enter(i - plane)) queue[tail++] = i - plane;
     if (z < nz - 1 && enter(i + plane)) queue[tail++] = i + plane;
   }
+}
+
+/** The mean over each voxel's 3×3×3 neighbourhood (clamped at the border), as three 3-tap passes. */
+function boxMean3(image: Float32Array, shape: Voxel): Float32Array {
+  let a = Float32Array.from(image);
+  let b = new Float32Array(image.length);
+  const strides = [1, shape[0], shape[0] * shape[1]];
+  for (let axis = 0; axis < 3; axis++) {
+    const stride = strides[axis];
+    const n = shape[axis];
+    for (let i = 0; i < a.length; i++) {
+      const k = Math.floor(i / stride) % n;
+      const prev = k > 0 ? a[i - stride] : a[i];
+      const next = k < n - 1 ? a[i + stride] : a[i];
+      b[i] = (prev + a[i] + next) / 3;
+    }
+    [a, b] = [b, a];
+  }
+  return a;
+}
+
+/** Voxels with probability > 0.5 that are 6-connected to a foreground seed through such voxels. */
+function connectedToSeeds(probability: Float32Array, seeds: Uint8Array, shape: Voxel): Uint8Array {
+  const out = new Uint8Array(probability.length);
+  const queue = new Int32Array(probability.length);
+  const enter = (i: number) => {
+    if (out[i] || !(probability[i] > 0.5)) return false;
+    out[i] = 1;
+    return true;
+  };
+  let tail = 0;
+  for (let i = 0; i < seeds.length; i++) if (seeds[i] === SEED.foreground && enter(i)) queue[tail++] = i;
+  spread6(shape, queue, tail, () => true, enter);
+  return out;
 }
 
 /** Voxels at or below `floor` that are connected (6-neighbours) to the image's border. */

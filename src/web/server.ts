@@ -210,7 +210,12 @@ export async function startServer(o: ServeOptions): Promise<WebServer> {
     const push = () => {
       if (!existsSync(file)) return;
       const size = statSync(file).size;
-      if (size < offset) offset = 0; // the log was rewritten (a new run in the same folder)
+      if (size < offset) {
+        // The log was rewritten (a new run in the same folder): the page starts its curve again.
+        offset = 0;
+        partial = "";
+        res.write("event: reset\ndata: {}\n\n");
+      }
       if (size === offset) return;
       const text = partial + readFileSync(file).subarray(offset, size).toString("utf8");
       offset = size;

@@ -375,6 +375,10 @@ function watchRun(run: RunEntry): void {
   events = new EventSource(
     `/api/events?root=${encodeURIComponent(run.root)}&path=${encodeURIComponent(run.path)}&token=${token}`,
   );
+  events.addEventListener("reset", () => {
+    records.length = 0;
+    drawCurve(records, run.epochs);
+  });
   events.onmessage = (e) => {
     records.push(JSON.parse(e.data));
     drawCurve(records, run.epochs);
