@@ -104,6 +104,11 @@ export class InteractiveSession {
     this.#outside = outsideOf(this.#image, shape, p1 + 0.01 * this.#range);
   }
 
+  /** Whether voxel index i is in the empty space around the subject (see the class comment). */
+  isEmptySpace(i: number): boolean {
+    return this.#outside[i] === 1;
+  }
+
   get prompts(): readonly Prompt[] {
     return this.#prompts;
   }

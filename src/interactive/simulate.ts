@@ -116,6 +116,9 @@ export function simulateClicks(
       let nExtra = 0;
       for (let i = 0; i < n; i++) {
         if (ref[i] && !session.mask[i]) {
+          // A user labelling a structure does not click in the empty space around the subject, even
+          // where a registered atlas puts part of the structure there; those voxels still count in the Dice.
+          if (session.isEmptySpace(i)) continue;
           missed[i] = 1;
           nMissed++;
         } else if (!ref[i] && session.mask[i]) {
