@@ -3,8 +3,8 @@
 // around it, at least 10 % of the image's range) are background seeds, and so is everything not
 // connected to a foreground seed through free voxels (exact: the walker could only reach background),
 // and so is the empty space around the subject (floor intensity, connected to the image border) unless
-// a positive prompt is in it; the walker is solved on the bounding box of what remains. Each interaction returns the box of
-// voxels whose label changed. Undo restores the previous mask exactly.
+// a positive prompt is in it; the walker is solved on the bounding box of what remains. Each
+// interaction returns the box of voxels whose label changed. Undo restores the previous mask exactly.
 import { type RandomWalkerOptions, SEED, randomWalker } from "./random-walker.js";
 
 export type Voxel = [number, number, number];
@@ -59,7 +59,6 @@ export class InteractiveSession {
   /** Intensity bin per voxel, of the image (seeds) and of its 3×3×3 mean (prior). */
   readonly #bins: Uint16Array;
   readonly #smoothBins: Uint16Array;
-  readonly #smooth: Float32Array;
   readonly #binLow: number;
   readonly #binWidth: number;
 
@@ -82,7 +81,7 @@ export class InteractiveSession {
     // The prior reads a 3×3×3 mean of the image: a lone voxel of the clicked structure's intensity
     // inside another tissue (noise, texture) is not taken for the structure. Background seeds read
     // the image itself, so that they start right at a structure's edge.
-    this.#smooth = boxMean3(this.#image, shape);
+    const smooth = boxMean3(this.#image, shape);
     // Intensities binned once, so that each interaction evaluates its intensity models per bin
     // (a table of BINS entries) instead of per voxel.
     let lo = Number.POSITIVE_INFINITY;
@@ -97,7 +96,7 @@ export class InteractiveSession {
     this.#smoothBins = new Uint16Array(image.length);
     for (let i = 0; i < image.length; i++) {
       this.#bins[i] = Math.round((this.#image[i] - lo) / this.#binWidth);
-      this.#smoothBins[i] = Math.round((this.#smooth[i] - lo) / this.#binWidth);
+      this.#smoothBins[i] = Math.round((smooth[i] - lo) / this.#binWidth);
     }
     // The floor from the 1st percentile, not the minimum: resampling rings below zero at a few voxels.
     const p1 = sample[Math.floor(0.01 * (sample.length - 1))];

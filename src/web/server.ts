@@ -4,7 +4,7 @@
 // Safety: loopback by default, a random token on every data request, paths confined to the
 // served folders, bounded request bodies, errors as JSON.
 import { randomBytes, timingSafeEqual } from "node:crypto";
-import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
+import { closeSync, createReadStream, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
@@ -82,7 +82,6 @@ export async function startServer(o: ServeOptions): Promise<WebServer> {
   /** Sources this server created: only these may receive more maps. */
   const owned = new Map<string, Record<string, number>>();
   const clients = new Set<ServerResponse>();
-  let port = 0;
 
   const authorised = (req: IncomingMessage, url: URL): "header" | "query" | "cookie" | null => {
     if (token === null) return "header";
@@ -137,12 +136,15 @@ export async function startServer(o: ServeOptions): Promise<WebServer> {
       const body = await readJson(req, maxBody);
       const caseId = stringField(body, "case");
       const channel = body.channel === undefined ? 0 : Number(body.channel);
-      const entry = catalog().cases.find((c) => c.id === caseId);
+      // The dataset alone says which cases exist (the catalog would also scan the run folders).
+      const dataset = openDataset(roots.data);
+      const entry = [...dataset.training, ...dataset.test].find((c) => c.id === caseId);
       if (!entry) throw new HttpError(404, `no case '${caseId}' in the dataset`);
       const image = entry.images[channel];
       if (!Number.isInteger(channel) || !image)
         throw new HttpError(400, `case ${caseId} has no channel ${body.channel}`);
-      const { info, shape } = await sessions.open(caseId, channel, resolveInside(roots.data, image.path));
+      const file = resolveInside(roots.data, path.relative(roots.data, image));
+      const { info, shape } = await sessions.open(caseId, channel, file);
       return sendJson(res, 201, { ...info, shape });
     }
     const session = sessions.get(parts[1] ?? "");
@@ -217,7 +219,15 @@ export async function startServer(o: ServeOptions): Promise<WebServer> {
         res.write("event: reset\ndata: {}\n\n");
       }
       if (size === offset) return;
-      const text = partial + readFileSync(file).subarray(offset, size).toString("utf8");
+      // Only the bytes appended since the last look.
+      const chunk = Buffer.alloc(size - offset);
+      const fd = openSync(file, "r");
+      try {
+        readSync(fd, chunk, 0, chunk.length, offset);
+      } finally {
+        closeSync(fd);
+      }
+      const text = partial + chunk.toString("utf8");
       offset = size;
       const lines = text.split("\n");
       partial = lines.pop() ?? "";
@@ -280,7 +290,7 @@ export async function startServer(o: ServeOptions): Promise<WebServer> {
     server.once("error", reject);
     server.listen(o.port ?? 0, host, () => resolve());
   });
-  port = (server.address() as AddressInfo).port;
+  const port = (server.address() as AddressInfo).port;
   const shown = host.includes(":") ? `[${host}]` : host;
   const url = `http://${shown}:${port}/`;
   return {
