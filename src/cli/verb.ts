@@ -42,6 +42,14 @@ export function intOption(values: OptionValues, name: string, fallback?: number)
 }
 
 /** --dice-over: "lesion" (default) or "all". */
+/** --batch-dice on|off; absent: the plan decides. */
+export function batchDiceOption(values: OptionValues): boolean | undefined {
+  const v = values["batch-dice"];
+  if (v === undefined) return undefined;
+  if (v !== "on" && v !== "off") throw new CliError(`--batch-dice must be on or off, got '${v}'`, EXIT.usage);
+  return v === "on";
+}
+
 export function diceOverOption(values: OptionValues): "lesion" | "all" {
   const v = String(values["dice-over"] ?? "lesion");
   if (v !== "lesion" && v !== "all") throw new CliError(`--dice-over must be lesion or all, got '${v}'`, EXIT.usage);

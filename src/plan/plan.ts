@@ -31,6 +31,8 @@ export interface Configuration {
   use_mask_for_norm: boolean[];
   resampling_data: "linear" | "cubic";
   resampling_seg: "smooth" | "nearest";
+  /** Soft Dice summed over the batch (nnU-Net: true for 2d, false for 3d_fullres). Absent in older plans. */
+  batch_dice?: boolean;
   estimated_memory_gb: number;
   architecture: Architecture;
 }
@@ -217,6 +219,7 @@ export function planExperiment(dataset: Dataset, fingerprint: Fingerprint, optio
         spacing,
         patch_size: c3.patch,
         batch_size: c3.batch,
+        batch_dice: batchDiceRule(3, c3.patch, medianShape),
         estimated_memory_gb: c3.memoryGb,
         architecture: c3.architecture,
         ...common,
@@ -227,12 +230,24 @@ export function planExperiment(dataset: Dataset, fingerprint: Fingerprint, optio
         spacing,
         patch_size: c2.patch,
         batch_size: c2.batch,
+        batch_dice: true,
         estimated_memory_gb: c2.memoryGb,
         architecture: c2.architecture,
         ...common,
       },
     },
   };
+}
+
+/**
+ * nnU-Net's batch-Dice rule: on for 2D, and for 3D when a patch covers under a quarter of the median
+ * image (where nnU-Net would also plan a 3d_lowres; its fullres configuration then sums Dice over the
+ * batch). Small CPU patches fall under it, where per-sample Dice rewards predicting no lesion.
+ */
+export function batchDiceRule(dims: 2 | 3, patch: readonly number[], medianShape: readonly number[]): boolean {
+  if (dims === 2) return true;
+  const voxels = (v: readonly number[]) => v.reduce((a, b) => a * b, 1);
+  return voxels(patch) / voxels(medianShape) < 0.25;
 }
 
 export function writePlans(dir: string, plans: Plans): string {

@@ -40,8 +40,11 @@ interface TrainingRecord {
   plans: string;
 }
 
-/** Loads a training run's network (best checkpoint, else the latest). */
-export function loadRun(run: string, device: string, checkpoint: "best" | "latest" = "best"): LoadedModel {
+/**
+ * Loads a training run's network: the final weights by default, as nnU-Net predicts with
+ * checkpoint_final (the "best" one is picked on a few noisy validation patches), or the best-EMA ones.
+ */
+export function loadRun(run: string, device: string, checkpoint: "best" | "latest" = "latest"): LoadedModel {
   const recordFile = path.join(run, "training.json");
   if (!existsSync(recordFile)) throw new Error(`${run}: not a training run (no training.json)`);
   const record = JSON.parse(readFileSync(recordFile, "utf8")) as TrainingRecord;
@@ -93,6 +96,8 @@ export interface PredictOptions {
   tileStep?: number;
   /** Also write {case}_fisher_gap.nii.gz: the closed-form logit-space Fisher gap (1 − p_lesion)(1 − ‖q‖²). */
   saveFisherMap?: boolean;
+  /** Which weights: the final ones (default, nnU-Net's) or the best validation EMA's. */
+  checkpoint?: "latest" | "best";
 }
 
 /** Predicts one case (its channel files) with one or more runs (averaged) and writes the outputs. */
@@ -232,7 +237,7 @@ export async function predictFolder(job: PredictJob, report: Report = () => {}):
   setThreads(job.threads);
   const device = resolveDevice(job.options.device);
   if (device.startsWith("cuda")) setCudnnBenchmark(true);
-  const models = job.runs.map((r) => loadRun(r, device));
+  const models = job.runs.map((r) => loadRun(r, device, job.options.checkpoint ?? "latest"));
   const cases = listInputCases(job.input);
   if (cases.size === 0) throw new Error(`${job.input}: no images named {case}_0000${".nii.gz"} found`);
   const options = { ...job.options, device };

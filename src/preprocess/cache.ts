@@ -15,6 +15,9 @@ export interface LesionInstance {
   /** Centre of the instance's bounding box, [z, y, x] voxels of the cached grid. */
   center: number[];
   voxels: number;
+  /** Bounding box of the instance, inclusive [z, y, x] corners (absent in caches written before it). */
+  lo?: number[];
+  hi?: number[];
 }
 
 export interface CachedCase {

@@ -52,7 +52,13 @@ function lesionInstances(seg: Int16Array, shape: number[], lesionValues: number[
       }
     }
     for (let l = 1; l <= count; l++)
-      out.push({ label: value, center: lo[l].map((v, a) => Math.round((v + hi[l][a]) / 2)), voxels: voxels[l] });
+      out.push({
+        label: value,
+        center: lo[l].map((v, a) => Math.round((v + hi[l][a]) / 2)),
+        voxels: voxels[l],
+        lo: lo[l],
+        hi: hi[l],
+      });
   }
   return out;
 }

@@ -56,19 +56,33 @@ export class PatchSampler {
   private randomPatch(r: () => number): PatchRequest {
     const caseIndex = Math.floor(r() * this.cases.length);
     const shape = this.cases[caseIndex].shape.slice(1);
-    // Starts from -patch/2 to shape - patch/2, so borders are seen as often as the centre.
-    const start = shape.map((n, a) => Math.floor(r() * Math.max(1, n)) - Math.floor(this.o.patch[a] / 2));
+    // nnU-Net's random patch: wholly inside the volume along every axis at least a patch long,
+    // centred (with random slack) along shorter ones. Letting patches hang half outside, as an
+    // earlier version did, filled about a quarter of a 2D patch with padding.
+    const start = shape.map((n, a) => {
+      const p = this.o.patch[a];
+      return n >= p ? Math.floor(r() * (n - p + 1)) : n - p + Math.floor(r() * (p - n + 1));
+    });
     return { caseIndex, start, lesion: null };
   }
 
   private lesionPatch(r: () => number): PatchRequest {
     const k = Math.floor(r() * this.instances.length);
     const [caseIndex, j] = this.instances[k];
-    const center = this.cases[caseIndex].lesions[j].center;
-    // Jitter by up to a quarter patch so the lesion is not always in the middle.
-    const start = center.map(
-      (c, a) => c - Math.floor(this.o.patch[a] / 2) + Math.round((r() - 0.5) * (this.o.patch[a] / 2)),
-    );
+    const instance = this.cases[caseIndex].lesions[j];
+    const shape = this.cases[caseIndex].shape.slice(1);
+    // A point drawn uniformly in the instance's bounding box (every slice of a lesion can be the one a
+    // 2D patch sees, as nnU-Net's random foreground voxel does), jittered by up to a quarter patch so
+    // the lesion is not always in the middle, then kept inside the volume like a random patch.
+    const start = instance.center.map((c, a) => {
+      const p = this.o.patch[a];
+      const lo = instance.lo?.[a] ?? c;
+      const hi = instance.hi?.[a] ?? c;
+      const point = lo + Math.floor(r() * (hi - lo + 1));
+      const s = point - Math.floor(p / 2) + Math.round((r() - 0.5) * (p / 2));
+      const n = shape[a];
+      return n >= p ? Math.min(Math.max(s, 0), n - p) : Math.min(Math.max(s, n - p), 0);
+    });
     return { caseIndex, start, lesion: k };
   }
 }

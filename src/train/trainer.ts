@@ -29,7 +29,7 @@ import { fromBytes } from "../engine/safetensors.js";
 import { logitFisherTraces, patchFisher, summarizeFisher } from "../fisher/fisher.js";
 import { type ArchitectureName, buildModel } from "../models/registry.js";
 import { SliceAdapter } from "../models/slices.js";
-import type { Plans } from "../plan/plan.js";
+import { type Plans, batchDiceRule } from "../plan/plan.js";
 import { type CachedCase, readCachedMeta } from "../preprocess/cache.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
 import { mulberry32 } from "../util/random.js";
@@ -67,6 +67,8 @@ export interface TrainConfig {
   augment: boolean;
   lesionShare: number;
   diceOver: "all" | "lesion";
+  /** Batch Dice on or off; default: nnU-Net's rule (on for 2D, and for 3D patches under a quarter of the median image). */
+  batchDice?: boolean;
   /**
    * Fine-tune: start from this run's weights (e.g. a binary model), widening the output layer
    * when this run has more classes (new background classes start as copies of "background").
@@ -275,6 +277,8 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
   const lossOptions = {
     lesionClasses: lesionValues,
     diceOver: config.diceOver,
+    // nnU-Net's rule on the patch actually trained (a --patch override may change it).
+    batchDice: config.batchDice ?? batchDiceRule(cfg.dims, patch.slice(3 - cfg.dims), cfg.median_image_size_in_voxels),
     ignoreValue: classes.ignore ?? null,
     unknownBackgroundValue: unknownValue,
     backgroundClasses: [...Array(numClasses).keys()].filter((c) => !lesionValues.includes(c)),

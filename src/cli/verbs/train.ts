@@ -5,7 +5,7 @@ import type { EpochLog, TrainConfig } from "../../train/trainer.js";
 import { runInWorker } from "../../util/worker.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { Progress } from "../progress.js";
-import { COMMON_HELP, COMMON_OPTIONS, type OptionValues, type Verb, diceOverOption, intOption } from "../verb.js";
+import { COMMON_HELP, COMMON_OPTIONS, type OptionValues, type Verb, batchDiceOption, diceOverOption, intOption } from "../verb.js";
 import { BUDGETS } from "../worker-steps.js";
 
 const JOBS = new URL("../../jobs/train.js", import.meta.url).href;
@@ -45,6 +45,7 @@ export const trainVerb: Verb = {
   --arch A           plain (nnU-Net's U-Net, default), resenc (residual encoder) or segresnet
   --dice-over D      soft Dice over the lesion classes only (default) or all non-zero classes
                      (nnU-Net's; dilutes the lesion's share as background classes are added)
+  --batch-dice B     on | off: Dice summed over the batch (default: the plan's, on for 2d, off for 3d)
   --fisher-log       log Fisher proxies and gradient-norm variance every epoch (see backsplit fisher)
   --config NAME      plans configuration (default 3d_fullres)
   --preprocessed D   folder with plans.json (default DIR/preprocessed)
@@ -63,6 +64,7 @@ ${COMMON_HELP}`,
     ...COMMON_OPTIONS,
     "fisher-log": { type: "boolean", default: false },
     "dice-over": { type: "string", default: "lesion" },
+    "batch-dice": { type: "string" },
     mode: { type: "string", default: "binary" },
     background: { type: "string" },
     "near-mm": { type: "string" },
@@ -126,6 +128,7 @@ ${COMMON_HELP}`,
       augment: !values["no-augment"],
       lesionShare: 1 / 3,
       diceOver: diceOverOption(values),
+      batchDice: batchDiceOption(values),
       fisherLog: Boolean(values["fisher-log"]),
     };
     const json = Boolean(values.json);
@@ -167,6 +170,7 @@ export const predictVerb: Verb = {
   --collapse C       prob (p_lesion > threshold, default) or argmax (lesion wins over all classes)
   --threshold X      for prob (default 0.5)
   --mirror           average over mirrored inputs (test-time augmentation, 8× slower in 3D)
+  --checkpoint C     latest (the final weights, default, as nnU-Net) or best (best validation EMA)
   --save-probabilities  also write {case}_prob.nii.gz (lesion probability, float32)
   --save-classes     also write {case}_classes.nii.gz (the full class map, background classes included)
   --amp              mixed precision (CUDA)
@@ -177,6 +181,7 @@ ${COMMON_HELP}`,
     collapse: { type: "string", default: "prob" },
     threshold: { type: "string", default: "0.5" },
     mirror: { type: "boolean", default: false },
+    checkpoint: { type: "string", default: "latest" },
     "save-probabilities": { type: "boolean", default: false },
     "save-classes": { type: "boolean", default: false },
     amp: { type: "boolean", default: false },
@@ -198,6 +203,7 @@ ${COMMON_HELP}`,
         collapse,
         threshold: numberOption(values, "threshold", 0.5),
         mirror: Boolean(values.mirror),
+        checkpoint: checkpointOption(values),
         device: String(values.device),
         saveProbabilities: Boolean(values["save-probabilities"]),
         saveClasses: Boolean(values["save-classes"]),
@@ -231,12 +237,12 @@ export const exportVerb: Verb = {
   help: `  --onnx FILE        where to write the model (required)
   --collapse C       prob (default) or argmax, folded into the lesion_mask output
   --threshold X      for prob (default 0.5)
-  --checkpoint C     best (default) or latest`,
+  --checkpoint C     latest (the final weights, default, as nnU-Net) or best (best validation EMA)`,
   options: {
     onnx: { type: "string" },
     collapse: { type: "string", default: "prob" },
     threshold: { type: "string", default: "0.5" },
-    checkpoint: { type: "string", default: "best" },
+    checkpoint: { type: "string", default: "latest" },
   },
   async run(values, positionals) {
     if (positionals.length !== 1) throw new CliError("expected one training run folder", EXIT.usage);
@@ -246,7 +252,7 @@ export const exportVerb: Verb = {
       throw new CliError("--collapse must be prob or argmax", EXIT.usage);
     const { loadRun } = await import("../../predict/predict.js");
     const { exportOnnx } = await import("../../predict/onnx.js");
-    const model = loadRun(path.resolve(positionals[0]), "cpu", values.checkpoint === "latest" ? "latest" : "best");
+    const model = loadRun(path.resolve(positionals[0]), "cpu", checkpointOption(values));
     const file = path.resolve(String(values.onnx));
     const { SliceAdapter } = await import("../../models/slices.js");
     const twoD = model.net instanceof SliceAdapter;
@@ -266,3 +272,9 @@ export const exportVerb: Verb = {
     return EXIT.ok;
   },
 };
+
+function checkpointOption(values: OptionValues): "latest" | "best" {
+  const v = String(values.checkpoint ?? "latest");
+  if (v !== "latest" && v !== "best") throw new CliError(`--checkpoint must be latest or best, got '${v}'`, EXIT.usage);
+  return v;
+}

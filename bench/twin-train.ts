@@ -1,0 +1,357 @@
+// npm run bench -- twin-train [--data ms|brats] [--config 2d|3d] [--seeds 1,2,3] [--folds 0,1] [--epochs N]
+//   [--iterations N] [--patch AxB[xC]] [--batch N] [--features A,B,…] [--arms ours,twin] [--out DIR]
+// Our trainer next to an independent PyTorch twin (bench/py/train_twin.py: the same U-Net widths, patch,
+// batch, iterations, SGD/Nesterov/poly recipe and lesion-patch share; CE + batch Dice; flips only; no deep
+// supervision) on real data with held-out cases. The twin reads our preprocessed cache through np.memmap,
+// so both see the same voxels. Each model predicts its held-out cases (ours: `predict` defaults; the
+// twin: final weights, no mirroring), and both are scored by our `evaluate`. One JSON line per arm, fold
+// and seed (with the validation pseudo-Dice curve), then a summary with the ratios ours / twin and the
+// goal: every seed learns within the first quarter of the budget, voxel Dice ≥ the twin's, false-positive
+// lesions ≤ the twin's. No postprocessing on either side.
+//   ms     Lesjak 2017 patients 07 and 19 (FLAIR, T1, T2): one trains, the other is tested, both ways.
+//   brats  BraTS 2013 subset, enhancing tumour (label 4) as the lesion: 2 train / 2 test cases, both ways.
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import { workerSteps } from "../src/cli/worker-steps.js";
+import { openDataset } from "../src/dataset/layout.js";
+import { evaluateFolders, summarize } from "../src/evaluate/evaluate.js";
+import { readVolume, writeVolume } from "../src/io/read.js";
+import { fingerprintDataset } from "../src/plan/fingerprint.js";
+import { type Plans, planExperiment, writePlans } from "../src/plan/plan.js";
+import { preprocessDataset } from "../src/preprocess/preprocess.js";
+import type { EpochLog } from "../src/train/trainer.js";
+import { SHARED } from "./lib/real-benchmark.js";
+
+const { values } = parseArgs({
+  options: {
+    data: { type: "string", default: "ms" },
+    config: { type: "string", default: "2d" },
+    seeds: { type: "string", default: "1,2,3" },
+    folds: { type: "string", default: "0,1" },
+    epochs: { type: "string", default: "20" },
+    iterations: { type: "string", default: "40" },
+    patch: { type: "string" },
+    batch: { type: "string" },
+    features: { type: "string" },
+    arms: { type: "string", default: "ours,twin" },
+    threads: { type: "string", default: "2" },
+    out: { type: "string" },
+    json: { type: "boolean", default: false },
+  },
+});
+
+interface Setup {
+  cases: string[];
+  channels: string[];
+  folds: { train: string[]; test: string[] }[];
+  defaults: Record<"2d" | "3d", { patch: number[]; batch: number; features: number[] }>;
+  prepare(root: string): Promise<void>;
+}
+
+const MS_PATIENTS = ["patient07", "patient19"];
+const BRATS_CASES = ["brats_2013_pat0003_1", "brats_2013_pat0004_1", "brats_2013_pat0005_1", "brats_2013_pat0006_1"];
+
+const SETUPS: Record<string, Setup> = {
+  ms: {
+    cases: MS_PATIENTS,
+    channels: ["FLAIR", "T1", "T2"],
+    folds: [
+      { train: ["patient07"], test: ["patient19"] },
+      { train: ["patient19"], test: ["patient07"] },
+    ],
+    defaults: {
+      "2d": { patch: [96, 96], batch: 4, features: [8, 16, 32, 64] },
+      "3d": { patch: [48, 48, 48], batch: 2, features: [8, 16, 32, 64] },
+    },
+    async prepare(root) {
+      const ms = path.join(SHARED, "ms-lesjak2017");
+      for (const p of MS_PATIENTS) {
+        this.channels.forEach((ch, i) =>
+          symlinkSync(path.join(ms, p, `${ch}.nii.gz`), path.join(root, "imagesTr", `${p}_000${i}.nii.gz`)),
+        );
+        symlinkSync(path.join(ms, p, "GOLD_STANDARD.nii.gz"), path.join(root, "labelsTr", `${p}.nii.gz`));
+      }
+    },
+  },
+  brats: {
+    cases: BRATS_CASES,
+    channels: ["Flair_subtrMeanDivStd", "T1c_subtrMeanDivStd"],
+    folds: [
+      { train: BRATS_CASES.slice(0, 2), test: BRATS_CASES.slice(2) },
+      { train: BRATS_CASES.slice(2), test: BRATS_CASES.slice(0, 2) },
+    ],
+    defaults: {
+      "2d": { patch: [96, 96], batch: 4, features: [8, 16, 32, 64] },
+      "3d": { patch: [48, 48, 48], batch: 2, features: [8, 16, 32, 64] },
+    },
+    async prepare(root) {
+      const brats = path.join(SHARED, "brats2015-subset");
+      for (const id of BRATS_CASES) {
+        this.channels.forEach((ch, i) =>
+          symlinkSync(path.join(brats, id, `${ch}.nii.gz`), path.join(root, "imagesTr", `${id}_000${i}.nii.gz`)),
+        );
+        const classes = await readVolume(path.join(brats, id, "OTMultiClass.nii.gz"));
+        const lesion = Uint8Array.from(classes.data, (v) => (v === 4 ? 1 : 0));
+        await writeVolume(path.join(root, "labelsTr", `${id}.nii.gz`), classes.withData(lesion));
+      }
+    },
+  },
+};
+
+const setup = SETUPS[String(values.data)];
+if (!setup) throw new Error(`--data must be one of ${Object.keys(SETUPS).join(", ")}`);
+const dims = values.config === "3d" ? 3 : 2;
+const configuration = dims === 3 ? "3d_fullres" : "2d";
+const defaults = setup.defaults[dims === 3 ? "3d" : "2d"];
+const patch = values.patch ? String(values.patch).split("x").map(Number) : defaults.patch;
+const batch = values.batch ? Number(values.batch) : defaults.batch;
+const features = values.features ? String(values.features).split(",").map(Number) : defaults.features;
+const epochs = Number(values.epochs);
+const iterations = Number(values.iterations);
+const seeds = String(values.seeds).split(",").map(Number);
+const folds = String(values.folds).split(",").map(Number);
+const arms = String(values.arms).split(",");
+const threads = Number(values.threads);
+const out = path.resolve(String(values.out ?? path.join("out", `twin-train-${values.data}-${values.config}`)));
+const log = (m: string) => process.stderr.write(`[twin-train] ${m}\n`);
+
+// The dataset, plan and cache (made once; reused by the next run).
+const root = path.join(out, "dataset");
+const preprocessed = path.join(root, "preprocessed");
+if (!existsSync(path.join(root, "dataset.json"))) {
+  for (const d of ["imagesTr", "labelsTr"]) mkdirSync(path.join(root, d), { recursive: true });
+  await setup.prepare(root);
+  writeFileSync(
+    path.join(root, "dataset.json"),
+    `${JSON.stringify({
+      name: `twin-${values.data}`,
+      channel_names: Object.fromEntries(setup.channels.map((c, i) => [String(i), c])),
+      labels: { background: 0, lesion: 1 },
+      numTraining: setup.cases.length,
+      file_ending: ".nii.gz",
+    })}\n`,
+  );
+}
+if (!existsSync(path.join(preprocessed, "plans.json"))) {
+  const dataset = openDataset(root);
+  writePlans(preprocessed, planExperiment(dataset, await fingerprintDataset(dataset, { workers: 1 }), {}));
+}
+const plans = JSON.parse(readFileSync(path.join(preprocessed, "plans.json"), "utf8")) as Plans;
+const cache = path.join(preprocessed, plans.configurations[configuration].data_identifier);
+if (!setup.cases.every((id) => existsSync(path.join(cache, `${id}.json`)))) {
+  log(`preprocessing (${configuration})`);
+  await preprocessDataset(openDataset(root), plans, configuration, preprocessed, { workers: 1 });
+}
+writeFileSync(
+  path.join(preprocessed, "splits_final.json"),
+  `${JSON.stringify(setup.folds.map((f) => ({ train: f.train, val: f.test })))}\n`,
+);
+
+/** A folder with the fold's test references only (evaluate scores every reference it finds). */
+function referenceFolder(fold: number): string {
+  const dir = path.join(out, "references", `fold${fold}`);
+  if (!existsSync(dir)) {
+    mkdirSync(dir, { recursive: true });
+    for (const id of setup.folds[fold].test)
+      symlinkSync(path.join(root, "labelsTr", `${id}.nii.gz`), path.join(dir, `${id}.nii.gz`));
+  }
+  return dir;
+}
+
+function testImages(fold: number): string {
+  const dir = path.join(out, "test-images", `fold${fold}`);
+  if (!existsSync(dir)) {
+    mkdirSync(dir, { recursive: true });
+    for (const id of setup.folds[fold].test)
+      setup.channels.forEach((_, i) =>
+        symlinkSync(path.join(root, "imagesTr", `${id}_000${i}.nii.gz`), path.join(dir, `${id}_000${i}.nii.gz`)),
+      );
+  }
+  return dir;
+}
+
+interface Row {
+  arm: string;
+  fold: number;
+  seed: number;
+  dice: number;
+  lesionF1: number;
+  lesionRecall: number;
+  lesionPrecision: number;
+  falsePositives: number;
+  /** First epoch (0-based) with a validation pseudo-Dice above 0, or null. */
+  firstLearningEpoch: number | null;
+  learnedInFirstQuarter: boolean;
+  pseudoDice: number[];
+  seconds: number;
+}
+
+async function score(arm: string, fold: number, seed: number, predictions: string, curve: number[], seconds: number) {
+  const e = await evaluateFolders(predictions, referenceFolder(fold), { classes: [1] });
+  const m = summarize(e).perClass["1"].means;
+  const first = curve.findIndex((d) => d > 0);
+  const row: Row = {
+    arm,
+    fold,
+    seed,
+    dice: m.dice,
+    lesionF1: m.f1,
+    lesionRecall: m.recall,
+    lesionPrecision: m.precision,
+    falsePositives: m.falsePositives,
+    firstLearningEpoch: first < 0 ? null : first,
+    learnedInFirstQuarter: first >= 0 && first < Math.ceil(epochs / 4),
+    pseudoDice: curve.map((d) => Number(d.toFixed(4))),
+    seconds: Number(seconds.toFixed(1)),
+  };
+  writeFileSync(path.join(out, "rows", `${arm}-fold${fold}-seed${seed}.json`), `${JSON.stringify(row)}\n`);
+  console.log(JSON.stringify({ bench: "twin-train", data: values.data, config: values.config, ...row }));
+  return row;
+}
+
+async function runOurs(fold: number, seed: number): Promise<Row> {
+  const run = path.join(out, "runs", `ours-fold${fold}-seed${seed}`);
+  const predictions = path.join(out, "predictions", `ours-fold${fold}-seed${seed}`);
+  const started = performance.now();
+  const steps = workerSteps(Boolean(values.json));
+  await steps.train(
+    {
+      dataset: root,
+      preprocessed,
+      configuration,
+      mode: "binary",
+      sources: [],
+      fold,
+      epochs,
+      iterationsPerEpoch: iterations,
+      validationIterations: 5,
+      batchSize: batch,
+      patchSize: patch,
+      features,
+      lr: 1e-2,
+      device: "cpu",
+      seed,
+      amp: false,
+      threads,
+      out: run,
+      resume: false,
+      augment: true,
+      lesionShare: 1 / 3,
+      diceOver: "lesion",
+    },
+    `ours fold ${fold} seed ${seed}`,
+  );
+  const seconds = (performance.now() - started) / 1000;
+  await steps.predict(
+    {
+      runs: [run],
+      input: testImages(fold),
+      out: predictions,
+      threads,
+      options: {
+        collapse: "prob",
+        threshold: 0.5,
+        mirror: false,
+        device: "cpu",
+        saveProbabilities: false,
+        saveClasses: false,
+      },
+    },
+    `ours fold ${fold} seed ${seed}`,
+  );
+  const curve = readFileSync(path.join(run, "log.jsonl"), "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as EpochLog).pseudoDice);
+  return score("ours", fold, seed, predictions, curve, seconds);
+}
+
+async function runTwin(fold: number, seed: number): Promise<Row> {
+  const predictions = path.join(out, "predictions", `twin-fold${fold}-seed${seed}`);
+  const config = {
+    cache,
+    train: setup.folds[fold].train,
+    test: setup.folds[fold].test,
+    dims,
+    patch,
+    batch,
+    features,
+    epochs,
+    iterations,
+    seed,
+    lr: 1e-2,
+    threads,
+    out: predictions,
+    reference_labels: path.join(root, "labelsTr"),
+  };
+  const python = process.env.BACKSPLIT_BENCH_PYTHON ?? "/usr/bin/python3";
+  const script = new URL("../../bench/py/train_twin.py", import.meta.url).pathname;
+  const started = performance.now();
+  const child = spawn(python, [script, JSON.stringify(config)], { stdio: ["ignore", "pipe", "inherit"] });
+  const curve: number[] = [];
+  for await (const line of createInterface({ input: child.stdout })) {
+    const m = JSON.parse(line) as { epoch?: number; pseudoDice?: number };
+    if (m.pseudoDice !== undefined) {
+      curve.push(m.pseudoDice);
+      log(`twin fold ${fold} seed ${seed} epoch ${m.epoch}: pseudo-Dice ${m.pseudoDice.toFixed(3)}`);
+    }
+  }
+  const code = await new Promise<number>((resolve) =>
+    child.exitCode !== null ? resolve(child.exitCode) : child.on("close", (c) => resolve(c ?? 1)),
+  );
+  if (code !== 0) throw new Error(`the PyTorch twin exited with ${code}`);
+  return score("twin", fold, seed, predictions, curve, (performance.now() - started) / 1000);
+}
+
+mkdirSync(path.join(out, "rows"), { recursive: true });
+log(
+  `${values.data} ${configuration}: patch ${patch.join("×")}, batch ${batch}, features ${features.join(",")}, ${epochs}×${iterations} iterations, ${os.availableParallelism()} cores, ${threads} threads`,
+);
+const rows: Row[] = [];
+for (const seed of seeds) {
+  for (const fold of folds) {
+    for (const arm of arms) {
+      const saved = path.join(out, "rows", `${arm}-fold${fold}-seed${seed}.json`);
+      // Resumable: a finished (arm, fold, seed) is read back, not trained again.
+      if (existsSync(saved)) rows.push(JSON.parse(readFileSync(saved, "utf8")) as Row);
+      else rows.push(arm === "ours" ? await runOurs(fold, seed) : await runTwin(fold, seed));
+    }
+  }
+}
+
+const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / Math.max(v.length, 1);
+const summary: Record<string, unknown> = {
+  bench: "twin-train",
+  summary: true,
+  data: values.data,
+  config: values.config,
+  machine: `${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.availableParallelism()} cores`,
+  budget: `${epochs}×${iterations}, batch ${batch}, patch ${patch.join("×")}, features ${features.join(",")}`,
+};
+const by = (arm: string) => rows.filter((r) => r.arm === arm);
+for (const arm of arms) {
+  const r = by(arm);
+  summary[arm] = {
+    runs: r.length,
+    learned: r.filter((x) => x.firstLearningEpoch !== null).length,
+    learnedInFirstQuarter: r.filter((x) => x.learnedInFirstQuarter).length,
+    dice: mean(r.map((x) => x.dice)),
+    lesionF1: mean(r.map((x) => x.lesionF1)),
+    falsePositives: mean(r.map((x) => x.falsePositives)),
+  };
+}
+if (arms.includes("ours") && arms.includes("twin")) {
+  const [o, t] = [summary.ours, summary.twin] as { dice: number; lesionF1: number; falsePositives: number }[];
+  const ours = by("ours");
+  summary.ratio = { dice: o.dice / t.dice, lesionF1: o.lesionF1 / t.lesionF1, falsePositives: o.falsePositives / t.falsePositives };
+  summary.goal = {
+    everySeedLearnsInFirstQuarter: ours.every((x) => x.learnedInFirstQuarter),
+    diceAtLeastTwin: o.dice >= t.dice,
+    falsePositivesAtMostTwin: o.falsePositives <= t.falsePositives,
+  };
+}
+console.log(JSON.stringify(summary));
