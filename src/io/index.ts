@@ -14,3 +14,11 @@ export {
 } from "./nifti.js";
 export { decodeMgh, decodeMghFrames } from "./mgh.js";
 export * from "./grid.js";
+export {
+  type DicomSegOptions,
+  type DicomSeriesReference,
+  type SegmentInput,
+  encodeDicomSeg,
+  readDicomSeriesReference,
+  writeDicomSeg,
+} from "./dicom-seg.js";
