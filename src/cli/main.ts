@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { CliError, EXIT } from "./exit-codes.js";
 import type { Verb } from "./verb.js";
-import { datasetCheckVerb, datasetStatsVerb } from "./verbs/dataset.js";
+import { datasetCheckVerb, datasetImportMsdVerb, datasetStatsVerb } from "./verbs/dataset.js";
 import { demoVerb } from "./verbs/demo.js";
 import { engineInfoVerb } from "./verbs/engine-info.js";
 import { compareVerb, evaluateVerb } from "./verbs/evaluate.js";
@@ -27,6 +27,7 @@ export const VERBS: Verb[] = [
   smokeVerb,
   datasetCheckVerb,
   datasetStatsVerb,
+  datasetImportMsdVerb,
   planVerb,
   preprocessVerb,
   labelsImportVerb,

@@ -2,7 +2,7 @@
 // readers compiled to WebAssembly (@itk-wasm/image-io, @itk-wasm/dicom), loaded on first use.
 import { readdirSync, statSync } from "node:fs";
 import path from "node:path";
-import { ImageFormatError } from "./nifti.js";
+import { ImageFormatError } from "./errors.js";
 import { type Mat3, type Vec3, Volume, type VoxelArray } from "./volume.js";
 
 interface ItkImage {

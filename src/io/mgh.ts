@@ -1,11 +1,13 @@
 // FreeSurfer MGH/MGZ: big-endian header, x-fastest voxels, RAS geometry from the centre voxel.
-import { ImageFormatError, maybeGunzip } from "./nifti.js";
+// A multi-frame file (nframes > 1) is a list of 3-D frames sharing one geometry.
+import { ImageFormatError, maybeGunzip } from "./errors.js";
 import { type Mat4, type Vec3, Volume, type VoxelArray, type VoxelType, geometryFromAffine } from "./volume.js";
 
 const DATA_OFFSET = 284;
 const TYPES: Record<number, VoxelType> = { 0: "uint8", 1: "int32", 3: "float32", 4: "int16" };
 
-export function decodeMgh(fileBytes: Uint8Array, source: string): Volume {
+/** Parses MGH/MGZ bytes into its frames (one for a 3-D volume), all with the same geometry. */
+export function decodeMghFrames(fileBytes: Uint8Array, source: string): Volume[] {
   const bytes = maybeGunzip(fileBytes, source);
   if (bytes.length < DATA_OFFSET)
     throw new ImageFormatError(`${source}: only ${bytes.length} bytes, an MGH header needs ${DATA_OFFSET}`);
@@ -16,7 +18,7 @@ export function decodeMgh(fileBytes: Uint8Array, source: string): Volume {
   const frames = v.getInt32(16);
   const type = TYPES[v.getInt32(20)];
   if (!type) throw new ImageFormatError(`${source}: MGH data type ${v.getInt32(20)} is not supported`);
-  if (frames !== 1) throw new ImageFormatError(`${source}: ${frames} frames; only 3-D volumes are supported`);
+  if (!(frames >= 1)) throw new ImageFormatError(`${source}: MGH nframes ${frames} is not ≥ 1`);
   const goodRas = v.getInt16(28) === 1;
   let spacing = [1, 1, 1];
   // Columns: directions of the x, y, z voxel axes in RAS; FreeSurfer's conformed LIA when unset.
@@ -41,13 +43,31 @@ export function decodeMgh(fileBytes: Uint8Array, source: string): Volume {
   const count = shape[0] * shape[1] * shape[2];
   const ctor = { uint8: Uint8Array, int32: Int32Array, float32: Float32Array, int16: Int16Array }[type as "uint8"];
   const itemSize = ctor.BYTES_PER_ELEMENT;
-  if (DATA_OFFSET + count * itemSize > bytes.length) {
+  const frameBytes = count * itemSize;
+  if (DATA_OFFSET + frames * frameBytes > bytes.length) {
+    const described = frames > 1 ? `${shape.join("×")}×${frames}` : shape.join("×");
     throw new ImageFormatError(
-      `${source}: data is truncated: ${bytes.length - DATA_OFFSET} bytes, ${shape.join("×")} ${type} needs ${count * itemSize}`,
+      `${source}: data is truncated: ${bytes.length - DATA_OFFSET} bytes, ${described} ${type} needs ${frames * frameBytes}`,
     );
   }
-  const raw = new Uint8Array(bytes.subarray(DATA_OFFSET, DATA_OFFSET + count * itemSize));
-  if (itemSize > 1) for (let i = 0; i < raw.length; i += itemSize) raw.subarray(i, i + itemSize).reverse();
-  const data = new ctor(raw.buffer) as VoxelArray;
-  return new Volume(data, geometryFromAffine(affine, shape, true));
+  const geometry = geometryFromAffine(affine, shape, true);
+  const out: Volume[] = [];
+  for (let f = 0; f < frames; f++) {
+    const start = DATA_OFFSET + f * frameBytes;
+    const raw = new Uint8Array(bytes.subarray(start, start + frameBytes));
+    if (itemSize > 1) for (let i = 0; i < raw.length; i += itemSize) raw.subarray(i, i + itemSize).reverse();
+    out.push(new Volume(new ctor(raw.buffer) as VoxelArray, geometry));
+  }
+  return out;
+}
+
+/** Parses a single-frame MGH/MGZ volume. */
+export function decodeMgh(fileBytes: Uint8Array, source: string): Volume {
+  const frames = decodeMghFrames(fileBytes, source);
+  if (frames.length !== 1) {
+    throw new ImageFormatError(
+      `${source}: ${frames.length} frames; only 3-D volumes are supported here: read its frames with readChannels`,
+    );
+  }
+  return frames[0];
 }

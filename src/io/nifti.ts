@@ -1,7 +1,11 @@
-// NIfTI-1 (.nii, .nii.gz): our own reader and writer, the fast path for the commonest format.
+// NIfTI-1 and NIfTI-2 (.nii, .nii.gz): our own reader and writer, the fast path for the commonest format.
 // Geometry follows nibabel: sform if sform_code > 0, else qform if qform_code > 0, else pixdim.
-import { gunzipSync, gzipSync } from "node:zlib";
+// A 4-D (or higher) image is a list of 3-D frames sharing one geometry (decodeNiftiFrames): the
+// Medical Segmentation Decathlon stores a case's modalities that way, fMRI stores time points.
+import { gzipSync } from "node:zlib";
 import { writeFileAtomicSync } from "../util/atomic.js";
+import { ImageFormatError, maybeGunzip } from "./errors.js";
+import { NIFTI2_HEADER_SIZE, encodeNifti2Header, parseNifti2Header } from "./nifti2.js";
 import {
   ARRAY_OF,
   type Geometry,
@@ -14,7 +18,11 @@ import {
   geometryFromAffine,
 } from "./volume.js";
 
+export { ImageFormatError, maybeGunzip };
+
 const HEADER_SIZE = 348;
+/** NIfTI-1 stores dims as int16: larger images are written as NIfTI-2. */
+const NIFTI1_MAX_DIM = 32767;
 
 const DATATYPES: Record<number, VoxelType> = {
   2: "uint8",
@@ -30,126 +38,156 @@ const CODE_OF: Record<VoxelType, number> = Object.fromEntries(
   Object.entries(DATATYPES).map(([k, v]) => [v, Number(k)]),
 ) as Record<VoxelType, number>;
 
-export class ImageFormatError extends Error {}
-
-function isGzip(bytes: Uint8Array): boolean {
-  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+/** The header fields we use, the same for NIfTI-1 and NIfTI-2 (which differ in offsets and widths). */
+export interface NiftiHeader {
+  version: 1 | 2;
+  /** Byte order of the file. */
+  le: boolean;
+  datatype: number;
+  /** dim[0..7]: dim[0] is the number of dimensions. */
+  dims: number[];
+  /** pixdim[0..7]: pixdim[0] is qfac. */
+  pixdim: number[];
+  voxOffset: number;
+  slope: number;
+  inter: number;
+  qformCode: number;
+  sformCode: number;
+  /** quatern_b, quatern_c, quatern_d. */
+  quatern: number[];
+  /** qoffset_x, qoffset_y, qoffset_z. */
+  qoffset: number[];
+  /** srow_x, srow_y, srow_z (row-major 3×4). */
+  srow: number[];
 }
 
-export function maybeGunzip(bytes: Uint8Array, source: string): Uint8Array {
-  if (!isGzip(bytes)) return bytes;
-  try {
-    return gunzipSync(bytes);
-  } catch (error) {
-    throw new ImageFormatError(`${source}: corrupt or truncated gzip stream (${(error as Error).message})`);
-  }
+function parseNifti1Header(bytes: Uint8Array, le: boolean, source: string): NiftiHeader {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const magic = String.fromCharCode(bytes[344], bytes[345], bytes[346]);
+  if (magic !== "n+1" && magic !== "ni1")
+    throw new ImageFormatError(`${source}: magic '${magic}' is not NIfTI-1 ('n+1')`);
+  if (magic === "ni1") throw new ImageFormatError(`${source}: two-file NIfTI (.hdr/.img) is not supported`);
+  const f32 = (o: number) => v.getFloat32(o, le);
+  return {
+    version: 1,
+    le,
+    datatype: v.getInt16(70, le),
+    dims: [0, 1, 2, 3, 4, 5, 6, 7].map((i) => v.getInt16(40 + 2 * i, le)),
+    pixdim: [0, 1, 2, 3, 4, 5, 6, 7].map((i) => f32(76 + 4 * i)),
+    voxOffset: f32(108),
+    slope: f32(112),
+    inter: f32(116),
+    qformCode: v.getInt16(252, le),
+    sformCode: v.getInt16(254, le),
+    quatern: [f32(256), f32(260), f32(264)],
+    qoffset: [f32(268), f32(272), f32(276)],
+    srow: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((i) => f32(280 + 4 * i)),
+  };
 }
 
-function quaternToAffine(v: DataView, le: boolean, pixdim: number[]): Mat4 {
-  const b = v.getFloat32(256, le);
-  const c = v.getFloat32(260, le);
-  const d = v.getFloat32(264, le);
+/** Reads the header of NIfTI-1 or NIfTI-2 bytes (already decompressed), either byte order. */
+export function parseNiftiHeader(bytes: Uint8Array, source: string): NiftiHeader {
+  if (bytes.length < HEADER_SIZE)
+    throw new ImageFormatError(`${source}: only ${bytes.length} bytes, a NIfTI header needs ${HEADER_SIZE}`);
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const sizeLe = v.getInt32(0, true);
+  const sizeBe = v.getInt32(0, false);
+  if (sizeLe === HEADER_SIZE || sizeBe === HEADER_SIZE) return parseNifti1Header(bytes, sizeLe === HEADER_SIZE, source);
+  if (sizeLe === NIFTI2_HEADER_SIZE || sizeBe === NIFTI2_HEADER_SIZE)
+    return parseNifti2Header(bytes, sizeLe === NIFTI2_HEADER_SIZE, source);
+  throw new ImageFormatError(`${source}: header size ${sizeLe} is not 348: not a NIfTI-1 file (nor NIfTI-2: 540)`);
+}
+
+function quaternToAffine(h: NiftiHeader): Mat4 {
+  const [b, c, d] = h.quatern;
   const a2 = 1 - (b * b + c * c + d * d);
   const a = a2 < 1e-7 ? 0 : Math.sqrt(a2);
-  const qfac = pixdim[0] < 0 ? -1 : 1;
+  const qfac = h.pixdim[0] < 0 ? -1 : 1;
   const r = [
     [a * a + b * b - c * c - d * d, 2 * (b * c - a * d), 2 * (b * d + a * c)],
     [2 * (b * c + a * d), a * a + c * c - b * b - d * d, 2 * (c * d - a * b)],
     [2 * (b * d - a * c), 2 * (c * d + a * b), a * a + d * d - c * c - b * b],
   ];
-  const scale = [pixdim[1], pixdim[2], pixdim[3] * qfac];
-  const offset = [v.getFloat32(268, le), v.getFloat32(272, le), v.getFloat32(276, le)];
+  const scale = [h.pixdim[1], h.pixdim[2], h.pixdim[3] * qfac];
   return [0, 1, 2]
-    .flatMap((row) => [...[0, 1, 2].map((col) => r[row][col] * scale[col]), offset[row]])
+    .flatMap((row) => [...[0, 1, 2].map((col) => r[row][col] * scale[col]), h.qoffset[row]])
     .concat([0, 0, 0, 1]);
 }
 
-/** Parses NIfTI-1 bytes (gzip-compressed or not). source names the file in errors. */
-export function decodeNifti(fileBytes: Uint8Array, source: string): Volume {
+/** nibabel's best affine (RAS): sform, else qform, else x flipped and centred on the volume. */
+function headerAffine(h: NiftiHeader, shape: Vec3): Mat4 {
+  if (h.sformCode > 0) return [...h.srow, 0, 0, 0, 1];
+  if (h.qformCode > 0) return quaternToAffine(h);
+  const s = [h.pixdim[1] || 1, h.pixdim[2] || 1, h.pixdim[3] || 1];
+  // biome-ignore format: a 4×4 matrix
+  return [
+    -s[0], 0, 0, ((shape[0] - 1) / 2) * s[0],
+    0, s[1], 0, -((shape[1] - 1) / 2) * s[1],
+    0, 0, s[2], -((shape[2] - 1) / 2) * s[2],
+    0, 0, 0, 1,
+  ];
+}
+
+/**
+ * Parses NIfTI-1 or NIfTI-2 bytes (gzip-compressed or not) into its 3-D frames: one for a 3-D image,
+ * dim[4]·dim[5]·… for a 4-D or higher one (frames in file order), all with the same geometry.
+ * source names the file in errors.
+ */
+export function decodeNiftiFrames(fileBytes: Uint8Array, source: string): Volume[] {
   const bytes = maybeGunzip(fileBytes, source);
-  if (bytes.length < HEADER_SIZE)
-    throw new ImageFormatError(`${source}: only ${bytes.length} bytes, a NIfTI header needs ${HEADER_SIZE}`);
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let le = true;
-  const sizeLe = v.getInt32(0, true);
-  if (sizeLe !== HEADER_SIZE) {
-    if (v.getInt32(0, false) === HEADER_SIZE) le = false;
-    else if (sizeLe === 540 || v.getInt32(0, false) === 540)
-      throw new ImageFormatError(`${source}: NIfTI-2 files are not supported yet`);
-    else throw new ImageFormatError(`${source}: header size ${sizeLe} is not 348: not a NIfTI-1 file`);
-  }
-  const magic = String.fromCharCode(bytes[344], bytes[345], bytes[346]);
-  if (magic !== "n+1" && magic !== "ni1")
-    throw new ImageFormatError(`${source}: magic '${magic}' is not NIfTI-1 ('n+1')`);
-  if (magic === "ni1") throw new ImageFormatError(`${source}: two-file NIfTI (.hdr/.img) is not supported`);
-  const ndim = v.getInt16(40, le);
-  const dims = [1, 2, 3, 4, 5, 6, 7].map((i) => v.getInt16(40 + 2 * i, le));
+  const h = parseNiftiHeader(bytes, source);
+  const headerSize = h.version === 1 ? HEADER_SIZE : NIFTI2_HEADER_SIZE;
+  const ndim = h.dims[0];
   if (ndim < 1 || ndim > 7) throw new ImageFormatError(`${source}: dim[0] = ${ndim} is not 1–7`);
-  const extra = dims.slice(3, ndim).filter((d) => d > 1);
-  if (extra.length > 0)
-    throw new ImageFormatError(
-      `${source}: ${ndim}-D image (${dims.slice(0, ndim).join("×")}); only 3-D volumes are supported`,
-    );
-  const shape = [0, 1, 2].map((i) => (i < ndim ? Math.max(dims[i], 1) : 1)) as Vec3;
-  const datatype = v.getInt16(70, le);
-  const type = DATATYPES[datatype];
-  if (!type) throw new ImageFormatError(`${source}: NIfTI datatype ${datatype} is not supported`);
-  const pixdim = [0, 1, 2, 3].map((i) => v.getFloat32(76 + 4 * i, le));
-  const voxOffset = v.getFloat32(108, le);
-  if (!(voxOffset >= HEADER_SIZE) || !Number.isInteger(voxOffset)) {
-    throw new ImageFormatError(`${source}: vox_offset ${voxOffset} is invalid (must be an integer ≥ ${HEADER_SIZE})`);
+  const dims = h.dims.slice(1, ndim + 1).map((d) => Math.max(d, 1));
+  const shape = [0, 1, 2].map((i) => (i < ndim ? dims[i] : 1)) as Vec3;
+  const frames = dims.slice(3).reduce((p, d) => p * d, 1);
+  const type = DATATYPES[h.datatype];
+  if (!type) throw new ImageFormatError(`${source}: NIfTI datatype ${h.datatype} is not supported`);
+  const voxOffset = h.voxOffset;
+  if (!(voxOffset >= headerSize) || !Number.isInteger(voxOffset)) {
+    throw new ImageFormatError(`${source}: vox_offset ${voxOffset} is invalid (must be an integer ≥ ${headerSize})`);
   }
   const count = shape[0] * shape[1] * shape[2];
   const itemSize = new ARRAY_OF[type](0).BYTES_PER_ELEMENT;
-  const needed = voxOffset + count * itemSize;
+  const needed = voxOffset + frames * count * itemSize;
   if (needed > bytes.length) {
+    const described = frames > 1 ? [...shape, ...dims.slice(3)] : shape;
     throw new ImageFormatError(
-      `${source}: data is truncated: ${bytes.length - voxOffset} bytes after vox_offset ${voxOffset}, ${shape.join("×")} ${type} needs ${count * itemSize}`,
+      `${source}: data is truncated: ${bytes.length - voxOffset} bytes after vox_offset ${voxOffset}, ${described.join("×")} ${type} needs ${frames * count * itemSize}`,
     );
   }
-  const raw = new Uint8Array(bytes.subarray(voxOffset, needed)); // a copy (Buffer.slice would be a view)
-  if (!le && itemSize > 1) {
-    for (let i = 0; i < raw.length; i += itemSize) raw.subarray(i, i + itemSize).reverse();
+  const geometry = geometryFromAffine(headerAffine(h, shape), shape, true);
+  const { slope, inter } = h;
+  const scale = Number.isFinite(slope) && slope !== 0 && (slope !== 1 || (Number.isFinite(inter) && inter !== 0));
+  const out: Volume[] = [];
+  for (let f = 0; f < frames; f++) {
+    const start = voxOffset + f * count * itemSize;
+    const raw = new Uint8Array(bytes.subarray(start, start + count * itemSize)); // a copy (Buffer.slice would be a view)
+    if (!h.le && itemSize > 1) {
+      for (let i = 0; i < raw.length; i += itemSize) raw.subarray(i, i + itemSize).reverse();
+    }
+    let data: VoxelArray = new ARRAY_OF[type](raw.buffer);
+    if (scale) {
+      const scaled = new Float32Array(data.length);
+      const b = Number.isFinite(inter) ? inter : 0;
+      for (let i = 0; i < data.length; i++) scaled[i] = data[i] * slope + b;
+      data = scaled;
+    }
+    out.push(new Volume(data, geometry));
   }
-  let data: VoxelArray = new ARRAY_OF[type](raw.buffer);
-  const slope = v.getFloat32(112, le);
-  const inter = v.getFloat32(116, le);
-  if (Number.isFinite(slope) && slope !== 0 && (slope !== 1 || (Number.isFinite(inter) && inter !== 0))) {
-    const scaled = new Float32Array(data.length);
-    const b = Number.isFinite(inter) ? inter : 0;
-    for (let i = 0; i < data.length; i++) scaled[i] = data[i] * slope + b;
-    data = scaled;
+  return out;
+}
+
+/** Parses a 3-D NIfTI-1 or NIfTI-2 image (gzip-compressed or not). source names the file in errors. */
+export function decodeNifti(fileBytes: Uint8Array, source: string): Volume {
+  const frames = decodeNiftiFrames(fileBytes, source);
+  if (frames.length !== 1) {
+    throw new ImageFormatError(
+      `${source}: ${frames.length} frames (a 4-D image, ${frames[0].shape.join("×")}×${frames.length}); only 3-D volumes are supported here: read its frames with readChannels, or convert a Decathlon task with \`backsplit dataset import-msd\``,
+    );
   }
-  const sformCode = v.getInt16(254, le);
-  const qformCode = v.getInt16(252, le);
-  let affine: Mat4;
-  if (sformCode > 0) {
-    affine = [280, 296, 312].flatMap((o) => [0, 1, 2, 3].map((i) => v.getFloat32(o + 4 * i, le))).concat([0, 0, 0, 1]);
-  } else if (qformCode > 0) {
-    affine = quaternToAffine(v, le, pixdim);
-  } else {
-    // nibabel's fallback for no transform: x flipped, centred on the volume.
-    const s = [pixdim[1] || 1, pixdim[2] || 1, pixdim[3] || 1];
-    affine = [
-      -s[0],
-      0,
-      0,
-      ((shape[0] - 1) / 2) * s[0],
-      0,
-      s[1],
-      0,
-      -((shape[1] - 1) / 2) * s[1],
-      0,
-      0,
-      s[2],
-      -((shape[2] - 1) / 2) * s[2],
-      0,
-      0,
-      0,
-      1,
-    ];
-  }
-  return new Volume(data, geometryFromAffine(affine, shape, true));
+  return frames[0];
 }
 
 function affineToQuaternion(g: Geometry): { b: number; c: number; d: number; qfac: number } {
@@ -202,42 +240,90 @@ function affineToQuaternion(g: Geometry): { b: number; c: number; d: number; qfa
   return { b, c, d, qfac };
 }
 
-/** Serialises a volume as NIfTI-1 (sform and qform both set, units mm), gzip-compressed if asked. */
-export function encodeNifti(volume: Volume, gzip: boolean): Uint8Array {
-  const voxOffset = 352;
-  const data = volume.data;
-  const header = new ArrayBuffer(voxOffset);
-  const v = new DataView(header);
+export interface NiftiWriteOptions {
+  /** 1 (default when every dim fits in int16), or 2 (always used when one does not). */
+  version?: 1 | 2;
+}
+
+function encodeNifti1Header(h: NiftiHeader, bitpix: number): Uint8Array {
+  const bytes = new Uint8Array(h.voxOffset);
+  const v = new DataView(bytes.buffer);
   v.setInt32(0, HEADER_SIZE, true);
-  v.setInt16(40, 3, true);
-  volume.shape.forEach((n, i) => v.setInt16(42 + 2 * i, n, true));
-  for (let i = 4; i <= 7; i++) v.setInt16(40 + 2 * i, 1, true);
-  v.setInt16(70, CODE_OF[volume.type], true);
-  v.setInt16(72, data.BYTES_PER_ELEMENT * 8, true);
-  const q = affineToQuaternion(volume);
-  v.setFloat32(76, q.qfac, true);
-  volume.spacing.forEach((s, i) => v.setFloat32(80 + 4 * i, s, true));
-  v.setFloat32(108, voxOffset, true);
-  v.setFloat32(112, 1, true);
+  h.dims.forEach((d, i) => v.setInt16(40 + 2 * i, d, true));
+  v.setInt16(70, h.datatype, true);
+  v.setInt16(72, bitpix, true);
+  h.pixdim.forEach((p, i) => v.setFloat32(76 + 4 * i, p, true));
+  v.setFloat32(108, h.voxOffset, true);
+  v.setFloat32(112, h.slope, true);
+  v.setFloat32(116, h.inter, true);
   v.setUint8(123, 2 | 8); // mm, seconds
-  v.setInt16(252, 1, true); // qform: scanner
-  v.setInt16(254, 1, true); // sform: scanner
-  v.setFloat32(256, q.b, true);
-  v.setFloat32(260, q.c, true);
-  v.setFloat32(264, q.d, true);
-  const affine = geometryAffine(volume, true);
-  v.setFloat32(268, affine[3], true);
-  v.setFloat32(272, affine[7], true);
-  v.setFloat32(276, affine[11], true);
-  for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) v.setFloat32(280 + 16 * r + 4 * c, affine[4 * r + c], true);
-  new Uint8Array(header).set([0x6e, 0x2b, 0x31, 0], 344); // "n+1\0"
-  const body = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  const bytes = new Uint8Array(voxOffset + body.length);
-  bytes.set(new Uint8Array(header), 0);
-  bytes.set(body, voxOffset);
+  v.setInt16(252, h.qformCode, true);
+  v.setInt16(254, h.sformCode, true);
+  h.quatern.forEach((q, i) => v.setFloat32(256 + 4 * i, q, true));
+  h.qoffset.forEach((q, i) => v.setFloat32(268 + 4 * i, q, true));
+  h.srow.forEach((s, i) => v.setFloat32(280 + 4 * i, s, true));
+  bytes.set([0x6e, 0x2b, 0x31, 0], 344); // "n+1\0"
+  return bytes;
+}
+
+/**
+ * Serialises frames sharing one geometry and voxel type as a NIfTI image (3-D for one frame, 4-D
+ * otherwise), sform and qform both set, units mm; NIfTI-2 when asked or when a dim exceeds int16.
+ */
+export function encodeNiftiFrames(
+  frames: readonly Volume[],
+  gzip: boolean,
+  options: NiftiWriteOptions = {},
+): Uint8Array {
+  if (frames.length === 0) throw new Error("no frames to write");
+  const first = frames[0];
+  for (const f of frames) {
+    if (f.type !== first.type) throw new Error(`frames must share one voxel type (${first.type}, ${f.type})`);
+    if (!f.shape.every((n, i) => n === first.shape[i]))
+      throw new Error(`frames must share one shape (${first.shape.join("×")}, ${f.shape.join("×")})`);
+  }
+  const dims = frames.length > 1 ? [4, ...first.shape, frames.length, 1, 1, 1] : [3, ...first.shape, 1, 1, 1, 1];
+  const version = options.version ?? (dims.some((d) => d > NIFTI1_MAX_DIM) ? 2 : 1);
+  if (version === 1 && dims.some((d) => d > NIFTI1_MAX_DIM))
+    throw new Error(`a NIfTI-1 dim cannot exceed ${NIFTI1_MAX_DIM} (${dims.slice(1).join("×")}): write NIfTI-2`);
+  const q = affineToQuaternion(first);
+  const affine = geometryAffine(first, true);
+  const header: NiftiHeader = {
+    version,
+    le: true,
+    datatype: CODE_OF[first.type],
+    dims,
+    pixdim: [q.qfac, ...first.spacing, 1, 1, 1, 1],
+    voxOffset: version === 1 ? HEADER_SIZE + 4 : NIFTI2_HEADER_SIZE + 4,
+    slope: 1,
+    inter: 0,
+    qformCode: 1, // scanner
+    sformCode: 1, // scanner
+    quatern: [q.b, q.c, q.d],
+    qoffset: [affine[3], affine[7], affine[11]],
+    srow: affine.slice(0, 12),
+  };
+  const bitpix = first.data.BYTES_PER_ELEMENT * 8;
+  const head = version === 1 ? encodeNifti1Header(header, bitpix) : encodeNifti2Header(header, bitpix);
+  const frameBytes = first.data.byteLength;
+  const bytes = new Uint8Array(head.length + frames.length * frameBytes);
+  bytes.set(head, 0);
+  frames.forEach((f, i) =>
+    bytes.set(new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength), head.length + i * frameBytes),
+  );
   return gzip ? gzipSync(bytes, { level: 4 }) : bytes;
 }
 
-export function writeNifti(file: string, volume: Volume): void {
-  writeFileAtomicSync(file, encodeNifti(volume, file.endsWith(".gz")));
+/** Serialises a volume as NIfTI-1 (NIfTI-2 when asked or when a dim exceeds int16), gzip-compressed if asked. */
+export function encodeNifti(volume: Volume, gzip: boolean, options: NiftiWriteOptions = {}): Uint8Array {
+  return encodeNiftiFrames([volume], gzip, options);
+}
+
+export function writeNifti(file: string, volume: Volume, options: NiftiWriteOptions = {}): void {
+  writeFileAtomicSync(file, encodeNifti(volume, file.endsWith(".gz"), options));
+}
+
+/** Writes frames as one 4-D NIfTI file (3-D for a single frame). */
+export function writeNiftiFrames(file: string, frames: readonly Volume[], options: NiftiWriteOptions = {}): void {
+  writeFileAtomicSync(file, encodeNiftiFrames(frames, file.endsWith(".gz"), options));
 }

@@ -2,8 +2,8 @@
 import { existsSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { readWithItk, writeWithItk } from "./itk.js";
-import { decodeMgh } from "./mgh.js";
-import { ImageFormatError, decodeNifti, writeNifti } from "./nifti.js";
+import { decodeMgh, decodeMghFrames } from "./mgh.js";
+import { ImageFormatError, decodeNifti, decodeNiftiFrames, writeNifti, writeNiftiFrames } from "./nifti.js";
 import type { Volume } from "./volume.js";
 
 export { ImageFormatError };
@@ -16,7 +16,7 @@ export function imageEnding(file: string): string | null {
   return IMAGE_ENDINGS.find((e) => lower.endsWith(e)) ?? null;
 }
 
-/** Reads a 3-D image (NIfTI, MGH/MGZ, NRRD, MetaImage, or a DICOM series folder) with its geometry. */
+/** Reads a 3-D image (NIfTI-1/-2, MGH/MGZ, NRRD, MetaImage, or a DICOM series folder) with its geometry. */
 export async function readVolume(file: string): Promise<Volume> {
   if (!existsSync(file)) throw new ImageFormatError(`${file}: no such file`);
   if (statSync(file).isDirectory()) return readWithItk(file);
@@ -29,6 +29,32 @@ export function readVolumeSync(file: string): Volume | null {
   if (ending === ".nii" || ending === ".nii.gz") return decodeNifti(readFileSync(file), file);
   if (ending === ".mgh" || ending === ".mgz") return decodeMgh(readFileSync(file), file);
   return null;
+}
+
+/**
+ * Reads an image as its 3-D frames: a 4-D NIfTI (NIfTI-1 or -2) or a multi-frame MGH/MGZ gives one
+ * volume per frame (a Decathlon case's modalities, in file order), anything else one volume.
+ */
+export async function readChannels(file: string): Promise<Volume[]> {
+  if (!existsSync(file)) throw new ImageFormatError(`${file}: no such file`);
+  if (statSync(file).isDirectory()) return [await readWithItk(file)];
+  return readChannelsSync(file) ?? [await readWithItk(file)];
+}
+
+/** The synchronous fast path of readChannels for NIfTI and MGH/MGZ; null for other formats. */
+export function readChannelsSync(file: string): Volume[] | null {
+  const ending = imageEnding(file);
+  if (ending === ".nii" || ending === ".nii.gz") return decodeNiftiFrames(readFileSync(file), file);
+  if (ending === ".mgh" || ending === ".mgz") return decodeMghFrames(readFileSync(file), file);
+  return null;
+}
+
+/** Writes frames sharing one grid as one 4-D NIfTI file (.nii, .nii.gz; NIfTI-2 when a dim needs it). */
+export function writeChannels(file: string, frames: readonly Volume[]): void {
+  const ending = imageEnding(file);
+  if (ending !== ".nii" && ending !== ".nii.gz")
+    throw new ImageFormatError(`${file}: 4-D images are written as NIfTI only (.nii, .nii.gz)`);
+  writeNiftiFrames(file, frames);
 }
 
 /** Writes NIfTI (.nii, .nii.gz) ourselves and other formats through ITK; always atomically. */

@@ -23,6 +23,31 @@ export function pythonWithTorch(): string {
   );
 }
 
+const found = new Map<string, string | null>();
+
+/**
+ * A python3 that can run `import <modules>` ($BACKSPLIT_TEST_PYTHON, python3, or Debian's /usr/bin/python3),
+ * or null: for tests that skip, with a reason, when their reference is missing.
+ */
+export function pythonWith(modules: string): string | null {
+  if (found.has(modules)) return found.get(modules)!;
+  const candidates = [process.env.BACKSPLIT_TEST_PYTHON, "python3", "/usr/bin/python3"].filter(Boolean) as string[];
+  const hit = candidates.find((c) => spawnSync(c, ["-c", `import ${modules}`], { stdio: "ignore" }).status === 0);
+  found.set(modules, hit ?? null);
+  return hit ?? null;
+}
+
+/** Runs test/py/<script> with the given python, a JSON request on stdin, and parses its JSON answer. */
+export function runPythonWith<T>(python: string, script: string, request: unknown, extraArgs: string[] = []): T {
+  const out = execFileSync(python, [path.join(PY_DIR, script), ...extraArgs], {
+    input: JSON.stringify(request),
+    encoding: "utf8",
+    maxBuffer: 1 << 30,
+    env: { ...process.env, OMP_NUM_THREADS: "1" },
+  });
+  return JSON.parse(out) as T;
+}
+
 /** Runs test/py/<script> with a JSON request on stdin and parses its JSON answer. */
 export function runPython<T>(script: string, request: unknown, extraArgs: string[] = []): T {
   const out = execFileSync(pythonWithTorch(), [path.join(PY_DIR, script), ...extraArgs], {

@@ -103,3 +103,61 @@ export const datasetStatsVerb: Verb = {
     return EXIT.ok;
   },
 };
+
+// ---- dataset import-msd (issue 21): a Decathlon task folder → an nnU-Net v2 dataset ----
+export const datasetImportMsdVerb: Verb = {
+  name: "dataset import-msd",
+  args: "TASK_DIR OUT_DIR",
+  summary: "convert a Medical Segmentation Decathlon task (4-D images) into an nnU-Net v2 dataset, checked",
+  help: `  Splits each 4-D image into {case}_{XXXX}.nii.gz (one file per modality, geometry kept), copies the
+  labels, and writes dataset.json (modality → channel_names, labels → name: value, file_ending), as
+  nnUNetv2_convert_MSD_dataset does. Every training case is checked as \`dataset check\` does; OUT_DIR
+  (new or empty) is written only when all pass.
+  --skip-bad      leave out the cases with errors instead of writing nothing
+  --tolerance MM  allowed spacing/origin difference between channels and label (default 0.001)
+  --workers N     cases converted in parallel (default: number of cores)
+  --json          one JSON object per problem, then a summary object`,
+  options: {
+    json: { type: "boolean", default: false },
+    "skip-bad": { type: "boolean", default: false },
+    tolerance: { type: "string" },
+    workers: { type: "string" },
+  },
+  async run(values, positionals) {
+    if (positionals.length !== 2) throw new CliError("expected TASK_DIR and OUT_DIR", EXIT.usage);
+    const { importMsd } = await import("../../dataset/import-msd.js");
+    const { DatasetError } = await import("../../dataset/layout.js");
+    const json = Boolean(values.json);
+    let progress: Progress | null = null;
+    let result: Awaited<ReturnType<typeof importMsd>>;
+    try {
+      result = await importMsd(positionals[0], positionals[1], {
+        tolerances: { mm: values.tolerance ? Number(values.tolerance) : 1e-3, direction: 1e-4 },
+        workers: workers(values),
+        skipBad: Boolean(values["skip-bad"]),
+        onStart: (total) => {
+          progress = new Progress({ label: "import", total: Math.max(total, 1), json });
+        },
+        onCase: () => progress?.tick(),
+      });
+    } catch (error) {
+      if (error instanceof DatasetError) throw new CliError(error.message, EXIT.failure);
+      throw error;
+    }
+    const { training, test, failed, problems, written } = result;
+    const errors = problems.filter((p) => p.level === "error").length;
+    const summary = { cases: training.length, test: test.length, failed, errors, written, out: positionals[1] };
+    if (json) {
+      for (const p of problems) process.stdout.write(`${JSON.stringify({ event: "problem", ...p })}\n`);
+      process.stdout.write(`${JSON.stringify({ event: "summary", ...summary })}\n`);
+    } else {
+      for (const p of problems) process.stdout.write(`${p.level}: ${p.file ? `${p.file}: ` : ""}${p.message}\n`);
+      process.stdout.write(
+        written
+          ? `${training.length} training and ${test.length} test cases → ${positionals[1]}${failed.length ? ` (left out: ${failed.join(", ")})` : ""}\n`
+          : `nothing written: ${errors} error(s)${failed.length ? ` in ${failed.join(", ")}` : ""} (--skip-bad leaves those cases out)\n`,
+      );
+    }
+    return written ? EXIT.ok : EXIT.failure;
+  },
+};

@@ -173,6 +173,9 @@ export const predictVerb: Verb = {
   --checkpoint C     latest (the final weights, default, as nnU-Net) or best (best validation EMA)
   --save-probabilities  also write {case}_prob.nii.gz (lesion probability, float32)
   --save-classes     also write {case}_classes.nii.gz (the full class map, background classes included)
+  --dicom-seg        also write {case}.seg.dcm, a DICOM Segmentation (lesion classes; with --save-classes the
+                     background classes too) referencing the case's source series, given by --reference
+  --reference DIR    the source DICOM series: DIR itself for one case, else DIR/<case>/ for each case
   --amp              mixed precision (CUDA)
 ${COMMON_HELP}`,
   options: {
@@ -184,10 +187,24 @@ ${COMMON_HELP}`,
     checkpoint: { type: "string", default: "latest" },
     "save-probabilities": { type: "boolean", default: false },
     "save-classes": { type: "boolean", default: false },
+    "dicom-seg": { type: "boolean", default: false },
+    reference: { type: "string" },
     amp: { type: "boolean", default: false },
   },
   async run(values, positionals) {
     if (positionals.length !== 2) throw new CliError("expected INPUT and OUT folders", EXIT.usage);
+    // --dicom-seg (issue 21): the reference series are resolved before predicting, so a mistake costs nothing.
+    const seg = values["dicom-seg"] ? await import("../../predict/dicom-seg.js") : null;
+    let segReferences: Map<string, string> | null = null;
+    if (seg) {
+      if (!values.reference) throw new CliError("--dicom-seg needs --reference DICOM_SERIES_DIR", EXIT.usage);
+      try {
+        const ids = seg.inputCaseIds(path.resolve(positionals[0]));
+        segReferences = seg.resolveSegReferences(path.resolve(String(values.reference)), ids);
+      } catch (error) {
+        throw new CliError((error as Error).message, EXIT.usage);
+      }
+    } else if (values.reference) throw new CliError("--reference is used with --dicom-seg", EXIT.usage);
     if (!values.model) throw new CliError("--model is required", EXIT.usage);
     const collapse = String(values.collapse);
     if (collapse !== "prob" && collapse !== "argmax")
@@ -221,10 +238,19 @@ ${COMMON_HELP}`,
         progress.tick(1, { case: r.case, "lesion voxels": r.lesionVoxels });
       },
     });
+    if (seg && segReferences) {
+      const files = await seg.writePredictionSegs({
+        out: job.out,
+        runs: job.runs,
+        references: segReferences,
+        classes: Boolean(values["save-classes"]),
+      });
+      if (values.json) process.stdout.write(`${JSON.stringify({ event: "dicom-seg", files })}\n`);
+    }
     process.stdout.write(
       values.json
         ? `${JSON.stringify({ event: "done", ...result, out: job.out })}\n`
-        : `${result.cases} cases → ${job.out}\n`,
+        : `${result.cases} cases → ${job.out}${segReferences ? " (with DICOM-SEG: {case}.seg.dcm)" : ""}\n`,
     );
     return EXIT.ok;
   },
