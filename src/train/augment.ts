@@ -16,6 +16,7 @@ export interface AugmentOptions {
   contrastProbability?: number;
   lowResProbability?: number;
   gammaProbability?: number;
+  invertedGammaProbability?: number;
 }
 
 export const NNUNET_AUGMENTATION: Required<AugmentOptions> = {
@@ -30,7 +31,19 @@ export const NNUNET_AUGMENTATION: Required<AugmentOptions> = {
   contrastProbability: 0.15,
   lowResProbability: 0.25,
   gammaProbability: 0.3,
+  invertedGammaProbability: 0.1,
 };
+
+/** Gamma on [0, 1]-rescaled intensities, then the sample's mean and standard deviation restored. */
+function gamma(x: Tensor, exponent: number): Tensor {
+  return tidy(() => {
+    const [mean, std] = [x.mean(), x.std()];
+    const [lo, hi] = [x.min(), x.max()];
+    const range = hi.sub(lo).add(1e-7);
+    const y = x.sub(lo).div(range).clamp(0, 1).pow(exponent).mul(range).add(lo);
+    return y.sub(y.mean()).div(y.std().add(1e-7)).mul(std).add(mean);
+  });
+}
 
 function rotation3(a: number, b: number, c: number): number[][] {
   const [ca, sa, cb, sb, cc, sc] = [Math.cos(a), Math.sin(a), Math.cos(b), Math.sin(b), Math.cos(c), Math.sin(c)];
@@ -54,7 +67,7 @@ function rotation3(a: number, b: number, c: number): number[][] {
   return mul(rz, mul(ry, rx));
 }
 
-const DRAWS = 21;
+const DRAWS = 23;
 
 /** Random draws for one batch, from libtorch's generator: [N, 21] uniform numbers (see augmentBatch). */
 function draws(n: number): number[][] {
@@ -138,7 +151,9 @@ export function augmentBatch(
       let x = img.narrow(0, i, 1);
       let t = tgt.narrow(0, i, 1);
       const u = r[i];
-      if (u[6] < o.noiseProbability) x = x.add(randn(x.shape, { device: x.device }).mul(Math.sqrt(0.1 * u[7])));
+      // nnU-Net v2's noise: a standard deviation drawn from U(0, 0.1) (batchgeneratorsv2 names it a
+      // variance but uses it as the σ of the normal; an earlier version here took its square root, 3× more).
+      if (u[6] < o.noiseProbability) x = x.add(randn(x.shape, { device: x.device }).mul(0.1 * u[7]));
       if (u[8] < o.blurProbability) x = gaussianBlur(x, 0.5 + 0.5 * u[9]);
       if (u[10] < o.brightnessProbability) x = x.mul(0.75 + 0.5 * u[11]);
       if (u[12] < o.contrastProbability) {
@@ -156,18 +171,10 @@ export function augmentBatch(
         const small = size.map((s) => Math.max(1, Math.round(s * (0.5 + 0.5 * u[15]))));
         x = F.interpolate(F.interpolate(x, small, "nearest"), size, dims === 3 ? "trilinear" : "bilinear", false);
       }
-      if (u[16] < o.gammaProbability) {
-        // Gamma on the sample rescaled to [0, 1], then back (nnU-Net's gamma transform, without inversion).
-        const [lo, hi] = [x.min(), x.max()];
-        const range = hi.sub(lo).add(1e-7);
-        x = x
-          .sub(lo)
-          .div(range)
-          .clamp(0, 1)
-          .pow(0.7 + 0.8 * u[17])
-          .mul(range)
-          .add(lo);
-      }
+      // nnU-Net's two gamma transforms: on the inverted image (p 0.1), then on the image (p 0.3), each
+      // on the sample rescaled to [0, 1] and with its mean and standard deviation restored afterwards.
+      if (u[21] < o.invertedGammaProbability) x = gamma(x.neg(), 0.7 + 0.8 * u[22]).neg();
+      if (u[16] < o.gammaProbability) x = gamma(x, 0.7 + 0.8 * u[17]);
       const flips = o.mirrorAxes.filter((a) => a < dims && u[18 + a] < 0.5).map((a) => a + 2);
       if (flips.length > 0) {
         x = x.flip(flips);

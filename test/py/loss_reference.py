@@ -1,4 +1,5 @@
-"""Reference for test/train/loss.test.ts: CE + soft Dice (per sample and class, smooth 1e-5) in PyTorch."""
+"""Reference for test/train/loss.test.ts: CE + soft Dice (per sample and class, or with "batch" summed over
+the batch as nnU-Net's batch_dice; smooth 1e-5) in PyTorch."""
 import json
 import sys
 
@@ -13,9 +14,10 @@ logp = F.log_softmax(logits, 1)
 ce = F.nll_loss(logp, target)
 p = logp.exp()
 oh = F.one_hot(target, k).movedim(-1, 1).float()
-dims = tuple(range(2, logits.ndim))
+batch = req.get("batch", False)
+dims = (0, *range(2, logits.ndim)) if batch else tuple(range(2, logits.ndim))
 inter = (p * oh).sum(dims)
 den = p.sum(dims) + oh.sum(dims)
 dice = (2 * inter + 1e-5) / (den + 1e-5)
 cls = req["classes"]
-json.dump({"loss": float(ce - dice[:, cls].mean())}, sys.stdout)
+json.dump({"loss": float(ce - (dice[cls] if batch else dice[:, cls]).mean())}, sys.stdout)

@@ -41,6 +41,41 @@ test("CE + soft Dice equals a PyTorch computation, Dice over all foreground or l
   }
 });
 
+test("batch Dice (nnU-Net's 2D choice) sums over the batch before the ratio, as PyTorch computes it", () => {
+  setThreads(1);
+  const ours = tidy(() =>
+    segmentationLoss(tensor(logitsData, shape), tensor(targetData, [2, 4, 5, 3], { dtype: "int64" }), {
+      lesionClasses: [2],
+      diceOver: "all",
+      batchDice: true,
+    }).item(),
+  );
+  const ref = runPython<{ loss: number }>("loss_reference.py", {
+    logits: logitsData,
+    target: targetData,
+    shape,
+    classes: [1, 2],
+    batch: true,
+  });
+  assertClose([ours], [ref.loss], 1e-5, 1e-6, "batch dice");
+});
+
+test("per-sample Dice rewards an empty prediction on a lesion-free patch; batch Dice does not", () => {
+  // Two samples: one with a lesion voxel, one without. Logits strongly against the lesion everywhere.
+  tidy(() => {
+    const logits = cat([tensor(Array(8).fill(10), [1, 1, 2, 2, 2]), tensor(Array(8).fill(-10), [1, 1, 2, 2, 2])], 1);
+    const both = cat([logits, logits], 0);
+    const target = tensor([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [2, 2, 2, 2], { dtype: "int64" });
+    const o = { lesionClasses: [1], diceWeight: 1 };
+    const perSample = segmentationLoss(both, target, { ...o, batchDice: false }).item();
+    const batch = segmentationLoss(both, target, { ...o, batchDice: true }).item();
+    const ce = segmentationLoss(both, target, { ...o, diceWeight: 0 }).item();
+    // Per sample: the empty sample's Dice is smooth / (Σp + smooth) ≈ 1, worth −0.5 of loss for predicting nothing.
+    assert.ok(ce - perSample > 0.45, `per-sample dice term ${ce - perSample}`);
+    assert.ok(Math.abs(ce - batch) < 1e-3, `batch dice term ${ce - batch}`);
+  });
+});
+
 test("the marginal likelihood over split background equals CE on the merged background class", () => {
   tidy(() => {
     const logits = tensor(logitsData, shape); // classes: bg_a, bg_b, lesion
