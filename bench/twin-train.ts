@@ -217,7 +217,7 @@ async function runOurs(fold: number, seed: number): Promise<Row> {
   const run = path.join(out, "runs", `ours-fold${fold}-seed${seed}`);
   const predictions = path.join(out, "predictions", `ours-fold${fold}-seed${seed}`);
   const started = performance.now();
-  const steps = workerSteps(Boolean(values.json));
+  const steps = workerSteps(false);
   await steps.train(
     {
       dataset: root,

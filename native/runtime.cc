@@ -46,6 +46,13 @@ void setAutocast(bool enabled, const std::string& dtype) {
   }
 }
 
+// torch.use_deterministic_algorithms(warn_only=True) plus cuDNN's deterministic mode without autotuning.
+void setDeterministic(bool enabled) {
+  at::globalContext().setDeterministicAlgorithms(enabled, true);
+  at::globalContext().setDeterministicCuDNN(enabled);
+  if (enabled) at::globalContext().setBenchmarkCuDNN(false);
+}
+
 // ---- optimisers ----
 
 struct OptimizerHolder {
@@ -269,7 +276,7 @@ const OpEntry kEntries[] = {
     BS_VOID("setNumThreads", at::set_num_threads(static_cast<int>(a.i64(0)))),
     BS_VOID("manualSeed", torch::manual_seed(static_cast<uint64_t>(a.i64(0)))),
     BS_VOID("setCudnnBenchmark", at::globalContext().setBenchmarkCuDNN(a.b(0))),
-    BS_VOID("setDeterministic", at::globalContext().setDeterministicAlgorithms(a.b(0), true)),
+    BS_VOID("setDeterministic", setDeterministic(a.b(0))),
     BS_VOID("cudaSynchronize", torch::cuda::synchronize(a.has(0) ? a.i64(0) : -1)),
     BS_VOID("setAutocast", setAutocast(a.b(0), a.str(1))),
     {"optimCreate", optimCreate},

@@ -19,6 +19,7 @@ import {
   resolveDevice,
   saveSafetensors,
   setCudnnBenchmark,
+  setDeterministic,
   setRngState,
   setThreads,
   tensor,
@@ -67,6 +68,8 @@ export interface TrainConfig {
   augment: boolean;
   lesionShare: number;
   diceOver: "all" | "lesion";
+  /** CUDA: deterministic algorithms and cuDNN without autotuning (slower; CPU needs nothing). */
+  deterministic?: boolean;
   /** Batch Dice on or off; default: nnU-Net's rule (on for 2D, and for 3D patches under a quarter of the median image). */
   batchDice?: boolean;
   /**
@@ -96,6 +99,15 @@ export interface EpochLog {
   gradNorm?: { mean: number; variance: number };
   /** With fisherLog: logit-space traces per voxel (validation patches) and parameter-space MC traces. */
   fisher?: { logitTraceY: number; logitTraceZ: number; logitGap: number; traceY: number; traceZ: number; gap: number };
+  /** Training-health warning, e.g. a validation pseudo-Dice still 0 after a quarter of the budget. */
+  warning?: string;
+}
+
+/** The health check: a run whose validation pseudo-Dice is still 0 after a quarter of its epochs. */
+export function noLearningWarning(pseudoDice: readonly number[], epochs: number): string | null {
+  const quarter = Math.max(1, Math.ceil(epochs / 4));
+  if (pseudoDice.length !== quarter || pseudoDice.some((d) => d > 0)) return null;
+  return `validation pseudo-Dice is still 0 after ${quarter} of ${epochs} epochs (a quarter of the budget): the model predicts no lesion on the validation patches yet`;
 }
 
 /** nnU-Net's 5-fold split: sorted case ids shuffled with a fixed seed, then cut into folds. */
@@ -145,7 +157,12 @@ interface CheckpointState {
 export async function train(config: TrainConfig, report: Report = () => {}): Promise<{ out: string; log: EpochLog[] }> {
   setThreads(config.threads);
   const device = resolveDevice(config.device);
-  if (device.startsWith("cuda")) setCudnnBenchmark(true);
+  // CUDA: cuDNN autotuning for speed, or --deterministic (deterministic algorithms, no autotuning).
+  // CPU runs are bit-reproducible at a fixed thread count either way.
+  if (device.startsWith("cuda")) {
+    if (config.deterministic) setDeterministic(true);
+    else setCudnnBenchmark(true);
+  }
   const plans = JSON.parse(readFileSync(path.join(config.preprocessed, "plans.json"), "utf8")) as Plans;
   const cfg = plans.configurations[config.configuration];
   if (!cfg) throw new Error(`plans.json has no configuration '${config.configuration}'`);
@@ -291,6 +308,13 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
       .to(device),
   });
   const log: EpochLog[] = [];
+  // Validation pseudo-Dice of every epoch so far (a resumed run reads its log back) for the health check.
+  const diceHistory: number[] = existsSync(logFile)
+    ? readFileSync(logFile, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as EpochLog).pseudoDice)
+    : [];
   const stopAt =
     config.stopAfterEpochs === undefined ? config.epochs : Math.min(config.epochs, startEpoch + config.stopAfterEpochs);
   try {
@@ -366,6 +390,9 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
         seconds,
         dataWaitShare: (trainLoader.waited - waitedBefore) / seconds,
       };
+      diceHistory.push(pseudoDice);
+      const warning = noLearningWarning(diceHistory, config.epochs);
+      if (warning) entry.warning = warning;
       if (config.fisherLog) {
         const m = gradNorms.reduce((a, b) => a + b, 0) / gradNorms.length;
         entry.gradNorm = {

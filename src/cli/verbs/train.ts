@@ -56,6 +56,8 @@ export const trainVerb: Verb = {
   --lr X             initial learning rate (default 0.01)
   --no-augment       train without data augmentation
   --amp              mixed precision (CUDA)
+  --deterministic    CUDA: deterministic algorithms, cuDNN without autotuning (CPU runs are always
+                     bit-identical for one seed, machine and thread count)
   --out DIR          run folder (default DIR/runs/<mode>_fold<F>)
   --resume           continue from the run's last checkpoint
   --init-from RUN    fine-tune from another run (e.g. binary → BackSplit: the output layer is widened)
@@ -83,6 +85,7 @@ ${COMMON_HELP}`,
     lr: { type: "string" },
     "no-augment": { type: "boolean", default: false },
     amp: { type: "boolean", default: false },
+    deterministic: { type: "boolean", default: false },
     out: { type: "string" },
     resume: { type: "boolean", default: false },
     "init-from": { type: "string" },
@@ -129,8 +132,11 @@ ${COMMON_HELP}`,
       lesionShare: 1 / 3,
       diceOver: diceOverOption(values),
       batchDice: batchDiceOption(values),
+      deterministic: Boolean(values.deterministic),
       fisherLog: Boolean(values["fisher-log"]),
     };
+    // cuBLAS is deterministic only with a fixed workspace, read from the environment when CUDA starts.
+    if (config.deterministic) process.env.CUBLAS_WORKSPACE_CONFIG ??= ":4096:8";
     const json = Boolean(values.json);
     const progress = new Progress({ label: `train ${mode}`, total: epochs * config.iterationsPerEpoch, json });
     let lastEpoch: EpochLog | null = null;
@@ -149,6 +155,8 @@ ${COMMON_HELP}`,
         else {
           lastEpoch = r;
           if (json) process.stdout.write(`${JSON.stringify({ event: "epoch", ...r, kind: undefined })}\n`);
+          if (r.warning && json) process.stdout.write(`${JSON.stringify({ event: "warning", message: r.warning })}\n`);
+          else if (r.warning) process.stderr.write(`\nwarning: ${r.warning}\n`);
         }
       },
     });
