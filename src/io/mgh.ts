@@ -1,22 +1,38 @@
 // FreeSurfer MGH/MGZ: big-endian header, x-fastest voxels, RAS geometry from the centre voxel.
-import { ImageFormatError, maybeGunzip } from "./nifti.js";
+import { ImageFormatError, checkDataSize, gunzipBounded, gunzipPrefix } from "./nifti.js";
 import { type Mat4, type Vec3, Volume, type VoxelArray, type VoxelType, geometryFromAffine } from "./volume.js";
 
 const DATA_OFFSET = 284;
 const TYPES: Record<number, VoxelType> = { 0: "uint8", 1: "int32", 3: "float32", 4: "int16" };
 
+/** What an MGH file may hold after its voxels (scan parameters, tags such as the command history). */
+const MGH_TRAILER_LIMIT = 1 << 20;
+
 export function decodeMgh(fileBytes: Uint8Array, source: string): Volume {
-  const bytes = maybeGunzip(fileBytes, source);
-  if (bytes.length < DATA_OFFSET)
-    throw new ImageFormatError(`${source}: only ${bytes.length} bytes, an MGH header needs ${DATA_OFFSET}`);
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const version = v.getInt32(0);
+  // The header first, so the voxels are inflated no further than it declares.
+  const head = gunzipPrefix(fileBytes, source, DATA_OFFSET);
+  if (head.length < DATA_OFFSET)
+    throw new ImageFormatError(`${source}: only ${head.length} bytes, an MGH header needs ${DATA_OFFSET}`);
+  const h = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const version = h.getInt32(0);
   if (version !== 1) throw new ImageFormatError(`${source}: MGH version ${version} is not 1`);
-  const shape = [v.getInt32(4), v.getInt32(8), v.getInt32(12)] as Vec3;
-  const frames = v.getInt32(16);
-  const type = TYPES[v.getInt32(20)];
-  if (!type) throw new ImageFormatError(`${source}: MGH data type ${v.getInt32(20)} is not supported`);
+  const shape = [h.getInt32(4), h.getInt32(8), h.getInt32(12)] as Vec3;
+  if (shape.some((d) => d < 1))
+    throw new ImageFormatError(`${source}: dimensions ${shape.join("×")}: every dimension must be at least 1`);
+  const frames = h.getInt32(16);
+  const type = TYPES[h.getInt32(20)];
+  if (!type) throw new ImageFormatError(`${source}: MGH data type ${h.getInt32(20)} is not supported`);
   if (frames !== 1) throw new ImageFormatError(`${source}: ${frames} frames; only 3-D volumes are supported`);
+  const itemBytes = { uint8: 1, int32: 4, float32: 4, int16: 2 }[type as "uint8"];
+  const dataBytes = shape[0] * shape[1] * shape[2] * itemBytes;
+  checkDataSize(source, shape, type, dataBytes);
+  const bytes = gunzipBounded(
+    fileBytes,
+    source,
+    DATA_OFFSET + dataBytes + MGH_TRAILER_LIMIT,
+    `${DATA_OFFSET + dataBytes} (${shape.join("×")} ${type}) plus at most ${MGH_TRAILER_LIMIT} bytes of tags`,
+  );
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const goodRas = v.getInt16(28) === 1;
   let spacing = [1, 1, 1];
   // Columns: directions of the x, y, z voxel axes in RAS; FreeSurfer's conformed LIA when unset.

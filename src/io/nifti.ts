@@ -1,6 +1,7 @@
 // NIfTI-1 (.nii, .nii.gz): our own reader and writer, the fast path for the commonest format.
 // Geometry follows nibabel: sform if sform_code > 0, else qform if qform_code > 0, else pixdim.
-import { gunzipSync, gzipSync } from "node:zlib";
+import { kMaxLength } from "node:buffer";
+import { gunzipSync, gzipSync, constants as zlibConstants } from "node:zlib";
 import { writeFileAtomicSync } from "../util/atomic.js";
 import {
   ARRAY_OF,
@@ -36,12 +37,62 @@ function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
+/** Bytes a decompressed image may hold beyond what its header declares (some writers append a few). */
+export const TRAILING_MARGIN = 64 * 1024;
+
+function gunzipError(source: string, error: unknown): ImageFormatError {
+  return new ImageFormatError(`${source}: corrupt or truncated gzip stream (${(error as Error).message})`);
+}
+
+/**
+ * The first `size` bytes of a gzip stream (fewer if it is shorter), inflating only a prefix of the
+ * compressed bytes: the header of an image is read without inflating its voxels.
+ */
+export function gunzipPrefix(bytes: Uint8Array, source: string, size: number): Uint8Array {
+  if (!isGzip(bytes)) return bytes.subarray(0, size);
+  for (let take = 4096; ; take *= 16) {
+    let out: Uint8Array;
+    try {
+      // A truncated prefix inflates to what it holds (sync flush: no "unexpected end" error).
+      out = gunzipSync(bytes.subarray(0, take), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    } catch (error) {
+      throw gunzipError(source, error);
+    }
+    if (out.length >= size || take >= bytes.length) return out.subarray(0, size);
+  }
+}
+
+/**
+ * Inflates a gzip stream, but never past `limit` bytes: a file that decompresses to more than its
+ * header declares (trailing data, a gzip bomb) is refused before it can take the memory.
+ */
+export function gunzipBounded(bytes: Uint8Array, source: string, limit: number, declared: string): Uint8Array {
+  if (!isGzip(bytes)) return bytes;
+  try {
+    return gunzipSync(bytes, { maxOutputLength: Math.min(limit, kMaxLength) });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE")
+      throw new ImageFormatError(
+        `${source}: decompresses to more than ${limit} bytes, but its header declares ${declared}: trailing data after the voxels (or a gzip bomb); refused`,
+      );
+    throw gunzipError(source, error);
+  }
+}
+
+/** Refuses voxel data larger than a Node buffer can hold, before anything is inflated or allocated. */
+export function checkDataSize(source: string, shape: readonly number[], type: string, bytes: number): void {
+  if (bytes > kMaxLength)
+    throw new ImageFormatError(
+      `${source}: ${shape.join("×")} ${type} needs ${bytes} bytes, more than one image may hold (${kMaxLength})`,
+    );
+}
+
 export function maybeGunzip(bytes: Uint8Array, source: string): Uint8Array {
   if (!isGzip(bytes)) return bytes;
   try {
     return gunzipSync(bytes);
   } catch (error) {
-    throw new ImageFormatError(`${source}: corrupt or truncated gzip stream (${(error as Error).message})`);
+    throw gunzipError(source, error);
   }
 }
 
@@ -66,47 +117,65 @@ function quaternToAffine(v: DataView, le: boolean, pixdim: number[]): Mat4 {
 
 /** Parses NIfTI-1 bytes (gzip-compressed or not). source names the file in errors. */
 export function decodeNifti(fileBytes: Uint8Array, source: string): Volume {
-  const bytes = maybeGunzip(fileBytes, source);
-  if (bytes.length < HEADER_SIZE)
-    throw new ImageFormatError(`${source}: only ${bytes.length} bytes, a NIfTI header needs ${HEADER_SIZE}`);
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // The header first (inflating only a prefix), so the voxels are inflated no further than it declares.
+  const head = gunzipPrefix(fileBytes, source, HEADER_SIZE);
+  if (head.length < HEADER_SIZE)
+    throw new ImageFormatError(`${source}: only ${head.length} bytes, a NIfTI header needs ${HEADER_SIZE}`);
+  const h = new DataView(head.buffer, head.byteOffset, head.byteLength);
   let le = true;
-  const sizeLe = v.getInt32(0, true);
+  const sizeLe = h.getInt32(0, true);
   if (sizeLe !== HEADER_SIZE) {
-    if (v.getInt32(0, false) === HEADER_SIZE) le = false;
-    else if (sizeLe === 540 || v.getInt32(0, false) === 540)
+    if (h.getInt32(0, false) === HEADER_SIZE) le = false;
+    else if (sizeLe === 540 || h.getInt32(0, false) === 540)
       throw new ImageFormatError(`${source}: NIfTI-2 files are not supported yet`);
     else throw new ImageFormatError(`${source}: header size ${sizeLe} is not 348: not a NIfTI-1 file`);
   }
-  const magic = String.fromCharCode(bytes[344], bytes[345], bytes[346]);
+  const magic = String.fromCharCode(head[344], head[345], head[346]);
   if (magic !== "n+1" && magic !== "ni1")
     throw new ImageFormatError(`${source}: magic '${magic}' is not NIfTI-1 ('n+1')`);
   if (magic === "ni1") throw new ImageFormatError(`${source}: two-file NIfTI (.hdr/.img) is not supported`);
-  const ndim = v.getInt16(40, le);
-  const dims = [1, 2, 3, 4, 5, 6, 7].map((i) => v.getInt16(40 + 2 * i, le));
+  const ndim = h.getInt16(40, le);
+  const dims = [1, 2, 3, 4, 5, 6, 7].map((i) => h.getInt16(40 + 2 * i, le));
   if (ndim < 1 || ndim > 7) throw new ImageFormatError(`${source}: dim[0] = ${ndim} is not 1–7`);
+  const bad = dims.slice(0, ndim).findIndex((d) => d < 1);
+  if (bad >= 0)
+    throw new ImageFormatError(
+      `${source}: dim[${bad + 1}] = ${dims[bad]}: every image dimension must be at least 1 (${dims.slice(0, ndim).join("×")})`,
+    );
   const extra = dims.slice(3, ndim).filter((d) => d > 1);
   if (extra.length > 0)
     throw new ImageFormatError(
       `${source}: ${ndim}-D image (${dims.slice(0, ndim).join("×")}); only 3-D volumes are supported`,
     );
-  const shape = [0, 1, 2].map((i) => (i < ndim ? Math.max(dims[i], 1) : 1)) as Vec3;
-  const datatype = v.getInt16(70, le);
+  const shape = [0, 1, 2].map((i) => (i < ndim ? dims[i] : 1)) as Vec3;
+  const datatype = h.getInt16(70, le);
   const type = DATATYPES[datatype];
   if (!type) throw new ImageFormatError(`${source}: NIfTI datatype ${datatype} is not supported`);
-  const pixdim = [0, 1, 2, 3].map((i) => v.getFloat32(76 + 4 * i, le));
-  const voxOffset = v.getFloat32(108, le);
+  const voxOffset = h.getFloat32(108, le);
   if (!(voxOffset >= HEADER_SIZE) || !Number.isInteger(voxOffset)) {
     throw new ImageFormatError(`${source}: vox_offset ${voxOffset} is invalid (must be an integer ≥ ${HEADER_SIZE})`);
   }
   const count = shape[0] * shape[1] * shape[2];
   const itemSize = new ARRAY_OF[type](0).BYTES_PER_ELEMENT;
+  checkDataSize(source, shape, type, count * itemSize);
   const needed = voxOffset + count * itemSize;
+  const bytes = gunzipBounded(
+    fileBytes,
+    source,
+    needed + TRAILING_MARGIN,
+    `${needed} (${shape.join("×")} ${type} after vox_offset ${voxOffset})`,
+  );
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const pixdim = [0, 1, 2, 3].map((i) => v.getFloat32(76 + 4 * i, le));
   if (needed > bytes.length) {
     throw new ImageFormatError(
       `${source}: data is truncated: ${bytes.length - voxOffset} bytes after vox_offset ${voxOffset}, ${shape.join("×")} ${type} needs ${count * itemSize}`,
     );
   }
+  if (bytes.length > needed + TRAILING_MARGIN)
+    throw new ImageFormatError(
+      `${source}: ${bytes.length - needed} bytes of trailing data after the ${shape.join("×")} ${type} voxels the header declares; refused`,
+    );
   const raw = new Uint8Array(bytes.subarray(voxOffset, needed)); // a copy (Buffer.slice would be a view)
   if (!le && itemSize > 1) {
     for (let i = 0; i < raw.length; i += itemSize) raw.subarray(i, i + itemSize).reverse();
