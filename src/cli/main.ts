@@ -120,11 +120,11 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await verb.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals);
   } catch (error) {
-    const e = error as Error & { exitCode?: number };
+    const e = error as Error & { exitCode?: number; code?: string };
     const code =
       error instanceof CliError
         ? e.exitCode!
-        : /not built|no CUDA device|only \d+ CUDA/.test(e.message)
+        : /not built|no CUDA device|only \d+ CUDA/.test(e.message) || e.code === "ENOENT"
           ? EXIT.environment
           : EXIT.failure;
     process.stderr.write(`backsplit ${verb.name}: ${e.message}\n`);

@@ -39,6 +39,9 @@ overwritten. Stop with Ctrl-C.`,
   async run(values, positionals) {
     const dir = positionals[0];
     if (!dir) throw new CliError("serve needs a dataset folder: backsplit serve DIR", EXIT.usage);
+    const port = intOption(values, "port", undefined, 0, 65535);
+    const maxBodyBytes = intOption(values, "max-body", undefined, 1);
+    const maxSessions = intOption(values, "sessions", undefined, 1);
     let dataset = path.resolve(dir);
     const runs = ((values.runs as string[] | undefined) ?? []).map((r) => path.resolve(r));
     if (!existsSync(path.join(dataset, "dataset.json")) && existsSync(path.join(dataset, "dataset", "dataset.json"))) {
@@ -51,12 +54,12 @@ overwritten. Stop with Ctrl-C.`,
       dataset,
       runs,
       host: String(values.host),
-      port: intOption(values, "port"),
+      port,
       token: values["no-token"] ? null : undefined,
-      maxBodyBytes: intOption(values, "max-body"),
-      maxSessions: intOption(values, "sessions"),
+      maxBodyBytes,
+      maxSessions,
       device: String(values.device),
-      threads: values.threads ? intOption(values, "threads") : undefined,
+      threads: values.threads ? intOption(values, "threads", undefined, 1) : undefined,
     });
     if (values.json) console.log(JSON.stringify({ url: server.openUrl, dataset, runs }));
     else {
