@@ -58,7 +58,16 @@ export function gunzipPrefix(bytes: Uint8Array, source: string, size: number): U
     } catch (error) {
       throw gunzipError(source, error);
     }
-    if (out.length >= size || take >= bytes.length) return out.subarray(0, size);
+    if (out.length >= size) return out.subarray(0, size);
+    if (take >= bytes.length) {
+      // Short: a truncated stream says so (not "too few bytes for a header").
+      try {
+        gunzipSync(bytes);
+      } catch (error) {
+        throw gunzipError(source, error);
+      }
+      return out;
+    }
   }
 }
 
