@@ -46,7 +46,8 @@ export const VERBS: Verb[] = [
 ];
 
 const EXIT_HELP = `Exit codes: 0 success, 1 the job failed or found problems, 2 bad command line,
-3 missing environment (engine not built, device or file missing), 130 interrupted.`;
+3 missing environment (engine not built, device or file missing), 130 interrupted (SIGINT),
+143 terminated (SIGTERM), 129 hang-up or launcher gone.`;
 
 function overview(prefix = ""): string {
   const verbs = VERBS.filter((v) => v.name.startsWith(prefix));
