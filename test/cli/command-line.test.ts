@@ -35,6 +35,16 @@ test("train: bad numbers, shapes and folds exit 2 with a clear line and leave no
     assert.doesNotMatch(r.stderr, /libtorch|at Object|TypeError/);
   }
   assert.ok(!existsSync(path.join(root, "runs")), "no run folder was created");
+  for (const [args, message] of [
+    [["--folds", "9"], /--folds must be integers 0–4/],
+    [["--epochs=-5"], /--epochs must be at least 1/],
+    [["--patch", "0x0x0"], /--patch must be positive integers/],
+  ] as const) {
+    const r = cli("experiment", root, "--background", "tissue", ...args);
+    assert.equal(r.status, 2, `experiment ${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+  }
+  assert.ok(!existsSync(path.join(root, "experiment")), "no experiment folder was created");
 });
 
 test("train: a missing dataset, plans.json or configuration cache says what to run (exit 3)", async () => {

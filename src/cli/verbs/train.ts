@@ -206,7 +206,7 @@ ${COMMON_HELP}`,
         .map((r) => path.resolve(r)),
       input: path.resolve(positionals[0]),
       out: path.resolve(positionals[1]),
-      threads: values.threads ? intOption(values, "threads") : undefined,
+      threads: values.threads ? intOption(values, "threads", undefined, 1) : undefined,
       options: {
         collapse,
         threshold: numberOption(values, "threshold", 0.5, { min: 0, max: 1 }),
