@@ -7,8 +7,12 @@ export const EXIT = {
   usage: 2,
   /** The environment is missing something (engine not built, no CUDA device, missing file). */
   environment: 3,
-  /** Interrupted by a signal. */
+  /** Interrupted by SIGINT (Ctrl-C); bin/backsplit.mjs re-raises the signal, so a shell sees 128 + 2. */
   interrupted: 130,
+  /** Terminated by SIGTERM (128 + 15). */
+  terminated: 143,
+  /** SIGHUP, or the launcher died (128 + 1). */
+  hangup: 129,
 } as const;
 
 /** An error whose message is shown without a stack trace, with its exit code. */

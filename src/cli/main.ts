@@ -47,7 +47,8 @@ export const VERBS: Verb[] = [
 ];
 
 const EXIT_HELP = `Exit codes: 0 success, 1 the job failed or found problems, 2 bad command line,
-3 missing environment (engine not built, device or file missing), 130 interrupted.`;
+3 missing environment (engine not built, device or file missing), 130 interrupted (SIGINT),
+143 terminated (SIGTERM), 129 hang-up or launcher gone.`;
 
 function overview(prefix = ""): string {
   const verbs = VERBS.filter((v) => v.name.startsWith(prefix));
@@ -121,11 +122,11 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await verb.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals);
   } catch (error) {
-    const e = error as Error & { exitCode?: number };
+    const e = error as Error & { exitCode?: number; code?: string };
     const code =
       error instanceof CliError
         ? e.exitCode!
-        : /not built|no CUDA device|only \d+ CUDA/.test(e.message)
+        : /not built|no CUDA device|only \d+ CUDA/.test(e.message) || e.code === "ENOENT"
           ? EXIT.environment
           : EXIT.failure;
     process.stderr.write(`backsplit ${verb.name}: ${e.message}\n`);

@@ -30,15 +30,51 @@ export const COMMON_HELP = `  --device D     cpu, cuda, cuda:N or auto (default 
   --seed N       random seed (default 0); CPU runs with the same seed are identical
   --json         JSON lines on stdout instead of progress bars and tables`;
 
-export function intOption(values: OptionValues, name: string, fallback?: number): number {
+/** An integer option, optionally within [min, max] (a usage error, exit 2, otherwise). */
+export function intOption(values: OptionValues, name: string, fallback?: number, min?: number, max?: number): number {
   const raw = values[name];
   if (raw === undefined) {
     if (fallback === undefined) throw new CliError(`--${name} is required`, EXIT.usage);
     return fallback;
   }
-  const n = Number(raw);
+  const n = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : Number.NaN;
   if (!Number.isInteger(n)) throw new CliError(`--${name} must be an integer, got '${raw}'`, EXIT.usage);
+  if ((min !== undefined && n < min) || (max !== undefined && n > max)) {
+    const range = max === undefined ? `at least ${min}` : min === undefined ? `at most ${max}` : `${min}–${max}`;
+    throw new CliError(`--${name} must be ${range}, got ${n}`, EXIT.usage);
+  }
   return n;
+}
+
+/** A finite number option, optionally > 0 or within a range (exit 2 otherwise). */
+export function numberOption(
+  values: OptionValues,
+  name: string,
+  fallback: number,
+  o: { positive?: boolean; min?: number; max?: number } = {},
+): number {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  const n = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : Number.NaN;
+  if (!Number.isFinite(n)) throw new CliError(`--${name} must be a number, got '${raw}'`, EXIT.usage);
+  if (o.positive && !(n > 0)) throw new CliError(`--${name} must be greater than 0, got ${n}`, EXIT.usage);
+  if ((o.min !== undefined && n < o.min) || (o.max !== undefined && n > o.max))
+    throw new CliError(`--${name} must be between ${o.min ?? "-∞"} and ${o.max ?? "∞"}, got ${n}`, EXIT.usage);
+  return n;
+}
+
+/** A list of positive integers separated by `sep` ("4,8,16", "64x64x32"); exit 2 otherwise. */
+export function positiveIntList(values: OptionValues, name: string, sep: string): number[] | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const parts = String(raw).split(sep);
+  const list = parts.map((p) => (p.trim() === "" ? Number.NaN : Number(p)));
+  if (list.some((n) => !Number.isInteger(n) || n < 1))
+    throw new CliError(
+      `--${name} must be positive integers separated by '${sep}' (e.g. ${sep === "x" ? "64x64x32" : "16,32,64"}), got '${raw}'`,
+      EXIT.usage,
+    );
+  return list;
 }
 
 /** --dice-over: "lesion" (default) or "all". */

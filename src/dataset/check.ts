@@ -107,9 +107,51 @@ function labelValueProblems(summary: ValueSummary, declared: Set<number>, what: 
   return out;
 }
 
-async function tryRead(file: string, root: string, problems: Problem[]): Promise<Volume | null> {
+/** Reads an image; preprocess and merge pass a reader that keeps what it read, to use it after the check. */
+export type VolumeReader = (file: string) => Promise<Volume>;
+
+/** A reader that reads each file once and hands the same volume to every later caller. */
+export function keepingReader(): VolumeReader {
+  const kept = new Map<string, Promise<Volume>>();
+  return (file) => {
+    let volume = kept.get(file);
+    if (!volume) {
+      volume = readVolume(file);
+      kept.set(file, volume);
+    }
+    return volume;
+  };
+}
+
+/** One problem as `dataset check` prints it: "error: labelsTr/a.nii.gz: message". */
+export function formatProblem(p: Problem): string {
+  return `${p.level}: ${p.file ? `${p.file}: ` : ""}${p.message}`;
+}
+
+/**
+ * The errors `dataset check` would report, raised by a verb that refuses to work on such a dataset
+ * (preprocess, labels merge): the message lists every error line.
+ */
+export class DatasetProblemsError extends Error {
+  constructor(
+    readonly problems: Problem[],
+    what: string,
+  ) {
+    const errors = problems.filter((p) => p.level === "error");
+    super(
+      `${errors.length} error(s) in the dataset (the checks of \`backsplit dataset check\`); ${what}:\n${errors.map(formatProblem).join("\n")}`,
+    );
+  }
+}
+
+/** Throws DatasetProblemsError when `problems` holds errors. */
+export function refuseOnErrors(problems: Problem[], what: string): void {
+  if (problems.some((p) => p.level === "error")) throw new DatasetProblemsError(problems, what);
+}
+
+async function tryRead(file: string, root: string, problems: Problem[], read: VolumeReader): Promise<Volume | null> {
   try {
-    return await readVolume(file);
+    return await read(file);
   } catch (error) {
     const message = (error as Error).message.replace(`${file}: `, "");
     problems.push({ level: "error", file: path.relative(root, file), message });
@@ -117,8 +159,8 @@ async function tryRead(file: string, root: string, problems: Problem[]): Promise
   }
 }
 
-/** Checks one training case (runs on a worker thread in `checkDataset`). */
-export async function checkCase(input: CaseCheckInput): Promise<CaseCheckResult> {
+/** Checks one training case (runs on a worker thread in `checkDataset`; preprocess and merge call it too). */
+export async function checkCase(input: CaseCheckInput, read: VolumeReader = readVolume): Promise<CaseCheckResult> {
   const { root, json, files, channels, tolerances } = input;
   const problems: Problem[] = [];
   const rel = (f: string) => path.relative(root, f);
@@ -131,7 +173,7 @@ export async function checkCase(input: CaseCheckInput): Promise<CaseCheckResult>
       problems.push({ level: "error", file: expected, message: `missing (channel ${c}, "${channels[c]}")` });
       continue;
     }
-    const volume = await tryRead(file, root, problems);
+    const volume = await tryRead(file, root, problems, read);
     if (!volume) continue;
     const s = summarise(volume, false);
     if (s.nonFinite > 0)
@@ -151,7 +193,7 @@ export async function checkCase(input: CaseCheckInput): Promise<CaseCheckResult>
   if (!files.label) {
     problems.push({ level: "error", file: rel(labelFile), message: "missing (every training case needs a label map)" });
   } else {
-    const label = await tryRead(files.label, root, problems);
+    const label = await tryRead(files.label, root, problems, read);
     if (label) {
       if (reference)
         for (const m of geometryProblems(label, reference, tolerances))
@@ -167,7 +209,7 @@ export async function checkCase(input: CaseCheckInput): Promise<CaseCheckResult>
     }
   }
   for (const [source, file] of Object.entries(files.backgrounds)) {
-    const map = await tryRead(file, root, problems);
+    const map = await tryRead(file, root, problems, read);
     if (!map) continue;
     if (reference)
       for (const m of geometryProblems(map, reference, tolerances))
@@ -177,6 +219,20 @@ export async function checkCase(input: CaseCheckInput): Promise<CaseCheckResult>
       problems.push({ level: "error", file: rel(file), message: m });
   }
   return { id: files.id, problems, lesionVoxels };
+}
+
+/** checkCase as a worker job (a job's second argument is its report callback, not a reader). */
+export function checkCaseJob(input: CaseCheckInput): Promise<CaseCheckResult> {
+  return checkCase(input);
+}
+
+/** Names sharing one value in a name → value table. */
+function sharedValues(table: Record<string, number>): string[] {
+  const byValue = new Map<number, string[]>();
+  for (const [name, value] of Object.entries(table)) byValue.set(value, [...(byValue.get(value) ?? []), name]);
+  return [...byValue]
+    .filter(([, names]) => names.length > 1)
+    .map(([value, names]) => `${names.map((n) => `"${n}"`).join(" and ")} share the value ${value}`);
 }
 
 /** Dataset-level problems that need no image reading. */
@@ -194,6 +250,25 @@ export function layoutProblems(dataset: Dataset): Problem[] {
       level: "warning",
       file: "dataset.json",
       message: `numTraining is ${dataset.json.numTraining} but ${n} training cases were found`,
+    });
+  }
+  for (const m of sharedValues(dataset.json.labels))
+    problems.push({ level: "error", file: "dataset.json", message: `labels ${m} (each class needs its own value)` });
+  for (const [source, spec] of Object.entries(dataset.json.background_sources ?? {}))
+    for (const m of sharedValues(spec.labels))
+      problems.push({
+        level: "error",
+        file: "dataset.json",
+        message: `background_sources.${source}.labels ${m} (each class needs its own value)`,
+      });
+  const trainingIds = new Set(dataset.training.map((c) => c.id));
+  for (const c of dataset.test) {
+    if (!trainingIds.has(c.id)) continue;
+    const file = c.images.find((f) => f) ?? path.join(dataset.root, "imagesTs", c.id);
+    problems.push({
+      level: "error",
+      file: path.relative(dataset.root, file),
+      message: `case id '${c.id}' is also a training case (imagesTr): a test case must not be trained on`,
     });
   }
   for (const source of Object.keys(dataset.json.background_sources ?? {})) {
@@ -226,7 +301,7 @@ export async function checkDataset(dataset: Dataset, options: CheckOptions = {})
   }));
   const results = await mapInWorkers<CaseCheckInput, CaseCheckResult>(
     inputs,
-    { module: import.meta.url, exportName: "checkCase" },
+    { module: import.meta.url, exportName: "checkCaseJob" },
     options.workers ?? os.availableParallelism(),
     (_, result) => options.onCase?.(result),
   );

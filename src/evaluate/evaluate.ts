@@ -93,6 +93,20 @@ export async function evaluateFolders(
       throw new Error(
         `${preds.get(id)}: geometry differs from the reference (spacing or origin off by more than 0.001 mm)`,
       );
+    if (d.direction > 1e-4)
+      throw new Error(
+        `${preds.get(id)}: direction differs from the reference (a flipped or rotated image; off by ${d.direction.toFixed(4)})`,
+      );
+    for (const [file, v] of [
+      [preds.get(id)!, pred],
+      [refFile, ref],
+    ] as const) {
+      const bad = v.data.findIndex((x) => !Number.isInteger(x));
+      if (bad >= 0)
+        throw new Error(
+          `${file}: label values must be integers, found ${v.data[bad]} (a probability map? evaluate the thresholded mask)`,
+        );
+    }
     if (!o.classes) for (const v of ref.data) if (v) values.add(v);
     loaded.push({ id, pred, ref });
   }

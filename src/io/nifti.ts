@@ -4,7 +4,15 @@
 // Medical Segmentation Decathlon stores a case's modalities that way, fMRI stores time points.
 import { gzipSync } from "node:zlib";
 import { writeFileAtomicSync } from "../util/atomic.js";
-import { ImageFormatError, maybeGunzip } from "./errors.js";
+import {
+  ImageFormatError,
+  TRAILING_MARGIN,
+  checkDataSize,
+  checkTrailing,
+  gunzipBounded,
+  gunzipPrefix,
+  maybeGunzip,
+} from "./errors.js";
 import { NIFTI2_HEADER_SIZE, encodeNifti2Header, parseNifti2Header } from "./nifti2.js";
 import {
   ARRAY_OF,
@@ -131,17 +139,25 @@ function headerAffine(h: NiftiHeader, shape: Vec3): Mat4 {
 /**
  * Parses NIfTI-1 or NIfTI-2 bytes (gzip-compressed or not) into its 3-D frames: one for a 3-D image,
  * dim[4]·dim[5]·… for a 4-D or higher one (frames in file order), all with the same geometry.
- * source names the file in errors.
+ * source names the file in errors. The header is read first (inflating only a prefix), so the voxels
+ * are inflated no further than it declares for all frames (+ TRAILING_MARGIN): trailing data and gzip
+ * bombs are refused, as are dimensions below 1 (#15).
  */
 export function decodeNiftiFrames(fileBytes: Uint8Array, source: string): Volume[] {
-  const bytes = maybeGunzip(fileBytes, source);
-  const h = parseNiftiHeader(bytes, source);
+  // NIfTI-2's header is the longer; a short NIfTI-1 file gives fewer bytes, which is fine.
+  const h = parseNiftiHeader(gunzipPrefix(fileBytes, source, NIFTI2_HEADER_SIZE), source);
   const headerSize = h.version === 1 ? HEADER_SIZE : NIFTI2_HEADER_SIZE;
   const ndim = h.dims[0];
   if (ndim < 1 || ndim > 7) throw new ImageFormatError(`${source}: dim[0] = ${ndim} is not 1–7`);
-  const dims = h.dims.slice(1, ndim + 1).map((d) => Math.max(d, 1));
+  const dims = h.dims.slice(1, ndim + 1);
+  const bad = dims.findIndex((d) => d < 1);
+  if (bad >= 0)
+    throw new ImageFormatError(
+      `${source}: dim[${bad + 1}] = ${dims[bad]}: every image dimension must be at least 1 (${dims.join("×")})`,
+    );
   const shape = [0, 1, 2].map((i) => (i < ndim ? dims[i] : 1)) as Vec3;
   const frames = dims.slice(3).reduce((p, d) => p * d, 1);
+  const described = frames > 1 ? [...shape, ...dims.slice(3)] : shape;
   const type = DATATYPES[h.datatype];
   if (!type) throw new ImageFormatError(`${source}: NIfTI datatype ${h.datatype} is not supported`);
   const voxOffset = h.voxOffset;
@@ -150,13 +166,21 @@ export function decodeNiftiFrames(fileBytes: Uint8Array, source: string): Volume
   }
   const count = shape[0] * shape[1] * shape[2];
   const itemSize = new ARRAY_OF[type](0).BYTES_PER_ELEMENT;
-  const needed = voxOffset + frames * count * itemSize;
+  const dataBytes = frames * count * itemSize;
+  checkDataSize(source, described, type, dataBytes, voxOffset);
+  const needed = voxOffset + dataBytes;
+  const bytes = gunzipBounded(
+    fileBytes,
+    source,
+    needed + TRAILING_MARGIN,
+    `${needed} (${described.join("×")} ${type} after vox_offset ${voxOffset})`,
+  );
   if (needed > bytes.length) {
-    const described = frames > 1 ? [...shape, ...dims.slice(3)] : shape;
     throw new ImageFormatError(
-      `${source}: data is truncated: ${bytes.length - voxOffset} bytes after vox_offset ${voxOffset}, ${described.join("×")} ${type} needs ${frames * count * itemSize}`,
+      `${source}: data is truncated: ${bytes.length - voxOffset} bytes after vox_offset ${voxOffset}, ${described.join("×")} ${type} needs ${dataBytes}`,
     );
   }
+  checkTrailing(source, bytes.length, needed, TRAILING_MARGIN, `${described.join("×")} ${type} voxels`);
   const geometry = geometryFromAffine(headerAffine(h, shape), shape, true);
   const { slope, inter } = h;
   const scale = Number.isFinite(slope) && slope !== 0 && (slope !== 1 || (Number.isFinite(inter) && inter !== 0));

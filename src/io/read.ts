@@ -1,6 +1,6 @@
 // readVolume / writeVolume: one entry point for every format, chosen by extension.
-import { existsSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
-import path from "node:path";
+import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
+import { commitSync, tempName } from "../util/atomic.js";
 import { readWithItk, writeWithItk } from "./itk.js";
 import { decodeMgh, decodeMghFrames } from "./mgh.js";
 import { ImageFormatError, decodeNifti, decodeNiftiFrames, writeNifti, writeNiftiFrames } from "./nifti.js";
@@ -65,12 +65,13 @@ export async function writeVolume(file: string, volume: Volume): Promise<void> {
     return;
   }
   if (!ending) throw new ImageFormatError(`${file}: unknown image format (use one of ${IMAGE_ENDINGS.join(", ")})`);
-  const tmp = path.join(path.dirname(file), `.tmp-${process.pid}-${path.basename(file)}`);
+  // The temporary name keeps the ending: ITK picks the format by it.
+  const tmp = tempName(file, ending);
   try {
     await writeWithItk(tmp, volume);
-    renameSync(tmp, file);
   } catch (error) {
     rmSync(tmp, { force: true });
     throw error;
   }
+  commitSync(tmp, file);
 }

@@ -1,15 +1,17 @@
 // `backsplit labels import`: existing label maps → a background source of the dataset, resampled
 // onto each case's grid (nearest neighbour through world coordinates) when the geometry differs.
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Dataset } from "../dataset/layout.js";
 import { resampleNearestToGrid, sameGrid } from "../io/grid.js";
 import { IMAGE_ENDINGS, imageEnding, readVolume, writeVolume } from "../io/read.js";
 import { Volume } from "../io/volume.js";
+import { fsyncPath, removeStaleTemps, tempName } from "../util/atomic.js";
+import { withLock } from "../util/lock.js";
 import { mapInWorkers } from "../util/worker.js";
 import { freesurferNames, readNames } from "./names.js";
-import { prepareSource, registerSource, sourceDir } from "./source.js";
+import { refuseExisting, registerSource, sourceDir, sourceLock } from "./source.js";
 
 export type ImportLayout = "single" | "per-case" | "per-class";
 
@@ -92,8 +94,25 @@ export function detectLayout(from: string, dataset: Dataset): ImportLayout {
   return "per-case";
 }
 
+/**
+ * Imports a source safely: under a lock (a second writer of the same source is refused), built in a
+ * temporary folder beside the others, every map checked, then swapped in (folder rename, then
+ * dataset.json rewritten atomically). Until the swap the dataset is unchanged: a corrupt input, a
+ * bad --names or a kill leaves the old source (or none) exactly as it was.
+ */
 export async function importSource(dataset: Dataset, o: ImportOptions): Promise<ImportResult> {
+  const final = sourceDir(dataset, o.source);
+  return withLock(sourceLock(dataset, o.source), `background source '${o.source}'`, async () => {
+    removeStaleTemps(path.dirname(final)); // a killed import's temporary folder
+    refuseExisting(dataset, o.source, o.replace ?? false);
+    return buildAndSwap(dataset, o, final);
+  });
+}
+
+async function buildAndSwap(dataset: Dataset, o: ImportOptions, final: string): Promise<ImportResult> {
   const layout = detectLayout(o.from, dataset);
+  // The names first: a missing or broken --names file fails before any map is read or written.
+  const table = layout !== "per-class" && o.names && o.names !== "freesurfer" ? readNames(o.names) : null;
   const cases = dataset.training.filter((c) => c.images[0]);
   // Per-class folders: one value per mask name, consistent across cases.
   const classFiles = new Map<string, Map<string, string>>();
@@ -105,10 +124,11 @@ export async function importSource(dataset: Dataset, o: ImportOptions): Promise<
     }
   }
   const classNames = [...new Set([...classFiles.values()].flatMap((m) => [...m.keys()]))].sort();
+  const building = tempName(final);
   const inputs: ImportCaseInput[] = [];
   const missing: string[] = [];
   for (const c of cases) {
-    const out = path.join(sourceDir(dataset, o.source), `${c.id}${dataset.json.file_ending}`);
+    const out = path.join(building, `${c.id}${dataset.json.file_ending}`);
     if (layout === "single") inputs.push({ caseId: c.id, reference: c.images[0]!, map: o.from, out });
     else if (layout === "per-case") {
       const map = findCaseMap(o.from, c.id);
@@ -130,30 +150,49 @@ export async function importSource(dataset: Dataset, o: ImportOptions): Promise<
     throw new Error(
       `${o.from}: no label map found for any case (expected e.g. ${path.join(o.from, `${cases[0]?.id ?? "case"}${dataset.json.file_ending}`)})`,
     );
-  prepareSource(dataset, o.source, o.replace ?? false);
-  const results = await mapInWorkers<ImportCaseInput, ImportCaseResult>(
-    inputs,
-    { module: import.meta.url, exportName: "importCase" },
-    o.workers ?? os.availableParallelism(),
-    (_, r) => o.onCase?.(r),
-  );
-  const present = new Set(results.flatMap((r) => r.values.map(([v]) => v)).filter((v) => v !== 0));
-  let names: Map<number, string>;
-  if (layout === "per-class") names = new Map(classNames.map((n, i) => [i + 1, n]));
-  else if (o.names === "freesurfer") names = freesurferNames(present);
-  else if (o.names) names = readNames(o.names);
-  else names = new Map([...present].map((v) => [v, `class_${v}`]));
-  const classes: Record<string, number> = {};
-  for (const v of [...present].sort((a, b) => a - b)) {
-    let name = names.get(v) ?? `class_${v}`;
-    if (name in classes) name = `${name}_${v}`;
-    classes[name] = v;
+  mkdirSync(building, { recursive: true });
+  let backup: string | null = null;
+  try {
+    const results = await mapInWorkers<ImportCaseInput, ImportCaseResult>(
+      inputs,
+      { module: import.meta.url, exportName: "importCase" },
+      o.workers ?? os.availableParallelism(),
+      (_, r) => o.onCase?.(r),
+    );
+    const present = new Set(results.flatMap((r) => r.values.map(([v]) => v)).filter((v) => v !== 0));
+    if (present.size === 0)
+      throw new Error(`${o.from}: every imported map is 0 everywhere: no classes to import (source not created)`);
+    let names: Map<number, string>;
+    if (layout === "per-class") names = new Map(classNames.map((n, i) => [i + 1, n]));
+    else if (o.names === "freesurfer") names = freesurferNames(present);
+    else if (table) names = table;
+    else names = new Map([...present].map((v) => [v, `class_${v}`]));
+    const classes: Record<string, number> = {};
+    for (const v of [...present].sort((a, b) => a - b)) {
+      let name = names.get(v) ?? `class_${v}`;
+      if (name in classes) name = `${name}_${v}`;
+      classes[name] = v;
+    }
+    // The swap: the old folder aside, the new one in, its flush, then dataset.json (atomic).
+    if (existsSync(final)) {
+      backup = tempName(final);
+      renameSync(final, backup);
+    }
+    renameSync(building, final);
+    fsyncPath(path.dirname(final), true);
+    registerSource(
+      dataset,
+      o.source,
+      classes,
+      `imported from ${path.resolve(o.from)}${missing.length ? ` (${missing.length} cases without a map)` : ""}`,
+    );
+    if (backup) rmSync(backup, { recursive: true, force: true });
+    return { layout, classes, cases: results };
+  } catch (error) {
+    rmSync(building, { recursive: true, force: true });
+    if (backup && !existsSync(final))
+      renameSync(backup, final); // put the old source back
+    else if (backup) rmSync(backup, { recursive: true, force: true });
+    throw error;
   }
-  registerSource(
-    dataset,
-    o.source,
-    classes,
-    `imported from ${path.resolve(o.from)}${missing.length ? ` (${missing.length} cases without a map)` : ""}`,
-  );
-  return { layout, classes, cases: results };
 }

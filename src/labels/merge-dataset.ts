@@ -2,8 +2,16 @@
 // (what training uses; `backsplit labels merge` writes them out to inspect).
 import os from "node:os";
 import path from "node:path";
-import type { CaseFiles, Dataset } from "../dataset/layout.js";
-import { readVolume, writeVolume } from "../io/read.js";
+import {
+  DEFAULT_TOLERANCES,
+  type Problem,
+  checkCase,
+  keepingReader,
+  layoutProblems,
+  refuseOnErrors,
+} from "../dataset/check.js";
+import type { CaseFiles, Dataset, DatasetJson } from "../dataset/layout.js";
+import { writeVolume } from "../io/read.js";
 import { Volume } from "../io/volume.js";
 import { mapInWorkers } from "../util/worker.js";
 import { type MergeReport, type SourceMap, mergeTargets } from "./merge.js";
@@ -23,13 +31,25 @@ export interface MergeCaseInput {
   sourceClasses: Record<string, Record<string, number>>;
   spec: MergeSpec;
   out: string | null;
+  /** Check the case as `dataset check` does first (its images, label and the merged sources). */
+  check?: { root: string; json: DatasetJson; channels: string[] };
 }
 
 /** Reads one case and merges it; with `out`, writes the target map there. */
 export async function mergeCase(
   input: MergeCaseInput,
-): Promise<{ id: string; report: MergeReport; volume: Volume | null }> {
+): Promise<{ id: string; report: MergeReport | null; volume: Volume | null; problems: Problem[] }> {
   const { files, spec } = input;
+  const readVolume = keepingReader();
+  let problems: Problem[] = [];
+  if (input.check) {
+    const backgrounds = Object.fromEntries(Object.entries(files.backgrounds).filter(([s]) => spec.sources.includes(s)));
+    ({ problems } = await checkCase(
+      { ...input.check, files: { ...files, backgrounds }, tolerances: DEFAULT_TOLERANCES },
+      readVolume,
+    ));
+    if (problems.some((p) => p.level === "error")) return { id: files.id, report: null, volume: null, problems };
+  }
   if (!files.label) throw new Error(`case ${files.id}: no lesion label map`);
   const lesion = await readVolume(files.label);
   const sources: SourceMap[] = [];
@@ -62,7 +82,7 @@ export async function mergeCase(
   });
   const volume = new Volume(target, lesion.geometry);
   if (input.out) await writeVolume(input.out, volume);
-  return { id: files.id, report, volume: input.out ? null : volume };
+  return { id: files.id, report, volume: input.out ? null : volume, problems };
 }
 
 export async function mergeDataset(
@@ -80,19 +100,27 @@ export async function mergeDataset(
       );
     sourceClasses[s] = labels;
   }
-  const results = await mapInWorkers<MergeCaseInput, { id: string; report: MergeReport }>(
-    dataset.training
-      .filter((c) => c.label)
-      .map((files) => ({
-        files,
-        lesionClasses: dataset.lesionLabels,
-        sourceClasses,
-        spec,
-        out: path.join(outDir, `${files.id}${dataset.json.file_ending}`),
-      })),
+  const layout = layoutProblems(dataset);
+  refuseOnErrors(layout, "nothing was merged");
+  const check = { root: dataset.root, json: dataset.json, channels: dataset.channels };
+  const results = await mapInWorkers<MergeCaseInput, { id: string; report: MergeReport | null; problems: Problem[] }>(
+    dataset.training.map((files) => ({
+      files,
+      lesionClasses: dataset.lesionLabels,
+      sourceClasses,
+      spec,
+      out: path.join(outDir, `${files.id}${dataset.json.file_ending}`),
+      check,
+    })),
     { module: import.meta.url, exportName: "mergeCase" },
     options.workers ?? os.availableParallelism(),
-    (_, r) => options.onCase?.(r.id, r.report),
+    (_, r) => {
+      if (r.report) options.onCase?.(r.id, r.report);
+    },
   );
-  return results.map((r) => ({ id: r.id, report: r.report }));
+  refuseOnErrors(
+    [...layout, ...results.flatMap((r) => r.problems)],
+    "no merge report was written (maps of cases without errors may be in the output folder)",
+  );
+  return results.map((r) => ({ id: r.id, report: r.report as MergeReport }));
 }

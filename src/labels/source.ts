@@ -6,6 +6,7 @@ import type { Dataset, DatasetJson } from "../dataset/layout.js";
 import { writeVolume } from "../io/read.js";
 import type { Volume } from "../io/volume.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
+import { assertUnlocked } from "../util/lock.js";
 
 const SOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
@@ -19,8 +20,13 @@ export function sourceDir(dataset: Dataset, source: string): string {
   return path.join(dataset.root, "backgroundTr", source);
 }
 
-/** Refuses to replace an existing source unless `replace` is set (then its folder is emptied first). */
-export function prepareSource(dataset: Dataset, source: string, replace: boolean): string {
+/** The lock file of a source's writer: backgroundTr/.<source>.lock, holding its PID. */
+export function sourceLock(dataset: Dataset, source: string): string {
+  return path.join(dataset.root, "backgroundTr", `.${source}.lock`);
+}
+
+/** Refuses an existing source unless `replace` is set, and a source another process is writing. */
+export function refuseExisting(dataset: Dataset, source: string, replace: boolean): string {
   const dir = sourceDir(dataset, source);
   const declared = dataset.json.background_sources?.[source] !== undefined;
   if ((declared || existsSync(dir)) && !replace) {
@@ -28,6 +34,13 @@ export function prepareSource(dataset: Dataset, source: string, replace: boolean
       `background source '${source}' already exists in ${dataset.root} (use --replace to overwrite it, or another --source name)`,
     );
   }
+  return dir;
+}
+
+/** Refuses to replace an existing source unless `replace` is set (then its folder is emptied first). */
+export function prepareSource(dataset: Dataset, source: string, replace: boolean): string {
+  assertUnlocked(sourceLock(dataset, source), `background source '${source}'`);
+  const dir = refuseExisting(dataset, source, replace);
   if (replace) rmSync(dir, { recursive: true, force: true });
   return dir;
 }

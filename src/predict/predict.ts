@@ -14,6 +14,7 @@ import type { CachedCase } from "../preprocess/cache.js";
 import { preprocessImages, restoreProbabilities } from "../preprocess/preprocess.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
 import type { Report } from "../util/worker.js";
+import { refuseNonFinite } from "./inputs.js";
 import { slidingWindow } from "./sliding.js";
 
 export type Collapse = "prob" | "argmax";
@@ -111,6 +112,7 @@ export async function predictImages(
   const first = models[0];
   const cfg = first.plans.configurations[first.configuration];
   const volumes = await Promise.all(images.map((f) => readVolume(f)));
+  refuseNonFinite(volumes, images); // #15: one NaN voxel would make every probability NaN
   const { data, box, target } = preprocessImages(volumes, cfg, first.plans.foreground_intensity_properties_per_channel);
   const k = first.numClasses;
   const n = target[0] * target[1] * target[2];

@@ -3,19 +3,30 @@
 import { mkdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import {
+  DEFAULT_TOLERANCES,
+  type Problem,
+  checkCase,
+  keepingReader,
+  layoutProblems,
+  refuseOnErrors,
+} from "../dataset/check.js";
 import { connectedComponents } from "../dataset/components.js";
 import type { CaseFiles, Dataset, DatasetJson } from "../dataset/layout.js";
 import { setThreads } from "../engine/runtime.js";
-import { readVolume } from "../io/read.js";
 import { type Mat3, type Vec3, Volume } from "../io/volume.js";
 import type { Configuration, Plans } from "../plan/plan.js";
 import { mapInWorkers } from "../util/worker.js";
+import { beginCacheRun, beginCase, markCacheComplete } from "./cache-state.js";
 import { type CachedCase, type LesionInstance, writeCachedCase } from "./cache.js";
 import { type Box, boxShape, cropArray, nonzeroBox, uncropArray } from "./crop.js";
 import { ctNormalize, zscore } from "./normalize.js";
 import { resampleImage, resampleLabels, resampledShape } from "./resample.js";
 
 export interface PreprocessCaseInput {
+  /** Dataset root and channel names, for the checks' messages. */
+  root: string;
+  channels: string[];
   files: CaseFiles;
   json: DatasetJson;
   configuration: Configuration;
@@ -99,10 +110,26 @@ export function preprocessImages(
   return { data, box, cropShape, target: target as number[] };
 }
 
-/** Preprocesses one case into the cache (runs on a worker thread). */
-export async function preprocessCase(input: PreprocessCaseInput): Promise<CachedCase> {
+export interface PreprocessCaseResult {
+  /** null when the case failed the checks (nothing of it was written). */
+  meta: CachedCase | null;
+  problems: Problem[];
+}
+
+/**
+ * Checks one case as `dataset check` does (reading each file once) and, if it has no errors,
+ * preprocesses it into the cache (runs on a worker thread).
+ */
+export async function preprocessCase(input: PreprocessCaseInput): Promise<PreprocessCaseResult> {
   const { files, json, configuration: cfg, intensity, outDir } = input;
   setThreads(input.threads);
+  const readVolume = keepingReader();
+  const { problems } = await checkCase(
+    { root: input.root, json, files, channels: input.channels, tolerances: DEFAULT_TOLERANCES },
+    readVolume,
+  );
+  if (problems.some((p) => p.level === "error")) return { meta: null, problems };
+  beginCase(outDir, files.id);
   const images = await Promise.all(
     files.images.map((f, c) => (f ? readVolume(f) : Promise.reject(new Error(`${files.id}: channel ${c} is missing`)))),
   );
@@ -136,26 +163,36 @@ export async function preprocessCase(input: PreprocessCaseInput): Promise<Cached
     backgroundSources: Object.keys(backgrounds),
   };
   writeCachedCase(outDir, meta, { data, seg, backgrounds });
-  return meta;
+  return { meta, problems };
 }
 
+/**
+ * Preprocesses every training case into outRoot/<data_identifier>/. Every case is checked as
+ * `dataset check` does; with any error nothing is marked complete and a DatasetProblemsError lists
+ * them (training refuses a cache without its completion marker).
+ */
 export async function preprocessDataset(
   dataset: Dataset,
   plans: Plans,
   configurationName: string,
   outRoot: string,
-  options: { workers?: number; onCase?: (meta: CachedCase) => void } = {},
+  options: { workers?: number; onCase?: (meta: CachedCase | null, id: string) => void } = {},
 ): Promise<string> {
   const cfg = plans.configurations[configurationName];
   if (!cfg)
     throw new Error(
       `plans.json has no configuration '${configurationName}' (has: ${Object.keys(plans.configurations).join(", ")})`,
     );
+  const layout = layoutProblems(dataset);
+  refuseOnErrors(layout, "nothing was preprocessed");
   const outDir = path.join(outRoot, cfg.data_identifier);
   mkdirSync(outDir, { recursive: true });
+  beginCacheRun(outDir);
   const workers = options.workers ?? os.availableParallelism();
-  await mapInWorkers<PreprocessCaseInput, CachedCase>(
+  const results = await mapInWorkers<PreprocessCaseInput, PreprocessCaseResult>(
     dataset.training.map((files) => ({
+      root: dataset.root,
+      channels: dataset.channels,
       files,
       json: dataset.json,
       configuration: cfg,
@@ -165,7 +202,17 @@ export async function preprocessDataset(
     })),
     { module: import.meta.url, exportName: "preprocessCase" },
     workers,
-    (_, meta) => options.onCase?.(meta),
+    (i, r) => options.onCase?.(r.meta, dataset.training[i].id),
+  );
+  refuseOnErrors(
+    [...layout, ...results.flatMap((r) => r.problems)],
+    `the cache in ${outDir} is not marked complete and training refuses it`,
+  );
+  markCacheComplete(
+    outDir,
+    configurationName,
+    cfg,
+    dataset.training.map((c) => c.id),
   );
   return outDir;
 }

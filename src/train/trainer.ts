@@ -31,13 +31,15 @@ import { logitFisherTraces, patchFisher, summarizeFisher } from "../fisher/fishe
 import { type ArchitectureName, buildModel } from "../models/registry.js";
 import { SliceAdapter } from "../models/slices.js";
 import { type Plans, batchDiceRule } from "../plan/plan.js";
+import { completeCaseIds } from "../preprocess/cache-state.js";
 import { type CachedCase, readCachedMeta } from "../preprocess/cache.js";
-import { writeFileAtomicSync } from "../util/atomic.js";
+import { removeStaleTemps, writeFileAtomicSync } from "../util/atomic.js";
 import { mulberry32 } from "../util/random.js";
 import type { Report } from "../util/worker.js";
 import { augmentBatch } from "./augment.js";
 import { Loader } from "./loader.js";
 import { deepSupervisionLoss } from "./loss.js";
+import { NonFiniteLossError, readLogLines, readOrWriteSplits } from "./run-files.js";
 import { targetClasses, targetSpecFor } from "./targets.js";
 
 export interface TrainConfig {
@@ -126,11 +128,7 @@ export function fiveFoldSplits(ids: string[], seed = 12345): { train: string[]; 
 }
 
 function loadSplits(preprocessed: string, ids: string[]): { train: string[]; val: string[] }[] {
-  const file = path.join(preprocessed, "splits_final.json");
-  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8"));
-  const splits = fiveFoldSplits(ids);
-  writeFileAtomicSync(file, `${JSON.stringify(splits, null, 2)}\n`);
-  return splits;
+  return readOrWriteSplits(preprocessed, ids, (list) => fiveFoldSplits(list));
 }
 
 function rngBytes(): string {
@@ -168,11 +166,8 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
   if (!cfg) throw new Error(`plans.json has no configuration '${config.configuration}'`);
   const json = JSON.parse(readFileSync(path.join(config.dataset, "dataset.json"), "utf8")) as DatasetJson;
   const cacheDir = path.join(config.preprocessed, cfg.data_identifier);
-  const ids = readdirSync(cacheDir)
-    .filter((f) => f.endsWith(".json"))
-    .map((f) => f.slice(0, -5))
-    .sort();
-  if (ids.length === 0) throw new Error(`${cacheDir}: no preprocessed cases (run backsplit preprocess first)`);
+  // #15: only a complete cache (every case, these plans) is trained on, and splits come from it.
+  const ids = completeCaseIds({ cacheDir, configuration: config.configuration, cfg, dataset: config.dataset });
   const split = config.fold === "all" ? { train: ids, val: ids } : loadSplits(config.preprocessed, ids)[config.fold];
   if (!split) throw new Error(`fold ${config.fold} does not exist`);
   const metas = (list: string[]) => list.map((id) => readCachedMeta(cacheDir, id));
@@ -233,6 +228,7 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
   const schedule = polyLr(config.lr, config.epochs, 0.9);
   const checkpoints = path.join(config.out, "checkpoints");
   mkdirSync(checkpoints, { recursive: true });
+  removeStaleTemps(checkpoints); // a killed run's half-written checkpoint files
   const logFile = path.join(config.out, "log.jsonl");
   let startEpoch = 0;
   let ema = 0;
@@ -251,9 +247,7 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
     startEpoch = latest.epoch + 1;
     // The log keeps only epochs that a checkpoint covers.
     if (existsSync(logFile)) {
-      const kept = readFileSync(logFile, "utf8")
-        .split("\n")
-        .filter((l) => l && (JSON.parse(l) as EpochLog).epoch <= latest.epoch);
+      const kept = readLogLines(logFile).filter((l) => (JSON.parse(l) as EpochLog).epoch <= latest.epoch);
       writeFileAtomicSync(logFile, kept.map((l) => `${l}\n`).join(""));
     }
   } else {
@@ -345,6 +339,7 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
           return l.item();
         });
         lossSum += loss;
+        if (!Number.isFinite(loss)) throw new NonFiniteLossError(epoch, it, loss, checkpoints); // #15
         report({ kind: "iteration", epoch, iteration: it, loss });
       }
       // Validation pseudo-Dice on fixed patches (lesion classes pooled), as nnU-Net's online evaluation.

@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { openDataset } from "../dataset/layout.js";
 import { checkSourceName, registerSource } from "../labels/source.js";
 import { type Catalog, type Roots, buildCatalog } from "./catalog.js";
+import { allowedHosts, checkHost, checkSameOrigin, checkTokenPolicy, decodeSegment } from "./guard.js";
 import { HttpError, readJson, sendError, sendJson, stringField } from "./http.js";
 import { resolveInside, writableInside } from "./safe-path.js";
 import type { ClientPrompt } from "./session-worker.js";
@@ -29,6 +30,8 @@ export interface ServeOptions {
   device?: string;
   threads?: number;
   maxSessions?: number;
+  /** More names the Host header may carry (e.g. this machine's DNS name behind a wildcard bind). */
+  allowHosts?: string[];
 }
 
 export interface WebServer {
@@ -65,8 +68,6 @@ function niivueBundle(): string {
   return bundle;
 }
 
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);
-
 export async function startServer(o: ServeOptions): Promise<WebServer> {
   const roots: Roots = { data: path.resolve(o.dataset) };
   openDataset(roots.data); // fails early, naming the file, if the dataset is broken
@@ -77,6 +78,13 @@ export async function startServer(o: ServeOptions): Promise<WebServer> {
   });
   const token = o.token === undefined ? randomBytes(24).toString("hex") : o.token;
   const host = o.host ?? "127.0.0.1";
+  checkTokenPolicy(host, token);
+  const hosts = allowedHosts(host, o.allowHosts);
+  /** A root the server was started with (never an Object.prototype name such as "constructor"). */
+  const rootOf = (name: string): string => {
+    if (!Object.hasOwn(roots, name)) throw new HttpError(400, `unknown root '${name}'`);
+    return roots[name];
+  };
   const maxBody = o.maxBodyBytes ?? 1 << 20;
   const sessions = new SessionPool({ device: o.device ?? "cpu", threads: o.threads, maxSessions: o.maxSessions ?? 4 });
   /** Sources this server created: only these may receive more maps. */
@@ -108,9 +116,7 @@ export async function startServer(o: ServeOptions): Promise<WebServer> {
   };
 
   const fileRef = (url: URL): string => {
-    const root = url.searchParams.get("root") ?? "";
-    if (!roots[root]) throw new HttpError(400, `unknown root '${root}'`);
-    return resolveInside(roots[root], url.searchParams.get("path") ?? "");
+    return resolveInside(rootOf(url.searchParams.get("root") ?? ""), url.searchParams.get("path") ?? "");
   };
 
   const catalog = (): Catalog => buildCatalog(roots);
@@ -251,12 +257,10 @@ export async function startServer(o: ServeOptions): Promise<WebServer> {
   const server = createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? "/", "http://localhost");
-      if (LOOPBACK.has(host)) {
-        const hostHeader = (req.headers.host ?? "").replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
-        if (!LOOPBACK.has(hostHeader)) throw new HttpError(403, `unexpected Host header '${req.headers.host}'`);
-      }
+      checkHost(req, hosts); // for every bind address
       const method = req.method ?? "GET";
       if (!["GET", "HEAD", "POST", "DELETE"].includes(method)) throw new HttpError(405, `${method} is not allowed`);
+      checkSameOrigin(req); // POST/DELETE only from the page itself, token or not
       // The page and the viewer library hold no data: they load without the token.
       if (method === "GET" && (url.pathname === "/" || url.pathname === "/index.html"))
         return serveFile(res, path.join(STATIC, "index.html"));
@@ -275,8 +279,7 @@ export async function startServer(o: ServeOptions): Promise<WebServer> {
       if (method === "GET" && url.pathname.startsWith("/files/")) {
         // /files/<root>/<path>: reports and their neighbours, relative links working.
         const [, , root, ...rest] = url.pathname.split("/");
-        if (!roots[root]) throw new HttpError(400, `unknown root '${root}'`);
-        const file = resolveInside(roots[root], rest.map(decodeURIComponent).join("/"));
+        const file = resolveInside(rootOf(decodeSegment(root)), rest.map(decodeSegment).join("/"));
         if (!statSync(file).isFile()) throw new HttpError(400, `${rest.join("/")}: not a file`);
         return serveFile(res, file);
       }

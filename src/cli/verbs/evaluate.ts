@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import {
   type Comparison,
@@ -13,18 +13,40 @@ import { markdownSummary as comparisonMarkdown } from "../../report/report.js";
 import { writeFileAtomicSync } from "../../util/atomic.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { Progress } from "../progress.js";
-import type { OptionValues, Verb } from "../verb.js";
+import { type OptionValues, type Verb, numberOption } from "../verb.js";
 
 const fmt = (v: number | null | undefined, digits = 3) =>
   v === null || v === undefined || Number.isNaN(v) ? "–" : v.toFixed(digits);
 
+function numberList(values: OptionValues, name: string, integer: boolean): number[] | undefined {
+  if (values[name] === undefined) return undefined;
+  const raw = String(values[name]);
+  const list = raw.split(",").map((p) => (p.trim() === "" ? Number.NaN : Number(p)));
+  if (list.some((n) => !(integer ? Number.isInteger(n) && n > 0 : Number.isFinite(n) && n > 0)))
+    throw new CliError(
+      `--${name} must be ${integer ? "positive integers" : "positive numbers"} separated by commas, got '${raw}'`,
+      EXIT.usage,
+    );
+  if (!integer && list.some((n, i) => i > 0 && n <= list[i - 1]))
+    throw new CliError(`--${name} must be increasing, got '${raw}'`, EXIT.usage);
+  return list;
+}
+
 function options(values: OptionValues) {
   return {
-    toleranceMm: values.tolerance ? Number(values.tolerance) : 1,
-    minOverlap: values.match ? Number(values.match) : 0,
-    bins: values.bins ? String(values.bins).split(",").map(Number) : undefined,
-    classes: values.classes ? String(values.classes).split(",").map(Number) : undefined,
+    toleranceMm: numberOption(values, "tolerance", 1, { positive: true }),
+    minOverlap: numberOption(values, "match", 0, { min: 0, max: 1 }),
+    bins: numberList(values, "bins", false),
+    classes: numberList(values, "classes", true),
   };
+}
+
+/** A folder (or file, with `file`) that must exist: exit 3 otherwise. */
+function existing(p: string, what: string, file = false): string {
+  const full = path.resolve(p);
+  if (!existsSync(full)) throw new CliError(`${p}: no such ${what}`, EXIT.environment);
+  if (!file && !statSync(full).isDirectory()) throw new CliError(`${p}: not a folder (${what})`, EXIT.usage);
+  return full;
 }
 
 const EVAL_OPTIONS = {
@@ -72,12 +94,11 @@ export const evaluateVerb: Verb = {
   options: EVAL_OPTIONS,
   async run(values, positionals) {
     if (positionals.length !== 2) throw new CliError("expected PRED and REF folders", EXIT.usage);
+    const o = options(values);
+    const pred = existing(positionals[0], "prediction folder");
+    const ref = existing(positionals[1], "reference folder");
     const progress = new Progress({ label: "evaluate", total: 1, json: Boolean(values.json) });
-    const evaluation = await evaluateFolders(
-      path.resolve(positionals[0]),
-      path.resolve(positionals[1]),
-      options(values),
-    );
+    const evaluation = await evaluateFolders(pred, ref, o);
     progress.tick();
     if (values.out) {
       const out = path.resolve(String(values.out));
@@ -119,7 +140,9 @@ ${EVAL_HELP}
   },
   async run(values, positionals) {
     if (positionals.length !== 2) throw new CliError("expected two prediction folders or evaluation files", EXIT.usage);
-    const ref = values.ref ? path.resolve(String(values.ref)) : undefined;
+    options(values);
+    for (const p of positionals) existing(p, "prediction folder or evaluation file", true);
+    const ref = values.ref ? existing(String(values.ref), "reference folder") : undefined;
     const [a, b] = await Promise.all(positionals.map((p) => loadOrEvaluate(path.resolve(p), ref, values)));
     const names = (
       values.names ? String(values.names).split(",") : positionals.map((p) => path.basename(p).replace(/\.json$/, ""))

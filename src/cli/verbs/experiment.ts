@@ -3,10 +3,20 @@ import { type ExperimentConfig, runExperiment } from "../../experiment/experimen
 import { ARCHITECTURES, type ArchitectureName } from "../../models/registry.js";
 import { openDatasetArg } from "../dataset-arg.js";
 import { CliError, EXIT } from "../exit-codes.js";
-import { COMMON_HELP, COMMON_OPTIONS, type Verb, diceOverOption, intOption } from "../verb.js";
+import { COMMON_HELP, COMMON_OPTIONS, type Verb, diceOverOption, intOption, positiveIntList } from "../verb.js";
 import { BUDGETS, workerSteps } from "../worker-steps.js";
 
 const list = (v: unknown) => String(v).split(",").filter(Boolean);
+
+function integers(raw: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number[] {
+  const values = list(raw).map((v) => (v.trim() === "" ? Number.NaN : Number(v)));
+  if (values.length === 0 || values.some((v) => !Number.isInteger(v) || v < min || v > max))
+    throw new CliError(
+      `--${name} must be integers ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `${min}–${max}`} separated by commas, got '${raw}'`,
+      EXIT.usage,
+    );
+  return values;
+}
 
 export const experimentVerb: Verb = {
   name: "experiment",
@@ -64,21 +74,21 @@ ${COMMON_HELP}`,
         backgrounds.length > 1
           ? backgrounds.map((sources) => ({ name: `backsplit_${sources.join("+")}`, sources }))
           : undefined,
-      folds: list(values.folds).map(Number),
-      seeds: list(values.seeds).map(Number),
+      folds: integers(values.folds, "folds", 0, 4),
+      seeds: integers(values.seeds, "seeds", 0),
       train: {
         configuration: "3d_fullres",
-        epochs: intOption(values, "epochs", budget[0]),
-        iterationsPerEpoch: intOption(values, "iterations", budget[1]),
+        epochs: intOption(values, "epochs", budget[0], 1),
+        iterationsPerEpoch: intOption(values, "iterations", budget[1], 1),
         validationIterations: 5,
-        batchSize: values.batch ? intOption(values, "batch") : undefined,
-        patchSize: values.patch ? String(values.patch).split("x").map(Number) : undefined,
-        features: values.features ? list(values.features).map(Number) : undefined,
+        batchSize: values.batch ? intOption(values, "batch", undefined, 1) : undefined,
+        patchSize: positiveIntList(values, "patch", "x"),
+        features: positiveIntList(values, "features", ","),
         architecture: String(values.arch) as ArchitectureName,
         lr: 1e-2,
         device: String(values.device),
         amp: false,
-        threads: values.threads ? intOption(values, "threads") : undefined,
+        threads: values.threads ? intOption(values, "threads", undefined, 1) : undefined,
         augment: true,
         lesionShare: 1 / 3,
         diceOver: diceOverOption(values),

@@ -95,7 +95,7 @@ ${COMMON}`,
     const progress = new Progress({ label: "preprocess", total: Math.max(ds.training.length, 1), json });
     const dir = await preprocessDataset(ds, plans, String(values.config), out, {
       workers: values.workers ? Number(values.workers) : undefined,
-      onCase: (meta) => progress.tick(1, { case: meta.id }),
+      onCase: (_, id) => progress.tick(1, { case: id }),
     });
     if (json) process.stdout.write(`${JSON.stringify({ event: "done", dir, cases: ds.training.length })}\n`);
     else process.stdout.write(`${ds.training.length} cases cached in ${dir}\n`);

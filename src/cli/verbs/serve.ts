@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { isLoopback } from "../../web/guard.js";
 import { startServer } from "../../web/server.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { type Verb, intOption } from "../verb.js";
@@ -15,7 +16,10 @@ export const serveVerb: Verb = {
                    experiment folder given as DIR is added by itself)
   --host H         address to bind (default 127.0.0.1; anything else exposes your data to the network)
   --port N         port (default 8765; 0 picks a free one)
-  --no-token       serve without the access token (only on a machine nobody else can reach)
+  --no-token       serve without the access token (loopback addresses only; refused otherwise)
+  --allow-host H   another name the browser may use for this server (repeatable; the Host header is
+                   checked on every bind address: loopback names, the address itself, and for
+                   0.0.0.0 or :: this machine's name and interface addresses)
   --max-body N     largest request body in bytes (default 1048576)
   --sessions N     interactive sessions kept open at once (default 4; each holds one image)
   --device D       cpu, cuda, cuda:N (default cpu) for the random walker
@@ -35,10 +39,20 @@ overwritten. Stop with Ctrl-C.`,
     device: { type: "string", default: "cpu" },
     threads: { type: "string" },
     json: { type: "boolean", default: false },
+    "allow-host": { type: "string", multiple: true },
   },
   async run(values, positionals) {
     const dir = positionals[0];
     if (!dir) throw new CliError("serve needs a dataset folder: backsplit serve DIR", EXIT.usage);
+    const port = intOption(values, "port", undefined, 0, 65535);
+    const maxBodyBytes = intOption(values, "max-body", undefined, 1);
+    const maxSessions = intOption(values, "sessions", undefined, 1);
+    const host = String(values.host);
+    if (values["no-token"] && !isLoopback(host))
+      throw new CliError(
+        `--no-token is only allowed on a loopback address: on ${host} anyone who can reach the machine could read and write the dataset`,
+        EXIT.usage,
+      );
     let dataset = path.resolve(dir);
     const runs = ((values.runs as string[] | undefined) ?? []).map((r) => path.resolve(r));
     if (!existsSync(path.join(dataset, "dataset.json")) && existsSync(path.join(dataset, "dataset", "dataset.json"))) {
@@ -50,14 +64,19 @@ overwritten. Stop with Ctrl-C.`,
     const server = await startServer({
       dataset,
       runs,
-      host: String(values.host),
-      port: intOption(values, "port"),
+      host,
+      allowHosts: (values["allow-host"] as string[] | undefined) ?? [],
+      port,
       token: values["no-token"] ? null : undefined,
-      maxBodyBytes: intOption(values, "max-body"),
-      maxSessions: intOption(values, "sessions"),
+      maxBodyBytes,
+      maxSessions,
       device: String(values.device),
-      threads: values.threads ? intOption(values, "threads") : undefined,
+      threads: values.threads ? intOption(values, "threads", undefined, 1) : undefined,
     });
+    if (!isLoopback(host))
+      console.error(
+        `warning: listening on ${host}: anyone who can reach this machine and has the token can read and write the dataset`,
+      );
     if (values.json) console.log(JSON.stringify({ url: server.openUrl, dataset, runs }));
     else {
       console.log(`backsplit serve: ${dataset}${runs.length ? ` (runs: ${runs.join(", ")})` : ""}`);

@@ -1,22 +1,28 @@
+import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { ARCHITECTURES, type ArchitectureName } from "../../models/registry.js";
+import type { Plans } from "../../plan/plan.js";
+import { inputCaseProblems } from "../../predict/inputs.js";
 import type { PredictJob } from "../../predict/predict.js";
 import type { EpochLog, TrainConfig } from "../../train/trainer.js";
 import { runInWorker } from "../../util/worker.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { Progress } from "../progress.js";
-import { COMMON_HELP, COMMON_OPTIONS, type OptionValues, type Verb, batchDiceOption, diceOverOption, intOption } from "../verb.js";
+import { checkTrainInputs } from "../train-inputs.js";
+import {
+  COMMON_HELP,
+  COMMON_OPTIONS,
+  type OptionValues,
+  type Verb,
+  batchDiceOption,
+  diceOverOption,
+  intOption,
+  numberOption,
+  positiveIntList,
+} from "../verb.js";
 import { BUDGETS } from "../worker-steps.js";
 
 const JOBS = new URL("../../jobs/train.js", import.meta.url).href;
-
-function numberOption(values: OptionValues, name: string, fallback: number): number {
-  const raw = values[name];
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n)) throw new CliError(`--${name} must be a number, got '${raw}'`, EXIT.usage);
-  return n;
-}
 
 function unassignedOption(values: OptionValues): "background" | "ignore" | "marginal" {
   const u = String(values.unassigned);
@@ -100,8 +106,8 @@ ${COMMON_HELP}`,
       throw new CliError("--mode backsplit needs --background SOURCE[,SOURCE…]", EXIT.usage);
     const budget = BUDGETS[String(values.budget)];
     if (!budget) throw new CliError(`--budget must be one of ${Object.keys(BUDGETS).join(", ")}`, EXIT.usage);
-    const fold = values.fold === "all" ? "all" : intOption(values, "fold");
-    const epochs = intOption(values, "epochs", budget[0]);
+    const fold = values.fold === "all" ? "all" : intOption(values, "fold", undefined, 0, 4);
+    const epochs = intOption(values, "epochs", budget[0], 1);
     const config: TrainConfig = {
       dataset,
       preprocessed: values.preprocessed
@@ -111,20 +117,20 @@ ${COMMON_HELP}`,
       mode,
       sources,
       unassigned: unassignedOption(values),
-      nearMm: values["near-mm"] ? numberOption(values, "near-mm", 0) : undefined,
+      nearMm: values["near-mm"] ? numberOption(values, "near-mm", 0, { min: 0 }) : undefined,
       fold,
       epochs,
-      iterationsPerEpoch: intOption(values, "iterations", budget[1]),
-      validationIterations: intOption(values, "val-iterations"),
-      batchSize: values.batch ? intOption(values, "batch") : undefined,
-      patchSize: values.patch ? String(values.patch).split("x").map(Number) : undefined,
-      features: values.features ? String(values.features).split(",").map(Number) : undefined,
+      iterationsPerEpoch: intOption(values, "iterations", budget[1], 1),
+      validationIterations: intOption(values, "val-iterations", undefined, 1),
+      batchSize: values.batch ? intOption(values, "batch", undefined, 1) : undefined,
+      patchSize: positiveIntList(values, "patch", "x"),
+      features: positiveIntList(values, "features", ","),
       architecture: architectureOption(values),
-      lr: numberOption(values, "lr", 1e-2),
+      lr: numberOption(values, "lr", 1e-2, { positive: true }),
       device: String(values.device),
       seed: intOption(values, "seed"),
       amp: Boolean(values.amp),
-      threads: values.threads ? intOption(values, "threads") : undefined,
+      threads: values.threads ? intOption(values, "threads", undefined, 1) : undefined,
       out: values.out ? path.resolve(String(values.out)) : path.join(dataset, "runs", `${mode}_fold${fold}`),
       resume: Boolean(values.resume),
       initFrom: values["init-from"] ? path.resolve(String(values["init-from"])) : undefined,
@@ -135,6 +141,8 @@ ${COMMON_HELP}`,
       deterministic: Boolean(values.deterministic),
       fisherLog: Boolean(values["fisher-log"]),
     };
+    // Before any worker or run folder: the cache, the plan and the overrides.
+    checkTrainInputs(config);
     // cuBLAS is deterministic only with a fixed workspace, read from the environment when CUDA starts.
     if (config.deterministic) process.env.CUBLAS_WORKSPACE_CONFIG ??= ":4096:8";
     const json = Boolean(values.json);
@@ -217,16 +225,22 @@ ${COMMON_HELP}`,
     const collapse = String(values.collapse);
     if (collapse !== "prob" && collapse !== "argmax")
       throw new CliError("--collapse must be prob or argmax", EXIT.usage);
+    await checkPredictInputs(
+      path.resolve(positionals[0]),
+      String(values.model)
+        .split(",")
+        .map((r) => path.resolve(r)),
+    );
     const job: PredictJob = {
       runs: String(values.model)
         .split(",")
         .map((r) => path.resolve(r)),
       input: path.resolve(positionals[0]),
       out: path.resolve(positionals[1]),
-      threads: values.threads ? intOption(values, "threads") : undefined,
+      threads: values.threads ? intOption(values, "threads", undefined, 1) : undefined,
       options: {
         collapse,
-        threshold: numberOption(values, "threshold", 0.5),
+        threshold: numberOption(values, "threshold", 0.5, { min: 0, max: 1 }),
         mirror: Boolean(values.mirror),
         checkpoint: checkpointOption(values),
         device: String(values.device),
@@ -263,6 +277,29 @@ ${COMMON_HELP}`,
     return EXIT.ok;
   },
 };
+
+/** Before the worker starts: the input folder, the runs, and every case holding the channels the model reads. */
+async function checkPredictInputs(input: string, runs: string[]): Promise<void> {
+  if (!existsSync(input) || !statSync(input).isDirectory())
+    throw new CliError(`${input}: no such input folder`, EXIT.environment);
+  let channels = 0;
+  for (const run of runs) {
+    const record = path.join(run, "training.json");
+    if (!existsSync(record)) throw new CliError(`${run}: not a training run (no training.json)`, EXIT.environment);
+    const { plans } = JSON.parse(readFileSync(record, "utf8")) as { plans: string };
+    const own = path.join(run, "plans.json");
+    const plansFile = existsSync(own) ? own : path.join(plans, "plans.json");
+    if (!existsSync(plansFile)) throw new CliError(`${plansFile}: missing (the run's plans)`, EXIT.environment);
+    const p = JSON.parse(readFileSync(plansFile, "utf8")) as Plans;
+    channels = Object.keys(p.foreground_intensity_properties_per_channel).length;
+  }
+  const { listInputCases } = await import("../../predict/predict.js");
+  const cases = listInputCases(input);
+  if (cases.size === 0)
+    throw new CliError(`${input}: no images named {case}_0000.nii.gz (or another image ending) found`, EXIT.failure);
+  const problems = inputCaseProblems(cases, channels, input);
+  if (problems.length > 0) throw new CliError(problems.join("\n"), EXIT.failure);
+}
 
 export const exportVerb: Verb = {
   name: "export",
