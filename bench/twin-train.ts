@@ -22,6 +22,7 @@ import { evaluateFolders, summarize } from "../src/evaluate/evaluate.js";
 import { readVolume, writeVolume } from "../src/io/read.js";
 import { fingerprintDataset } from "../src/plan/fingerprint.js";
 import { type Plans, planExperiment, writePlans } from "../src/plan/plan.js";
+import { COMPLETE_MARKER } from "../src/preprocess/cache-state.js";
 import { preprocessDataset } from "../src/preprocess/preprocess.js";
 import type { EpochLog } from "../src/train/trainer.js";
 import { SHARED } from "./lib/real-benchmark.js";
@@ -142,7 +143,7 @@ if (!existsSync(path.join(preprocessed, "plans.json"))) {
 }
 const plans = JSON.parse(readFileSync(path.join(preprocessed, "plans.json"), "utf8")) as Plans;
 const cache = path.join(preprocessed, plans.configurations[configuration].data_identifier);
-if (!setup.cases.every((id) => existsSync(path.join(cache, `${id}.json`)))) {
+if (!existsSync(path.join(cache, COMPLETE_MARKER))) {
   log(`preprocessing (${configuration})`);
   await preprocessDataset(openDataset(root), plans, configuration, preprocessed, { workers: 1 });
 }
@@ -347,7 +348,11 @@ for (const arm of arms) {
 if (arms.includes("ours") && arms.includes("twin")) {
   const [o, t] = [summary.ours, summary.twin] as { dice: number; lesionF1: number; falsePositives: number }[];
   const ours = by("ours");
-  summary.ratio = { dice: o.dice / t.dice, lesionF1: o.lesionF1 / t.lesionF1, falsePositives: o.falsePositives / t.falsePositives };
+  summary.ratio = {
+    dice: o.dice / t.dice,
+    lesionF1: o.lesionF1 / t.lesionF1,
+    falsePositives: o.falsePositives / t.falsePositives,
+  };
   summary.goal = {
     everySeedLearnsInFirstQuarter: ours.every((x) => x.learnedInFirstQuarter),
     diceAtLeastTwin: o.dice >= t.dice,

@@ -38,7 +38,8 @@ export function workerSteps(json: boolean): WorkerSteps {
         onReport: (m) => {
           const r = m as { kind: string; loss?: number; warning?: string };
           if (r.kind === "iteration") progress.tick(1, { loss: r.loss ?? 0 });
-          else if (r.warning && json) process.stdout.write(`${JSON.stringify({ event: "warning", run: label, message: r.warning })}\n`);
+          else if (r.warning && json)
+            process.stdout.write(`${JSON.stringify({ event: "warning", run: label, message: r.warning })}\n`);
           else if (r.warning) process.stderr.write(`\nwarning (${label}): ${r.warning}\n`);
         },
       });

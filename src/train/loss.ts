@@ -49,7 +49,10 @@ export function softDice(
     const denominator = p.sum(dims).add(t.sum(dims));
     const dice = intersection.mul(2).add(smooth).div(denominator.add(smooth).clamp(1e-8, null));
     const index = tensor(new BigInt64Array(classes.map(BigInt)), [classes.length], { device: probs.device });
-    return dice.indexSelect(batchDice ? 0 : 1, index).mean().neg();
+    return dice
+      .indexSelect(batchDice ? 0 : 1, index)
+      .mean()
+      .neg();
   });
 }
 
