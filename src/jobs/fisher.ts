@@ -1,6 +1,4 @@
-// `backsplit fisher`: Fisher traces of a trained run on patches of its preprocessed cases, and the
-// closed-form voxel map on one whole case. Runs on a worker thread (see cli/verbs/fisher.ts).
-import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { DatasetJson } from "../dataset/layout.js";
 import { manualSeed, resolveDevice, setThreads, tensor, tidy } from "../engine/index.js";
@@ -14,6 +12,9 @@ import {
 import { readVolume } from "../io/read.js";
 import type { Plans } from "../plan/plan.js";
 import { listInputCases, loadRun, predictImages } from "../predict/predict.js";
+// `backsplit fisher`: Fisher traces of a trained run on patches of its preprocessed cases, and the
+// closed-form voxel map on one whole case. Runs on a worker thread (see cli/verbs/fisher.ts).
+import { cachedCaseIds } from "../preprocess/cache-state.js";
 import { readCachedMeta, readPatch } from "../preprocess/cache.js";
 import { PatchSampler } from "../train/sampler.js";
 import { patchTarget, targetClasses, targetSpecFor } from "../train/targets.js";
@@ -74,10 +75,7 @@ export async function fisherJob(job: FisherJob, report: Report = () => {}): Prom
   const cfg = plans.configurations[record.config.configuration];
   const cacheDir = path.join(record.plans, cfg.data_identifier);
   if (!existsSync(cacheDir)) throw new Error(`${cacheDir}: the run's preprocessed cases are missing`);
-  const ids = readdirSync(cacheDir)
-    .filter((f) => f.endsWith(".json"))
-    .map((f) => f.slice(0, -5))
-    .sort();
+  const ids = cachedCaseIds(cacheDir);
   let chosen = ids;
   const fold = record.config.fold;
   if (job.cases !== "all" && fold !== "all") {
