@@ -71,6 +71,7 @@ void registerTensorOps(Napi::Env env, Napi::Object exports);
 void registerMathOps(Napi::Env env, Napi::Object exports);
 void registerNnOps(Napi::Env env, Napi::Object exports);
 void registerRuntime(Napi::Env env, Napi::Object exports);
+void registerDist(Napi::Env env, Napi::Object exports);
 
 }  // namespace bs
 

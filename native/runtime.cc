@@ -303,6 +303,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   bs::registerMathOps(env, exports);
   bs::registerNnOps(env, exports);
   bs::registerRuntime(env, exports);
+  bs::registerDist(env, exports);
   return exports;
 }
 

@@ -6,7 +6,7 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { INSTALL_HINT, findLibtorch } from "./libtorch.mjs";
+import { INSTALL_HINT, findDistributed, findLibtorch } from "./libtorch.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const nativeDir = path.join(root, "native");
@@ -61,6 +61,7 @@ if (!torch) {
 const require = createRequire(import.meta.url);
 const addonApiDir = require("node-addon-api").include_dir;
 const std = cxxStandard(torch.version);
+const dist = findDistributed(torch);
 const cflags = [
   `-std=${std}`,
   "-O2",
@@ -75,12 +76,15 @@ const cflags = [
   `-I${nodeIncludeDir()}`,
   `-I${path.resolve(root, addonApiDir)}`,
   ...torch.includeDirs.map((d) => `-I${d}`),
+  ...dist.includeDirs.map((d) => `-I${d}`),
+  ...(dist.gloo ? ["-DUSE_C10D_GLOO"] : []),
+  ...(dist.nccl ? ["-DUSE_C10D_NCCL"] : []),
 ];
 // libtorch_cuda is only reached through registration side effects, so --as-needed would drop it.
 const cudaLibs = torch.cuda ? ["-Wl,--no-as-needed", "-ltorch_cuda", "-lc10_cuda", "-Wl,--as-needed"] : [];
 const ldflags = [`-L${torch.libDir}`, `-Wl,-rpath,${torch.libDir}`, ...cudaLibs, "-ltorch", "-ltorch_cpu", "-lc10"];
 
-const config = { ...torch, cxxStandard: std, builtAt: new Date().toISOString() };
+const config = { ...torch, cxxStandard: std, gloo: dist.gloo, nccl: dist.nccl, builtAt: new Date().toISOString() };
 const configFile = path.join(outDir, "config.json");
 const configKey = JSON.stringify({ ...config, builtAt: undefined });
 const previousKey = existsSync(configFile)
@@ -104,6 +108,9 @@ const stale = sources.filter((f, i) => {
 
 console.error(
   `[build-native] libtorch ${torch.version} from ${torch.source} (${torch.libDir}), ${std}, cuda=${torch.cuda}`,
+);
+console.error(
+  `[build-native] c10d: gloo=${dist.gloo}${dist.glooWhy ? ` (${dist.glooWhy})` : ""}, nccl=${dist.nccl}${dist.ncclWhy ? ` (${dist.ncclWhy})` : ""}`,
 );
 const started = Date.now();
 await parallel(

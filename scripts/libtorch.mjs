@@ -87,6 +87,73 @@ export function findLibtorch() {
   };
 }
 
+function exportsSymbol(lib, needle) {
+  try {
+    const symbols = execFileSync("nm", ["-D", "--defined-only", lib], { encoding: "utf8", maxBuffer: 1 << 30 });
+    return symbols.includes(needle);
+  } catch {
+    return false;
+  }
+}
+
+function headerDir(dirs, header) {
+  return dirs.find((d) => d && existsSync(path.join(d, header))) ?? null;
+}
+
+/**
+ * Which c10d backends the addon can be built with: the libtorch must export the process group and its
+ * headers' dependencies (gloo/*.h, nccl.h) must be found. Each missing piece comes with the reason.
+ */
+export function findDistributed(torch) {
+  const cpuLib = path.join(torch.libDir, "libtorch_cpu.so");
+  const glooExported = exportsSymbol(cpuLib, "ProcessGroupGloo");
+  const glooHeaders = headerDir([...torch.includeDirs, "/usr/include", "/usr/local/include"], "gloo/algorithm.h");
+  const gloo = glooExported && glooHeaders !== null;
+  const glooWhy = !glooExported
+    ? "this libtorch has no ProcessGroupGloo"
+    : glooHeaders === null
+      ? "gloo headers not found (Debian: apt-get install libgloo-dev)"
+      : null;
+  let nccl = false;
+  let ncclWhy = "this libtorch has no CUDA";
+  let ncclInclude = null;
+  if (torch.cuda) {
+    const cudaLib = path.join(torch.libDir, "libtorch_cuda.so");
+    const nvidiaNccl = path.resolve(torch.root, "..", "nvidia", "nccl", "include");
+    ncclInclude = headerDir(
+      [
+        ...torch.includeDirs,
+        process.env.NCCL_INCLUDE_DIR,
+        nvidiaNccl,
+        process.env.CUDA_HOME && path.join(process.env.CUDA_HOME, "include"),
+        "/usr/local/cuda/include",
+        "/usr/include",
+      ],
+      "nccl.h",
+    );
+    const ncclExported = exportsSymbol(cudaLib, "ProcessGroupNCCL");
+    nccl = ncclExported && ncclInclude !== null;
+    ncclWhy = !ncclExported
+      ? "this libtorch has no ProcessGroupNCCL"
+      : ncclInclude === null
+        ? "nccl.h not found (set NCCL_INCLUDE_DIR)"
+        : null;
+  }
+  const cudaInclude = torch.cuda
+    ? headerDir(
+        [process.env.CUDA_HOME && path.join(process.env.CUDA_HOME, "include"), "/usr/local/cuda/include"],
+        "cuda_runtime_api.h",
+      )
+    : null;
+  return {
+    gloo,
+    glooWhy: gloo ? null : glooWhy,
+    nccl,
+    ncclWhy: nccl ? null : ncclWhy,
+    includeDirs: [glooHeaders, ncclInclude, cudaInclude].filter((d) => d && !torch.includeDirs.includes(d)),
+  };
+}
+
 export const INSTALL_HINT =
   "libtorch was not found. Install one of:\n" +
   "  - Debian/Ubuntu: sudo apt-get install libtorch-dev   (libtorch 1.13, CPU)\n" +

@@ -18,6 +18,11 @@ fi
 
 packages=()
 node scripts/libtorch.mjs >/dev/null 2>&1 || packages+=(libtorch-dev)
+# Debian's libtorch has c10d's Gloo; its headers (for distributed training) come with libgloo-dev.
+if [ ! -e /usr/include/gloo/algorithm.h ] && { [[ " ${packages[*]} " == *" libtorch-dev "* ]] ||
+  node scripts/libtorch.mjs 2>/dev/null | grep -q '"source": "debian'; }; then
+  packages+=(libgloo-dev)
+fi
 command -v g++ >/dev/null || packages+=(g++)
 command -v nm >/dev/null || packages+=(binutils)
 if [ "$with_tests" = 1 ] && ! /usr/bin/python3 -c "import torch, numpy, scipy, nibabel, pydicom" >/dev/null 2>&1; then

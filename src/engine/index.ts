@@ -11,3 +11,4 @@ export * from "../util/worker.js";
 export { Module } from "./nn/module.js";
 export * as nn from "./nn/layers.js";
 export { buildConfig } from "./native.js";
+export * from "./distributed.js";

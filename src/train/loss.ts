@@ -26,6 +26,12 @@ export interface LossOptions {
    * runs at validation Dice 0 for the whole budget (docs/training.md).
    */
   batchDice?: boolean;
+  /**
+   * Data-parallel training: the global sum of a local statistic (a constant). With it the loss is this
+   * rank's share of the whole batch's loss (CE divided by the global voxel count, Dice from global
+   * sums): the shares and their gradients add up, over ranks, to one process's loss on the whole batch.
+   */
+  distributed?: { globalSum: (local: Tensor) => Tensor; worldSize: number };
 }
 
 /**
@@ -40,19 +46,31 @@ export function softDice(
   classes: number[],
   smooth = 1e-5,
   batchDice = false,
+  distributed?: LossOptions["distributed"],
 ): Tensor {
   return tidy(() => {
     const dims = [...Array(probs.ndim).keys()].slice(batchDice ? 0 : 2).filter((d) => d !== 1);
     const p = probs.mul(valid);
     const t = oneHot.mul(valid);
-    const intersection = p.mul(t).sum(dims);
-    const denominator = p.sum(dims).add(t.sum(dims));
+    let intersection = p.mul(t).sum(dims);
+    let denominator = p.sum(dims).add(t.sum(dims));
+    if (distributed && batchDice) {
+      // The whole batch's sums, with the gradient flowing through this rank's part only.
+      intersection = intersection.add(distributed.globalSum(intersection).sub(intersection.detach()));
+      denominator = denominator.add(distributed.globalSum(denominator).sub(denominator.detach()));
+    }
     const dice = intersection.mul(2).add(smooth).div(denominator.add(smooth).clamp(1e-8, null));
     const index = tensor(new BigInt64Array(classes.map(BigInt)), [classes.length], { device: probs.device });
-    return dice
-      .indexSelect(batchDice ? 0 : 1, index)
-      .mean()
-      .neg();
+    const selected = dice.indexSelect(batchDice ? 0 : 1, index);
+    if (!distributed) return selected.mean().neg();
+    if (batchDice) {
+      // Every rank holds the whole Dice; its share of the value is 1/W, its gradient stays whole.
+      const whole = selected.mean();
+      return whole.sub(whole.detach().mul(1 - 1 / distributed.worldSize)).neg();
+    }
+    // Per-sample Dice: this rank's samples over the global sample count.
+    const samples = distributed.globalSum(tensor([probs.size(0)], [1], { device: probs.device }));
+    return selected.sum().div(samples.mul(classes.length)).neg();
   });
 }
 
@@ -85,6 +103,7 @@ export function segmentationLoss(logits: Tensor, target: Tensor, o: LossOptions)
       nll = nll.add(marginal.mul(unknownValid));
       count = count.add(unknownValid.sum());
     }
+    if (o.distributed) count = o.distributed.globalSum(count);
     const ce = nll.sum().div(count.clamp(1, null));
     const diceClasses = o.diceOver === "lesion" ? o.lesionClasses : [...Array(k).keys()].slice(1);
     if ((o.diceWeight ?? 1) === 0 || diceClasses.length === 0) return ce;
@@ -92,7 +111,7 @@ export function segmentationLoss(logits: Tensor, target: Tensor, o: LossOptions)
     const oneHot = F.oneHot(safe, k)
       .permute([0, probs.ndim - 1, ...[...Array(probs.ndim - 2).keys()].map((d) => d + 1)])
       .float();
-    const dice = softDice(probs, oneHot, known.unsqueeze(1).float(), diceClasses, o.smooth, o.batchDice);
+    const dice = softDice(probs, oneHot, known.unsqueeze(1).float(), diceClasses, o.smooth, o.batchDice, o.distributed);
     return ce.add(dice.mul(o.diceWeight ?? 1));
   });
 }
