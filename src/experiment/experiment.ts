@@ -41,20 +41,46 @@ function link(target: string, at: string): void {
   if (!existsSync(at)) symlinkSync(path.resolve(target), at);
 }
 
-export async function runExperiment(c: ExperimentConfig, steps: ExperimentSteps): Promise<ExperimentResult> {
+/** One training of the experiment (an arm × fold × seed) and the prediction of its fold's held-out cases. */
+export interface ExperimentJob {
+  index: number;
+  /** e.g. "backsplit_seed1 fold 0". */
+  label: string;
+  train: TrainConfig;
+  predict: PredictJob;
+}
+
+function variantsOf(c: ExperimentConfig) {
+  return [
+    { name: "binary", mode: "binary" as const, sources: [] as string[] },
+    ...(c.arms ?? [{ name: "backsplit", sources: c.sources }]).map((a) => ({ ...a, mode: "backsplit" as const })),
+  ];
+}
+
+function armsOf(c: ExperimentConfig) {
+  return variantsOf(c).flatMap((v) => c.seeds.map((seed) => ({ ...v, seed, name: `${v.name}_seed${seed}` })));
+}
+
+function splitsOf(c: ExperimentConfig): { train: string[]; val: string[] }[] {
   const ids = c.dataset.training.filter((k) => k.label).map((k) => k.id);
   const splitsFile = path.join(c.preprocessed, "splits_final.json");
   const splits = existsSync(splitsFile)
     ? (JSON.parse(readFileSync(splitsFile, "utf8")) as { train: string[]; val: string[] }[])
     : fiveFoldSplits(ids);
   if (!existsSync(splitsFile)) writeFileAtomicSync(splitsFile, `${JSON.stringify(splits, null, 2)}\n`);
+  return splits;
+}
+
+/**
+ * Every job of the experiment in a fixed order (fold, then arm, then seed), with the fold's held-out
+ * images and references linked under the experiment folder. The same list on every machine that reads
+ * the same plan, so job K means the same run everywhere (a SLURM array index, a line of a shell list).
+ */
+export function experimentJobs(c: ExperimentConfig): ExperimentJob[] {
+  const splits = splitsOf(c);
   const ref = path.join(c.out, "reference");
   mkdirSync(ref, { recursive: true });
-  const variants = [
-    { name: "binary", mode: "binary" as const, sources: [] as string[] },
-    ...(c.arms ?? [{ name: "backsplit", sources: c.sources }]).map((a) => ({ ...a, mode: "backsplit" as const })),
-  ];
-  const arms = variants.flatMap((v) => c.seeds.map((seed) => ({ ...v, seed, name: `${v.name}_seed${seed}` })));
+  const jobs: ExperimentJob[] = [];
   for (const fold of c.folds) {
     const split = splits[fold];
     if (!split) throw new Error(`fold ${fold} does not exist (${splits.length} folds)`);
@@ -68,10 +94,12 @@ export async function runExperiment(c: ExperimentConfig, steps: ExperimentSteps)
       });
       if (files.label) link(files.label, path.join(ref, `${id}${c.dataset.json.file_ending}`));
     }
-    for (const arm of arms) {
+    for (const arm of armsOf(c)) {
       const run = path.join(c.out, "runs", `${arm.name}_fold${fold}`);
-      await steps.train(
-        {
+      jobs.push({
+        index: jobs.length,
+        label: `${arm.name} fold ${fold}`,
+        train: {
           ...c.train,
           dataset: c.dataset.root,
           preprocessed: c.preprocessed,
@@ -82,13 +110,40 @@ export async function runExperiment(c: ExperimentConfig, steps: ExperimentSteps)
           out: run,
           resume: true,
         },
-        `${arm.name} fold ${fold}`,
-      );
-      await steps.predict(
-        { runs: [run], input: images, out: path.join(c.out, "predictions", arm.name), options: c.predict },
-        `${arm.name} fold ${fold}`,
-      );
+        predict: { runs: [run], input: images, out: path.join(c.out, "predictions", arm.name), options: c.predict },
+      });
     }
+  }
+  return jobs;
+}
+
+/** Trains and predicts one job (resuming a run that is already there). */
+export async function runExperimentJob(job: ExperimentJob, steps: ExperimentSteps): Promise<void> {
+  await steps.train(job.train, job.label);
+  await steps.predict(job.predict, job.label);
+}
+
+/** Every job in this process, one after the other, then the evaluation, comparison and report. */
+export async function runExperiment(c: ExperimentConfig, steps: ExperimentSteps): Promise<ExperimentResult> {
+  for (const job of experimentJobs(c)) await runExperimentJob(job, steps);
+  return collectExperiment(c);
+}
+
+/**
+ * Evaluates the pooled predictions of every arm, compares each BackSplit arm with binary and writes the
+ * report: the same files whether the jobs ran here, in parallel, or as a SLURM array. Refuses (naming
+ * them) when jobs have not produced their predictions yet.
+ */
+export async function collectExperiment(c: ExperimentConfig): Promise<ExperimentResult> {
+  const splits = splitsOf(c);
+  const ref = path.join(c.out, "reference");
+  const variants = variantsOf(c);
+  const arms = armsOf(c);
+  const missing = experimentJobs(c).filter((job) =>
+    splits[job.train.fold as number].val.some((id) => !existsSync(path.join(job.predict.out, `${id}.nii.gz`))),
+  );
+  if (missing.length > 0) {
+    throw new IncompleteExperimentError(missing.map((j) => `job ${j.index} (${j.label})`));
   }
   const evaluations: Record<string, Evaluation> = {};
   for (const arm of arms) {
@@ -149,6 +204,12 @@ export async function runExperiment(c: ExperimentConfig, steps: ExperimentSteps)
     `${JSON.stringify({ arms: variants, folds: c.folds, seeds: c.seeds, train: c.train, predict: c.predict, splits: c.folds.map((f) => splits[f]) }, null, 2)}\n`,
   );
   return { evaluations, comparisons, report };
+}
+
+export class IncompleteExperimentError extends Error {
+  constructor(readonly missing: string[]) {
+    super(`${missing.length} job(s) have not finished: ${missing.join(", ")}`);
+  }
 }
 
 function lesionCount(c: Evaluation["cases"][number]): number {

@@ -1,5 +1,16 @@
+import { existsSync } from "node:fs";
 import path from "node:path";
-import { type ExperimentConfig, runExperiment } from "../../experiment/experiment.js";
+import { engineInfo } from "../../engine/index.js";
+import {
+  type ExperimentConfig,
+  type ExperimentResult,
+  IncompleteExperimentError,
+  collectExperiment,
+  experimentJobs,
+  runExperiment,
+  runExperimentJob,
+} from "../../experiment/experiment.js";
+import { emitJobs, readExperimentPlan, runJobsInParallel, writeExperimentPlan } from "../../experiment/scale-out.js";
 import { ARCHITECTURES, type ArchitectureName } from "../../models/registry.js";
 import { openDatasetArg } from "../dataset-arg.js";
 import { CliError, EXIT } from "../exit-codes.js";
@@ -34,6 +45,16 @@ export const experimentVerb: Verb = {
   --patch ZxYxX, --batch N, --features A,B,C   override the plan (small CPU runs)
   --collapse C       prob (default) or argmax at prediction
   --out DIR          experiment folder (default DIR/experiment)
+
+ Scale-out (job K = one arm × fold × seed, the same run wherever it runs):
+  --jobs N           run N jobs at once as separate processes (CPU: the cores shared out;
+                     --device cuda: job slots spread over the GPUs), then evaluate
+  --emit slurm|shell write the jobs for a cluster instead of running them: an sbatch array
+                     script (+ collect job, submit.sh) or a shell list (+ run-jobs.sh), to
+                     --emit-dir (default OUT/jobs); each job runs \`experiment --plan F --job K\`
+  --collect          only evaluate, compare and report (every job must have finished)
+  --plan FILE        read the experiment from OUT/experiment-plan.json instead of options
+  --job K            run only job K of the plan (train, then predict its held-out cases)
 ${COMMON_HELP}`,
   options: {
     ...COMMON_OPTIONS,
@@ -51,8 +72,35 @@ ${COMMON_HELP}`,
     features: { type: "string" },
     collapse: { type: "string", default: "prob" },
     out: { type: "string" },
+    jobs: { type: "string", default: "1" },
+    emit: { type: "string" },
+    "emit-dir": { type: "string" },
+    collect: { type: "boolean", default: false },
+    plan: { type: "string" },
+    job: { type: "string" },
   },
   async run(values, positionals) {
+    const json = Boolean(values.json);
+    if (values.plan !== undefined) {
+      if (positionals.length > 0) throw new CliError("--plan replaces the dataset folder and options", EXIT.usage);
+      const planFile = path.resolve(String(values.plan));
+      let config: ExperimentConfig;
+      try {
+        config = readExperimentPlan(planFile);
+      } catch (error) {
+        throw new CliError((error as Error).message, existsSync(planFile) ? EXIT.failure : EXIT.environment);
+      }
+      if (values.job !== undefined) {
+        const jobs = experimentJobs(config);
+        const k = intOption(values, "job", undefined, 0);
+        if (k >= jobs.length) throw new CliError(`--job ${k}: the plan has jobs 0–${jobs.length - 1}`, EXIT.usage);
+        await runExperimentJob(jobs[k], workerSteps(json));
+        return EXIT.ok;
+      }
+      if (!values.collect) throw new CliError("--plan needs --job K or --collect", EXIT.usage);
+      return printResult(await collectOrFail(config), config, json);
+    }
+    if (values.job !== undefined) throw new CliError("--job needs --plan FILE", EXIT.usage);
     const dataset = openDatasetArg(positionals);
     const backgrounds = ((values.background as string[] | undefined) ?? []).map(list).filter((l) => l.length);
     if (backgrounds.length === 0)
@@ -103,16 +151,67 @@ ${COMMON_HELP}`,
         saveClasses: false,
       },
     };
-    const json = Boolean(values.json);
-    const result = await runExperiment(config, workerSteps(json));
-    if (json) {
-      for (const c of result.comparisons) process.stdout.write(`${JSON.stringify({ event: "comparison", ...c })}\n`);
-    } else {
-      process.stdout.write(`${result.report.markdown}\nreport: ${result.report.html}\n`);
-      process.stdout.write(
-        `results in ${config.out} (evaluation_*.json, comparison_seed*.json, predictions/, runs/)\n`,
-      );
+    const parallel = intOption(values, "jobs", 1, 1);
+    const emit = values.emit === undefined ? null : String(values.emit);
+    if (emit !== null && emit !== "slurm" && emit !== "shell")
+      throw new CliError("--emit must be slurm or shell", EXIT.usage);
+    if (values.collect) return printResult(await collectOrFail(config), config, json);
+    if (emit === null && parallel === 1)
+      return printResult(await runExperiment(config, workerSteps(json)), config, json);
+    const planFile = writeExperimentPlan(config);
+    const jobs = experimentJobs(config); // splits and held-out links made once, before any job starts
+    if (emit !== null) {
+      const dir = values["emit-dir"] ? path.resolve(String(values["emit-dir"])) : path.join(config.out, "jobs");
+      const emitted = emitJobs(planFile, jobs.length, emit, dir);
+      if (json) process.stdout.write(`${JSON.stringify({ event: "emitted", plan: planFile, ...emitted })}\n`);
+      else
+        process.stdout.write(
+          `${emitted.jobs} jobs (arm × fold × seed) for ${emit}:\n${emitted.files.map((f) => `  ${f}`).join("\n")}\n` +
+            `plan: ${planFile}\nwhen every job has finished: backsplit experiment --plan ${planFile} --collect\n`,
+        );
+      return EXIT.ok;
     }
-    return EXIT.ok;
+    const code = await runJobsInParallel(
+      planFile,
+      jobs.map((j) => j.index),
+      {
+        parallel,
+        device: config.train.device,
+        gpus: config.train.device === "cuda" ? engineInfo().cudaDeviceCount : 0,
+        onStart: (k, slot) => log(json, { event: "job-start", job: k, label: jobs[k].label, slot }),
+        onEnd: (k, c) => log(json, { event: "job-end", job: k, label: jobs[k].label, code: c }),
+      },
+    );
+    if (code !== 0)
+      throw new CliError(`a job failed (exit ${code}); finished jobs are kept, run again to resume`, code);
+    return printResult(await collectExperiment(config), config, json);
   },
 };
+
+function log(json: boolean, event: Record<string, unknown>): void {
+  if (json) process.stdout.write(`${JSON.stringify(event)}\n`);
+  else if (event.event === "job-start") process.stderr.write(`[job ${event.job}] ${event.label} started\n`);
+  else
+    process.stderr.write(
+      `[job ${event.job}] ${event.label} ${event.code === 0 ? "done" : `failed (exit ${event.code})`}\n`,
+    );
+}
+
+async function collectOrFail(config: ExperimentConfig): Promise<ExperimentResult> {
+  try {
+    return await collectExperiment(config);
+  } catch (error) {
+    if (error instanceof IncompleteExperimentError) throw new CliError(error.message, EXIT.failure);
+    throw error;
+  }
+}
+
+function printResult(result: ExperimentResult, config: ExperimentConfig, json: boolean): number {
+  if (json) {
+    for (const c of result.comparisons) process.stdout.write(`${JSON.stringify({ event: "comparison", ...c })}\n`);
+  } else {
+    process.stdout.write(`${result.report.markdown}\nreport: ${result.report.html}\n`);
+    process.stdout.write(`results in ${config.out} (evaluation_*.json, comparison_seed*.json, predictions/, runs/)\n`);
+  }
+  return EXIT.ok;
+}
