@@ -6,9 +6,9 @@ import os from "node:os";
 // line per BackSplit arm with its paired (same seed) differences to binary.
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { workerSteps } from "../src/cli/worker-steps.js";
 import { DEMO_ARMS, type DemoRow, runDemo } from "../src/demo/demo.js";
 import { mean } from "../src/evaluate/stats.js";
+import { workerSteps } from "../src/jobs/worker-steps.js";
 import { writeFileAtomicSync } from "../src/util/atomic.js";
 
 const { values } = parseArgs({

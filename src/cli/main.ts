@@ -1,12 +1,13 @@
 // backsplit <verb> [options]: finds the verb, parses its options, maps errors to exit codes.
 import { parseArgs } from "node:util";
 import { CliError, EXIT } from "./exit-codes.js";
-import type { Verb } from "./verb.js";
+import { type OptionValues, type Verb, choiceOption } from "./verb.js";
 import { datasetCheckVerb, datasetImportMsdVerb, datasetStatsVerb } from "./verbs/dataset.js";
 import { demoVerb } from "./verbs/demo.js";
 import { engineInfoVerb } from "./verbs/engine-info.js";
 import { compareVerb, evaluateVerb } from "./verbs/evaluate.js";
 import { experimentVerb } from "./verbs/experiment.js";
+import { exportVerb } from "./verbs/export.js";
 import { fisherVerb } from "./verbs/fisher.js";
 import {
   labelsClusterVerb,
@@ -17,9 +18,10 @@ import {
   labelsPredictVerb,
 } from "./verbs/labels.js";
 import { planVerb, preprocessVerb } from "./verbs/plan.js";
+import { predictVerb } from "./verbs/predict.js";
 import { serveVerb } from "./verbs/serve.js";
 import { smokeVerb } from "./verbs/smoke.js";
-import { exportVerb, predictVerb, trainVerb } from "./verbs/train.js";
+import { trainVerb } from "./verbs/train.js";
 
 export const VERBS: Verb[] = [
   demoVerb,
@@ -120,6 +122,8 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   try {
+    for (const [name, words] of Object.entries(verb.choices ?? {}))
+      if (parsed.values[name] !== undefined) choiceOption(parsed.values as OptionValues, name, words);
     return await verb.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals);
   } catch (error) {
     const e = error as Error & { exitCode?: number; code?: string };

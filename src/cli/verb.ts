@@ -1,5 +1,7 @@
 // The shape of one CLI verb: options for node:util parseArgs, a usage text and a runner.
 import type { ParseArgsConfig } from "node:util";
+import { BUDGETS } from "../jobs/worker-steps.js";
+import { ARCHITECTURES, type ArchitectureName } from "../models/registry.js";
 import { CliError, EXIT } from "./exit-codes.js";
 
 export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
@@ -14,6 +16,11 @@ export interface Verb {
   /** Lines describing options and behaviour, shown by --help. */
   help: string;
   options: OptionSpec;
+  /**
+   * The words each choice option accepts (e.g. collapse: COLLAPSE): main() refuses any other before
+   * the verb runs, and test/cli checks that the help names every option and every word.
+   */
+  choices?: Record<string, readonly string[]>;
   run(values: OptionValues, positionals: string[]): Promise<number>;
 }
 
@@ -77,17 +84,69 @@ export function positiveIntList(values: OptionValues, name: string, sep: string)
   return list;
 }
 
-/** --dice-over: "lesion" (default) or "all". */
-/** --batch-dice on|off; absent: the plan decides. */
-export function batchDiceOption(values: OptionValues): boolean | undefined {
-  const v = values["batch-dice"];
-  if (v === undefined) return undefined;
-  if (v !== "on" && v !== "off") throw new CliError(`--batch-dice must be on or off, got '${v}'`, EXIT.usage);
-  return v === "on";
+/** "a", "a or b", "a, b or c". */
+export function orList(words: readonly string[]): string {
+  return words.length < 2 ? words.join("") : `${words.slice(0, -1).join(", ")} or ${words[words.length - 1]}`;
 }
 
+/** One word of `choices` (exit 2 otherwise); absent: `fallback`, or the option is required. */
+export function choiceOption<T extends string>(
+  values: OptionValues,
+  name: string,
+  choices: readonly T[],
+  fallback?: T,
+): T {
+  const raw = values[name];
+  if (raw === undefined) {
+    if (fallback === undefined) throw new CliError(`--${name} is required`, EXIT.usage);
+    return fallback;
+  }
+  const v = String(raw);
+  if (!choices.includes(v as T)) throw new CliError(`--${name} must be ${orList(choices)}, got '${v}'`, EXIT.usage);
+  return v as T;
+}
+
+// The words of options that several verbs share, validated in one place.
+export const COLLAPSE = ["prob", "argmax"] as const;
+export const CHECKPOINT = ["latest", "best"] as const;
+/** What voxels no background source labels become (labels/merge.ts). */
+export const UNASSIGNED = ["background", "ignore", "marginal"] as const;
+
+/** --collapse prob|argmax (predict, export, experiment). */
+export function collapseOption(values: OptionValues): (typeof COLLAPSE)[number] {
+  return choiceOption(values, "collapse", COLLAPSE, "prob");
+}
+
+/** --checkpoint latest|best (predict, export). */
+export function checkpointOption(values: OptionValues): (typeof CHECKPOINT)[number] {
+  return choiceOption(values, "checkpoint", CHECKPOINT, "latest");
+}
+
+/** --unassigned background|ignore|marginal (train, labels merge). */
+export function unassignedOption(values: OptionValues): (typeof UNASSIGNED)[number] {
+  return choiceOption(values, "unassigned", UNASSIGNED, "background");
+}
+
+/** --arch: one of the registered architectures (train, experiment). */
+export function architectureOption(values: OptionValues): ArchitectureName {
+  return choiceOption(values, "arch", ARCHITECTURES, "plain");
+}
+
+/** The names --budget accepts. */
+export const BUDGET_NAMES = Object.keys(BUDGETS);
+
+/** --budget: epochs × iterations per epoch by name (train, experiment). */
+export function budgetOption(values: OptionValues): [number, number] {
+  return BUDGETS[choiceOption(values, "budget", BUDGET_NAMES, "small")];
+}
+
+/** --batch-dice on|off; absent: the plan decides. */
+export function batchDiceOption(values: OptionValues): boolean | undefined {
+  if (values["batch-dice"] === undefined) return undefined;
+  return choiceOption(values, "batch-dice", ["on", "off"]) === "on";
+}
+
+/** --dice-over: "lesion" (default) or "all". */
 export function diceOverOption(values: OptionValues): "lesion" | "all" {
-  const v = String(values["dice-over"] ?? "lesion");
-  if (v !== "lesion" && v !== "all") throw new CliError(`--dice-over must be lesion or all, got '${v}'`, EXIT.usage);
-  return v;
+  return choiceOption(values, "dice-over", ["lesion", "all"], "lesion");
 }

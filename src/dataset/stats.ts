@@ -1,9 +1,9 @@
 // `backsplit dataset stats`: lesions per case (connected components), their volumes in mm³,
 // background-class volumes and how much lesion lies in each background class.
 import os from "node:os";
+import { type Connectivity, connectedComponents } from "../grid/components.js";
 import { readVolume } from "../io/read.js";
 import { mapInWorkers } from "../util/worker.js";
-import { type Connectivity, connectedComponents } from "./components.js";
 import type { CaseFiles, Dataset, DatasetJson } from "./layout.js";
 
 export const DEFAULT_SIZE_BINS_MM3 = [10, 100, 1000];

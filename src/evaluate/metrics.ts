@@ -3,8 +3,8 @@
 //
 // Empty conventions (used everywhere): both empty → Dice = IoU = NSD = 1, HD95 = 0; exactly one empty
 // → Dice = IoU = NSD = 0, HD95 = the image diagonal in mm (the largest possible distance).
-import { connectedComponents } from "../dataset/components.js";
-import { squaredDistanceToMask } from "../dataset/distance.js";
+import { connectedComponents } from "../grid/components.js";
+import { squaredDistanceToMask } from "../grid/distance.js";
 
 export interface VoxelMetrics {
   dice: number;

@@ -5,6 +5,17 @@
 // and so is the empty space around the subject (floor intensity, connected to the image border) unless
 // a positive prompt is in it; the walker is solved on the bounding box of what remains. Each
 // interaction returns the box of voxels whose label changed. Undo restores the previous mask exactly.
+import {
+  type Bounds,
+  boundsToBox,
+  changedBounds,
+  cropArray,
+  fillBounds,
+  maskBounds,
+  pasteArray,
+  unionBounds,
+} from "../grid/box.js";
+import { ball, boxMean3, spread } from "../grid/neighbours.js";
 import { type RandomWalkerOptions, SEED, randomWalker } from "./random-walker.js";
 
 export type Voxel = [number, number, number];
@@ -14,10 +25,8 @@ export type Prompt =
   | { kind: "scribble"; points: Voxel[]; positive: boolean }
   | { kind: "box"; min: Voxel; max: Voxel };
 
-export interface Box {
-  min: Voxel;
-  max: Voxel;
-}
+/** Inclusive voxel bounds [x, y, z] (the grid module's Bounds). */
+export type Box = Bounds;
 
 export interface InteractionResult {
   /** Voxels whose label changed (inclusive bounds), or null. */
@@ -126,7 +135,7 @@ export class InteractiveSession {
     if (!previous) return { changed: null };
     this.#prompts.pop();
     this.#lastRegion = this.#regions.pop() ?? null;
-    const changed = changedBox(this.mask, previous, this.shape, {
+    const changed = changedBounds(this.mask, previous, this.shape, {
       min: [0, 0, 0],
       max: this.shape.map((n) => n - 1) as Voxel,
     });
@@ -159,15 +168,6 @@ export class InteractiveSession {
     const n = nx * ny * nz;
     const seeds = new Uint8Array(n);
     const r = this.o.pointRadius ?? 1;
-    const ball = (p: Voxel, radius: number, visit: (i: number) => void) => {
-      for (let z = p[2] - radius; z <= p[2] + radius; z++)
-        for (let y = p[1] - radius; y <= p[1] + radius; y++)
-          for (let x = p[0] - radius; x <= p[0] + radius; x++) {
-            if (x < 0 || y < 0 || z < 0 || x >= nx || y >= ny || z >= nz) continue;
-            if ((x - p[0]) ** 2 + (y - p[1]) ** 2 + (z - p[2]) ** 2 > radius * radius) continue;
-            visit(x + nx * (y + ny * z));
-          }
-    };
     // Intensity models: median and spread around each positive point, and around each negative one.
     const positives: Voxel[] = [];
     const negatives: Voxel[] = [];
@@ -182,7 +182,7 @@ export class InteractiveSession {
     // an edge must not accept every intensity).
     const model = (p: Voxel) => {
       const values: number[] = [];
-      ball(p, 2, (i) => values.push(this.#image[i]));
+      ball(this.shape, p, 2, (i) => values.push(this.#image[i]));
       values.sort((a, b) => a - b);
       const mean = values[values.length >> 1];
       const deviations = values.map((v) => Math.abs(v - mean)).sort((a, b) => a - b);
@@ -252,9 +252,9 @@ export class InteractiveSession {
     };
     for (const p of this.#prompts) {
       const code = p.kind === "box" || p.positive ? SEED.foreground : SEED.background;
-      if (p.kind === "point") ball(p.at, r, set(code));
-      else if (p.kind === "scribble") for (const q of p.points) ball(q, 0, set(code));
-      else ball([0, 1, 2].map((a) => Math.round((p.min[a] + p.max[a]) / 2)) as Voxel, r, set(code));
+      if (p.kind === "point") ball(this.shape, p.at, r, set(code));
+      else if (p.kind === "scribble") for (const q of p.points) ball(this.shape, q, 0, set(code));
+      else ball(this.shape, [0, 1, 2].map((a) => Math.round((p.min[a] + p.max[a]) / 2)) as Voxel, r, set(code));
     }
     // Free voxels not connected to a foreground seed only reach background seeds: probability 0.
     const reached = new Uint8Array(n);
@@ -265,21 +265,11 @@ export class InteractiveSession {
         reached[i] = 1;
         queue[tail++] = i;
       }
-    const lo = [nx, ny, nz];
-    const hi = [-1, -1, -1];
-    spread6(
+    spread(
       this.shape,
       queue,
       tail,
-      (i, x, y, z) => {
-        if (x < lo[0]) lo[0] = x;
-        if (x > hi[0]) hi[0] = x;
-        if (y < lo[1]) lo[1] = y;
-        if (y > hi[1]) hi[1] = y;
-        if (z < lo[2]) lo[2] = z;
-        if (z > hi[2]) hi[2] = z;
-        return seeds[i] !== SEED.background;
-      },
+      (i) => seeds[i] !== SEED.background,
       (j) => {
         if (reached[j]) return false;
         reached[j] = 1;
@@ -287,32 +277,34 @@ export class InteractiveSession {
       },
     );
     for (let i = 0; i < n; i++) if (!reached[i] && seeds[i] === SEED.none) seeds[i] = SEED.background;
-    return { seeds, prior, region: { min: lo as Voxel, max: hi as Voxel } };
+    // The solver's region: every voxel reached (an empty region, max −1, when no foreground seed is left).
+    const region = maskBounds(reached, this.shape) ?? { min: [nx, ny, nz], max: [-1, -1, -1] };
+    return { seeds, prior, region };
   }
 
   #solve(): InteractionResult {
     const started = performance.now();
     const { seeds: all, prior: allPrior, region } = this.#seeds();
     const previous = this.#history[this.#history.length - 1];
-    const [nx, ny] = this.shape;
     if (region.max[0] < 0) {
       // No foreground seed left (only negative prompts): nothing is foreground.
       this.mask.fill(0);
       const whole: Box = { min: [0, 0, 0], max: this.shape.map((v) => v - 1) as Voxel };
-      return { changed: changedBox(this.mask, previous, this.shape, whole), region: whole, seconds: 0, iterations: 0 };
+      return {
+        changed: changedBounds(this.mask, previous, this.shape, whole),
+        region: whole,
+        seconds: 0,
+        iterations: 0,
+      };
     }
     const size = [0, 1, 2].map((a) => region.max[a] - region.min[a] + 1) as Voxel;
     const [sx, sy, sz] = size;
-    const image = new Float32Array(sx * sy * sz);
-    const seeds = new Uint8Array(sx * sy * sz);
-    const prior = new Float32Array(sx * sy * sz);
-    for (let z = 0; z < sz; z++)
-      for (let y = 0; y < sy; y++) {
-        const from = region.min[0] + nx * (region.min[1] + y + ny * (region.min[2] + z));
-        image.set(this.#image.subarray(from, from + sx), sx * (y + sy * z));
-        seeds.set(all.subarray(from, from + sx), sx * (y + sy * z));
-        prior.set(allPrior.subarray(from, from + sx), sx * (y + sy * z));
-      }
+    // The region as a crop box over the [nz, ny, nx] view of the grid.
+    const grid = [this.shape[2], this.shape[1], this.shape[0]];
+    const box = boundsToBox(region);
+    const image = cropArray(this.#image, grid, box, (k) => new Float32Array(k));
+    const seeds = cropArray(all, grid, box, (k) => new Uint8Array(k));
+    const prior = cropArray(allPrior, grid, box, (k) => new Float32Array(k));
     const solved = randomWalker(image, seeds, [sz, sy, sx], {
       prior,
       priorWeight: this.o.priorWeight ?? DEFAULT_PRIOR_WEIGHT,
@@ -325,75 +317,17 @@ export class InteractiveSession {
     // edges follows the prior, not the clicks.
     const kept = connectedToSeeds(solved.probability, seeds, size);
     const oldRegion = this.#lastRegion;
-    if (oldRegion) clearBox(this.mask, this.shape, oldRegion);
-    for (let z = 0; z < sz; z++)
-      for (let y = 0; y < sy; y++)
-        for (let x = 0; x < sx; x++) {
-          const i = region.min[0] + x + nx * (region.min[1] + y + ny * (region.min[2] + z));
-          this.mask[i] = kept[x + sx * (y + sy * z)];
-        }
+    if (oldRegion) fillBounds(this.mask, this.shape, oldRegion, 0);
+    pasteArray(this.mask, kept, grid, box);
     this.#lastRegion = region;
-    const union: Box = oldRegion
-      ? {
-          min: [0, 1, 2].map((a) => Math.min(oldRegion.min[a], region.min[a])) as Voxel,
-          max: [0, 1, 2].map((a) => Math.max(oldRegion.max[a], region.max[a])) as Voxel,
-        }
-      : region;
+    const union: Box = oldRegion ? unionBounds(oldRegion, region) : region;
     return {
-      changed: changedBox(this.mask, previous, this.shape, union),
+      changed: changedBounds(this.mask, previous, this.shape, union),
       region,
       seconds: (performance.now() - started) / 1000,
       iterations: solved.iterations,
     };
   }
-}
-
-/**
- * Breadth-first spread over 6-neighbours from queue[0, tail): `from(i, x, y, z)` says whether to spread
- * from voxel i, `enter(j)` marks a neighbour and says whether to queue it.
- */
-function spread6(
-  shape: Voxel,
-  queue: Int32Array,
-  queued: number,
-  from: (i: number, x: number, y: number, z: number) => boolean,
-  enter: (j: number) => boolean,
-): void {
-  const [nx, ny, nz] = shape;
-  const plane = nx * ny;
-  let tail = queued;
-  for (let head = 0; head < tail; head++) {
-    const i = queue[head];
-    const x = i % nx;
-    const y = ((i - x) / nx) % ny;
-    const z = (i - x - nx * y) / plane;
-    if (!from(i, x, y, z)) continue;
-    if (x > 0 && enter(i - 1)) queue[tail++] = i - 1;
-    if (x < nx - 1 && enter(i + 1)) queue[tail++] = i + 1;
-    if (y > 0 && enter(i - nx)) queue[tail++] = i - nx;
-    if (y < ny - 1 && enter(i + nx)) queue[tail++] = i + nx;
-    if (z > 0 && enter(i - plane)) queue[tail++] = i - plane;
-    if (z < nz - 1 && enter(i + plane)) queue[tail++] = i + plane;
-  }
-}
-
-/** The mean over each voxel's 3×3×3 neighbourhood (clamped at the border), as three 3-tap passes. */
-function boxMean3(image: Float32Array, shape: Voxel): Float32Array {
-  let a = Float32Array.from(image);
-  let b = new Float32Array(image.length);
-  const strides = [1, shape[0], shape[0] * shape[1]];
-  for (let axis = 0; axis < 3; axis++) {
-    const stride = strides[axis];
-    const n = shape[axis];
-    for (let i = 0; i < a.length; i++) {
-      const k = Math.floor(i / stride) % n;
-      const prev = k > 0 ? a[i - stride] : a[i];
-      const next = k < n - 1 ? a[i + stride] : a[i];
-      b[i] = (prev + a[i] + next) / 3;
-    }
-    [a, b] = [b, a];
-  }
-  return a;
 }
 
 /** Voxels with probability > 0.5 that are 6-connected to a foreground seed through such voxels. */
@@ -407,7 +341,7 @@ function connectedToSeeds(probability: Float32Array, seeds: Uint8Array, shape: V
   };
   let tail = 0;
   for (let i = 0; i < seeds.length; i++) if (seeds[i] === SEED.foreground && enter(i)) queue[tail++] = i;
-  spread6(shape, queue, tail, () => true, enter);
+  spread(shape, queue, tail, () => true, enter);
   return out;
 }
 
@@ -429,33 +363,6 @@ function outsideOf(image: Float32Array, shape: Voxel, floor: number): Uint8Array
         if ((x === 0 || y === 0 || z === 0 || x === nx - 1 || y === ny - 1 || z === nz - 1) && enter(i))
           queue[tail++] = i;
       }
-  spread6(shape, queue, tail, () => true, enter);
+  spread(shape, queue, tail, () => true, enter);
   return out;
-}
-
-function clearBox(mask: Uint8Array, shape: Voxel, box: Box): void {
-  const [nx, ny] = shape;
-  for (let z = box.min[2]; z <= box.max[2]; z++)
-    for (let y = box.min[1]; y <= box.max[1]; y++) {
-      const from = box.min[0] + nx * (y + ny * z);
-      mask.fill(0, from, from + box.max[0] - box.min[0] + 1);
-    }
-}
-
-function changedBox(a: Uint8Array, b: Uint8Array, shape: Voxel, within: Box): Box | null {
-  const [nx, ny] = shape;
-  const min: Voxel = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY];
-  const max: Voxel = [-1, -1, -1];
-  for (let z = within.min[2]; z <= within.max[2]; z++)
-    for (let y = within.min[1]; y <= within.max[1]; y++)
-      for (let x = within.min[0]; x <= within.max[0]; x++) {
-        const i = x + nx * (y + ny * z);
-        if (a[i] === b[i]) continue;
-        const p = [x, y, z];
-        for (let k = 0; k < 3; k++) {
-          if (p[k] < min[k]) min[k] = p[k];
-          if (p[k] > max[k]) max[k] = p[k];
-        }
-      }
-  return max[0] < 0 ? null : { min, max };
 }

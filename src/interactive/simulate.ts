@@ -3,7 +3,8 @@
 // deep inside the largest missed region or, with negatives, a negative click inside the largest
 // false region — and let the random walker update the mask. Seeded: ties between equally deep
 // voxels are broken by a seeded draw.
-import { squaredDistanceToMask } from "../dataset/distance.js";
+import { maskBounds } from "../grid/box.js";
+import { squaredDistanceToMask } from "../grid/distance.js";
 import { mulberry32 } from "../util/random.js";
 import { InteractiveSession, type SessionOptions, type Voxel } from "./session.js";
 
@@ -44,19 +45,9 @@ function dice(a: Uint8Array, ref: Uint8Array): number {
  */
 export function deepestVoxel(mask: Uint8Array, shape: Voxel, random: () => number, minDepth = 2): Voxel | null {
   const [nx, ny, nz] = shape;
-  const lo = [nx, ny, nz];
-  const hi = [-1, -1, -1];
-  for (let z = 0, i = 0; z < nz; z++)
-    for (let y = 0; y < ny; y++)
-      for (let x = 0; x < nx; x++, i++) {
-        if (!mask[i]) continue;
-        const p = [x, y, z];
-        for (let a = 0; a < 3; a++) {
-          if (p[a] < lo[a]) lo[a] = p[a];
-          if (p[a] > hi[a]) hi[a] = p[a];
-        }
-      }
-  if (hi[0] < 0) return null;
+  const bounds = maskBounds(mask, shape);
+  if (!bounds) return null;
+  const { min: lo, max: hi } = bounds;
   // Distances inside the mask's bounding box, padded by one voxel of "outside".
   const min = lo.map((v) => v - 1);
   const size = [0, 1, 2].map((a) => hi[a] - lo[a] + 3);

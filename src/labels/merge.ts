@@ -6,7 +6,7 @@
 //    (e.g. an organ): elsewhere the voxel is generic background;
 // 4. voxels no source labelled are generic background (0), `ignore`, or "unknown background" (trained
 //    with the marginal likelihood over every background class).
-import { dilateMm } from "../dataset/distance.js";
+import { dilateMm } from "../grid/distance.js";
 
 export interface SourceMap {
   name: string;

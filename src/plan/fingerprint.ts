@@ -3,8 +3,8 @@
 import os from "node:os";
 import path from "node:path";
 import type { CaseFiles, Dataset } from "../dataset/layout.js";
+import { boxShape, nonzeroBox } from "../grid/box.js";
 import { readVolume } from "../io/read.js";
-import { boxShape, nonzeroBox } from "../preprocess/crop.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
 import { mulberry32 } from "../util/random.js";
 import { mapInWorkers } from "../util/worker.js";

@@ -7,8 +7,8 @@
 //   {id}.bg.<source>.i16   int16   [z, y, x] background map of one source (0 = not assigned)
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import path from "node:path";
+import type { Box } from "../grid/box.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
-import type { Box } from "./crop.js";
 
 export interface LesionInstance {
   label: number;

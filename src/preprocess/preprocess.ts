@@ -11,15 +11,15 @@ import {
   layoutProblems,
   refuseOnErrors,
 } from "../dataset/check.js";
-import { connectedComponents } from "../dataset/components.js";
 import type { CaseFiles, Dataset, DatasetJson } from "../dataset/layout.js";
 import { setThreads } from "../engine/runtime.js";
+import { type Box, boxShape, cropArray, nonzeroBox, uncropArray } from "../grid/box.js";
+import { connectedComponents } from "../grid/components.js";
 import { type Mat3, type Vec3, Volume } from "../io/volume.js";
 import type { Configuration, Plans } from "../plan/plan.js";
 import { mapInWorkers } from "../util/worker.js";
 import { beginCacheRun, beginCase, markCacheComplete } from "./cache-state.js";
 import { type CachedCase, type LesionInstance, writeCachedCase } from "./cache.js";
-import { type Box, boxShape, cropArray, nonzeroBox, uncropArray } from "./crop.js";
 import { ctNormalize, zscore } from "./normalize.js";
 import { resampleImage, resampleLabels, resampledShape } from "./resample.js";
 

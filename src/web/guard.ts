@@ -4,7 +4,10 @@
 //   --allow-host names;
 // - state-changing requests (POST, DELETE) from a browser must come from the page itself:
 //   Sec-Fetch-Site same-origin (or none), and an Origin naming the same host (CSRF);
+// - a data request carries the token (header, query or cookie), compared in constant time;
 // - the token may only be switched off on a loopback address.
+// The router (router.ts) applies them to every request, in that order.
+import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import os from "node:os";
 import { HttpError } from "./http.js";
@@ -59,6 +62,20 @@ export function checkSameOrigin(req: IncomingMessage): void {
   }
   if (host === null || host.toLowerCase() !== (req.headers.host ?? "").toLowerCase())
     throw new HttpError(403, `cross-origin ${method} from ${origin} refused`);
+}
+
+/** How the request carries the token, or null if it does not; "header" for every request when the token is off. */
+export function tokenVia(req: IncomingMessage, url: URL, token: string | null): "header" | "query" | "cookie" | null {
+  if (token === null) return "header";
+  const match = (given: string | null | undefined) =>
+    typeof given === "string" &&
+    given.length === token.length &&
+    timingSafeEqual(Buffer.from(given), Buffer.from(token));
+  if (match(req.headers["x-backsplit-token"] as string | undefined)) return "header";
+  if (match(url.searchParams.get("token"))) return "query";
+  const cookie = /(?:^|;\s*)backsplit_token=([0-9a-f]+)/.exec(req.headers.cookie ?? "");
+  if (match(cookie?.[1])) return "cookie";
+  return null;
 }
 
 /** Refuses to serve without a token beyond loopback. */

@@ -6,8 +6,8 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { connectedComponents } from "../../src/dataset/components.js";
 import { PHANTOM_SHAPE, TISSUES, makePhantom } from "../../src/demo/phantom.js";
+import { connectedComponents } from "../../src/grid/components.js";
 
 test("phantoms: lesions only in the organ, confusers only in soft tissue, separate small lesions, seeded", () => {
   for (let seed = 1; seed <= 5; seed++) {

@@ -1,8 +1,8 @@
 import { type Problem, checkDataset } from "../../dataset/check.js";
 import { datasetStats } from "../../dataset/stats.js";
+import { Progress } from "../../util/progress.js";
 import { openDatasetArg } from "../dataset-arg.js";
 import { CliError, EXIT } from "../exit-codes.js";
-import { Progress } from "../progress.js";
 import type { OptionValues, Verb } from "../verb.js";
 
 function workers(values: OptionValues): number | undefined {

@@ -1,8 +1,8 @@
 import path from "node:path";
 import { type DemoOptions, runDemo } from "../../demo/demo.js";
+import { workerSteps } from "../../jobs/worker-steps.js";
 import { EXIT } from "../exit-codes.js";
 import { COMMON_HELP, COMMON_OPTIONS, type Verb, intOption } from "../verb.js";
-import { workerSteps } from "../worker-steps.js";
 
 export const demoVerb: Verb = {
   name: "demo",

@@ -11,8 +11,8 @@ import {
 } from "../../evaluate/evaluate.js";
 import { markdownSummary as comparisonMarkdown } from "../../report/report.js";
 import { writeFileAtomicSync } from "../../util/atomic.js";
+import { Progress } from "../../util/progress.js";
 import { CliError, EXIT } from "../exit-codes.js";
-import { Progress } from "../progress.js";
 import { type OptionValues, type Verb, numberOption } from "../verb.js";
 
 const fmt = (v: number | null | undefined, digits = 3) =>

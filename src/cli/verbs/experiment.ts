@@ -11,11 +11,23 @@ import {
   runExperimentJob,
 } from "../../experiment/experiment.js";
 import { emitJobs, readExperimentPlan, runJobsInParallel, writeExperimentPlan } from "../../experiment/scale-out.js";
-import { ARCHITECTURES, type ArchitectureName } from "../../models/registry.js";
+import { workerSteps } from "../../jobs/worker-steps.js";
+import { ARCHITECTURES } from "../../models/registry.js";
 import { openDatasetArg } from "../dataset-arg.js";
 import { CliError, EXIT } from "../exit-codes.js";
-import { COMMON_HELP, COMMON_OPTIONS, type Verb, diceOverOption, intOption, positiveIntList } from "../verb.js";
-import { BUDGETS, workerSteps } from "../worker-steps.js";
+import {
+  BUDGET_NAMES,
+  COLLAPSE,
+  COMMON_HELP,
+  COMMON_OPTIONS,
+  type Verb,
+  architectureOption,
+  budgetOption,
+  collapseOption,
+  diceOverOption,
+  intOption,
+  positiveIntList,
+} from "../verb.js";
 
 const list = (v: unknown) => String(v).split(",").filter(Boolean);
 
@@ -79,6 +91,7 @@ ${COMMON_HELP}`,
     plan: { type: "string" },
     job: { type: "string" },
   },
+  choices: { arch: ARCHITECTURES, budget: BUDGET_NAMES, collapse: COLLAPSE, "dice-over": ["lesion", "all"] },
   async run(values, positionals) {
     const json = Boolean(values.json);
     if (values.plan !== undefined) {
@@ -105,13 +118,9 @@ ${COMMON_HELP}`,
     const backgrounds = ((values.background as string[] | undefined) ?? []).map(list).filter((l) => l.length);
     if (backgrounds.length === 0)
       throw new CliError("--background SOURCE[,SOURCE…] is required (the BackSplit arm's classes)", EXIT.usage);
-    const budget = BUDGETS[String(values.budget)];
-    if (!budget) throw new CliError(`--budget must be one of ${Object.keys(BUDGETS).join(", ")}`, EXIT.usage);
-    if (!ARCHITECTURES.includes(String(values.arch) as ArchitectureName))
-      throw new CliError(`--arch must be one of ${ARCHITECTURES.join(", ")}`, EXIT.usage);
-    const collapse = String(values.collapse);
-    if (collapse !== "prob" && collapse !== "argmax")
-      throw new CliError("--collapse must be prob or argmax", EXIT.usage);
+    const budget = budgetOption(values);
+    const architecture = architectureOption(values);
+    const collapse = collapseOption(values);
     const root = path.resolve(dataset.root);
     const config: ExperimentConfig = {
       dataset,
@@ -132,7 +141,7 @@ ${COMMON_HELP}`,
         batchSize: values.batch ? intOption(values, "batch", undefined, 1) : undefined,
         patchSize: positiveIntList(values, "patch", "x"),
         features: positiveIntList(values, "features", ","),
-        architecture: String(values.arch) as ArchitectureName,
+        architecture,
         lr: 1e-2,
         device: String(values.device),
         amp: false,

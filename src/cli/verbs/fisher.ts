@@ -1,9 +1,9 @@
 import path from "node:path";
 import { type FisherResult, fisherMarkdown } from "../../fisher/fisher.js";
 import type { FisherJob } from "../../jobs/fisher.js";
+import { Progress } from "../../util/progress.js";
 import { runInWorker } from "../../util/worker.js";
 import { CliError, EXIT } from "../exit-codes.js";
-import { Progress } from "../progress.js";
 import { COMMON_HELP, COMMON_OPTIONS, type Verb, intOption } from "../verb.js";
 
 const JOB = new URL("../../jobs/fisher.js", import.meta.url).href;

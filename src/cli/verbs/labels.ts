@@ -6,10 +6,10 @@ import { interactiveSource } from "../../labels/interactive.js";
 import { mergeDataset } from "../../labels/merge-dataset.js";
 import { predictSource } from "../../labels/predict.js";
 import { writeFileAtomicSync } from "../../util/atomic.js";
+import { Progress } from "../../util/progress.js";
 import { openDatasetArg } from "../dataset-arg.js";
 import { CliError, EXIT } from "../exit-codes.js";
-import { Progress } from "../progress.js";
-import type { OptionValues, Verb } from "../verb.js";
+import { type OptionValues, UNASSIGNED, type Verb, unassignedOption } from "../verb.js";
 
 function required(values: OptionValues, name: string): string {
   const v = values[name];
@@ -29,6 +29,10 @@ const COMMON = {
 const COMMON_HELP = `  --replace        overwrite a source of the same name (otherwise refused)
   --workers N      cases in parallel (default: number of cores)
   --json           JSON lines`;
+
+/** The result as a JSON event, or its number of classes and their list. */
+const printClasses = (values: OptionValues, event: string, result: { classes: Record<string, number> }) =>
+  print(values, event, { ...result }, `${Object.keys(result.classes).length} classes:\n${classList(result.classes)}`);
 
 function classList(classes: Record<string, number>): string {
   return Object.entries(classes)
@@ -122,13 +126,13 @@ ${COMMON_HELP}`,
     k: { type: "string", default: "3" },
     method: { type: "string" },
   },
+  choices: { method: ["gmm", "ct"] },
   async run(values, positionals) {
     const dataset = openDatasetArg(positionals);
     const k = values.k === "bic" ? "bic" : Number(values.k);
     if (k !== "bic" && !(Number.isInteger(k) && k >= 2))
       throw new CliError("--k must be an integer ≥ 2 or 'bic'", EXIT.usage);
     const method = values.method as "gmm" | "ct" | undefined;
-    if (method && method !== "gmm" && method !== "ct") throw new CliError("--method must be gmm or ct", EXIT.usage);
     const progress = new Progress({
       label: "cluster",
       total: Math.max(dataset.training.length, 1),
@@ -143,12 +147,7 @@ ${COMMON_HELP}`,
       workers: workers(values),
       onCase: () => progress.tick(),
     });
-    print(
-      values,
-      "clustered",
-      { ...result },
-      `${Object.keys(result.classes).length} classes:\n${classList(result.classes)}`,
-    );
+    printClasses(values, "clustered", result);
     return EXIT.ok;
   },
 };
@@ -173,11 +172,10 @@ export const labelsMergeVerb: Verb = {
     workers: { type: "string" },
     json: { type: "boolean", default: false },
   },
+  choices: { unassigned: UNASSIGNED },
   async run(values, positionals) {
     const dataset = openDatasetArg(positionals);
-    const unassigned = String(values.unassigned);
-    if (unassigned !== "background" && unassigned !== "ignore")
-      throw new CliError("--unassigned must be background or ignore", EXIT.usage);
+    const unassigned = unassignedOption(values);
     const out = values.out ? String(values.out) : path.join(dataset.root, "merged");
     const progress = new Progress({
       label: "merge",
@@ -188,7 +186,7 @@ export const labelsMergeVerb: Verb = {
       dataset,
       {
         sources: required(values, "sources").split(","),
-        unassigned: unassigned as "background" | "ignore" | "marginal",
+        unassigned,
         nearMm: values["near-mm"] ? Number(values["near-mm"]) : undefined,
         nearClass: values["near-class"] ? String(values["near-class"]) : undefined,
       },
@@ -252,12 +250,7 @@ ${COMMON_HELP.replace("(default: number of cores)", "(default 1: each case uses 
       workers: workers(values) ?? 1,
       onCase: (r) => progress.tick(1, { case: r.caseId, s: r.seconds }),
     });
-    print(
-      values,
-      "predicted",
-      { ...result },
-      `${Object.keys(result.classes).length} classes:\n${classList(result.classes)}`,
-    );
+    printClasses(values, "predicted", result);
     return EXIT.ok;
   },
 };

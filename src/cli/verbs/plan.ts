@@ -3,9 +3,9 @@ import path from "node:path";
 import { fingerprintDataset, writeFingerprint } from "../../plan/fingerprint.js";
 import { type Plans, planExperiment, writePlans } from "../../plan/plan.js";
 import { preprocessDataset } from "../../preprocess/preprocess.js";
+import { Progress } from "../../util/progress.js";
 import { openDatasetArg } from "../dataset-arg.js";
 import { CliError, EXIT } from "../exit-codes.js";
-import { Progress } from "../progress.js";
 import type { OptionValues, Verb } from "../verb.js";
 
 const outDir = (values: OptionValues, root: string) =>

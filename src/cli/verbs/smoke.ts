@@ -1,7 +1,7 @@
 import type { SmokeInput, SmokeResult } from "../../jobs/smoke.js";
+import { Progress } from "../../util/progress.js";
 import { runInWorker } from "../../util/worker.js";
 import { EXIT } from "../exit-codes.js";
-import { Progress } from "../progress.js";
 import { COMMON_HELP, COMMON_OPTIONS, type Verb, intOption } from "../verb.js";
 
 export const smokeVerb: Verb = {

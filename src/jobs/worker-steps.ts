@@ -1,13 +1,15 @@
-// Training and prediction on worker threads with progress bars, shared by the verbs that chain them.
+// Training, prediction and Fisher estimates on worker threads with progress bars, shared by the
+// verbs that chain them (experiment, demo) and by the benchmarks.
 import type { FisherResult } from "../fisher/fisher.js";
-import type { FisherJob } from "../jobs/fisher.js";
 import type { PredictJob } from "../predict/predict.js";
 import type { TrainConfig } from "../train/trainer.js";
+import { Progress } from "../util/progress.js";
 import { runInWorker } from "../util/worker.js";
-import { Progress } from "./progress.js";
+import type { FisherJob } from "./fisher.js";
 
-const JOBS = new URL("../jobs/train.js", import.meta.url).href;
-const FISHER_JOB = new URL("../jobs/fisher.js", import.meta.url).href;
+/** The module of the training and prediction jobs (for runInWorker). */
+export const JOBS = new URL("./train.js", import.meta.url).href;
+const FISHER_JOB = new URL("./fisher.js", import.meta.url).href;
 
 /** nnU-Net-like budgets (epochs × iterations per epoch) for --budget. */
 export const BUDGETS: Record<string, [number, number]> = {

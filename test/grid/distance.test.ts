@@ -1,6 +1,6 @@
 // The Euclidean distance transform against scipy.ndimage.distance_transform_edt, anisotropic spacing.
 import { test } from "node:test";
-import { squaredDistanceToMask } from "../../src/dataset/distance.js";
+import { squaredDistanceToMask } from "../../src/grid/distance.js";
 import { assertClose } from "../helpers/assert.js";
 import { prng } from "../helpers/data.js";
 import { runPython } from "../helpers/python.js";

@@ -1,0 +1,144 @@
+// `backsplit predict`: segments every case of a folder with one or more trained runs, on a worker
+// thread; optionally writes DICOM Segmentations referencing the source series.
+import { existsSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import { JOBS } from "../../jobs/worker-steps.js";
+import type { Plans } from "../../plan/plan.js";
+import { inputCaseProblems } from "../../predict/inputs.js";
+import type { PredictJob } from "../../predict/predict.js";
+import { Progress } from "../../util/progress.js";
+import { runInWorker } from "../../util/worker.js";
+import { CliError, EXIT } from "../exit-codes.js";
+import {
+  CHECKPOINT,
+  COLLAPSE,
+  COMMON_HELP,
+  COMMON_OPTIONS,
+  type Verb,
+  checkpointOption,
+  collapseOption,
+  intOption,
+  numberOption,
+} from "../verb.js";
+
+export const predictVerb: Verb = {
+  name: "predict",
+  args: "INPUT OUT",
+  summary: "segment lesions in every case of INPUT ({case}_{XXXX} images) with one or more trained runs",
+  help: `  --model RUN[,RUN]  training run folders (several: their probabilities are averaged)
+  --collapse C       prob (p_lesion > threshold, default) or argmax (lesion wins over all classes)
+  --threshold X      for prob (default 0.5)
+  --mirror           average over mirrored inputs (test-time augmentation, 8× slower in 3D)
+  --checkpoint C     latest (the final weights, default, as nnU-Net) or best (best validation EMA)
+  --save-probabilities  also write {case}_prob.nii.gz (lesion probability, float32)
+  --save-classes     also write {case}_classes.nii.gz (the full class map, background classes included)
+  --dicom-seg        also write {case}.seg.dcm, a DICOM Segmentation (lesion classes; with --save-classes the
+                     background classes too) referencing the case's source series, given by --reference
+  --reference DIR    the source DICOM series: DIR itself for one case, else DIR/<case>/ for each case
+  --amp              mixed precision (CUDA)
+${COMMON_HELP}`,
+  options: {
+    ...COMMON_OPTIONS,
+    model: { type: "string" },
+    collapse: { type: "string", default: "prob" },
+    threshold: { type: "string", default: "0.5" },
+    mirror: { type: "boolean", default: false },
+    checkpoint: { type: "string", default: "latest" },
+    "save-probabilities": { type: "boolean", default: false },
+    "save-classes": { type: "boolean", default: false },
+    "dicom-seg": { type: "boolean", default: false },
+    reference: { type: "string" },
+    amp: { type: "boolean", default: false },
+  },
+  choices: { collapse: COLLAPSE, checkpoint: CHECKPOINT },
+  async run(values, positionals) {
+    if (positionals.length !== 2) throw new CliError("expected INPUT and OUT folders", EXIT.usage);
+    // --dicom-seg (issue 21): the reference series are resolved before predicting, so a mistake costs nothing.
+    const seg = values["dicom-seg"] ? await import("../../predict/dicom-seg.js") : null;
+    let segReferences: Map<string, string> | null = null;
+    if (seg) {
+      if (!values.reference) throw new CliError("--dicom-seg needs --reference DICOM_SERIES_DIR", EXIT.usage);
+      try {
+        const ids = seg.inputCaseIds(path.resolve(positionals[0]));
+        segReferences = seg.resolveSegReferences(path.resolve(String(values.reference)), ids);
+      } catch (error) {
+        throw new CliError((error as Error).message, EXIT.usage);
+      }
+    } else if (values.reference) throw new CliError("--reference is used with --dicom-seg", EXIT.usage);
+    if (!values.model) throw new CliError("--model is required", EXIT.usage);
+    const collapse = collapseOption(values);
+    await checkPredictInputs(
+      path.resolve(positionals[0]),
+      String(values.model)
+        .split(",")
+        .map((r) => path.resolve(r)),
+    );
+    const job: PredictJob = {
+      runs: String(values.model)
+        .split(",")
+        .map((r) => path.resolve(r)),
+      input: path.resolve(positionals[0]),
+      out: path.resolve(positionals[1]),
+      threads: values.threads ? intOption(values, "threads", undefined, 1) : undefined,
+      options: {
+        collapse,
+        threshold: numberOption(values, "threshold", 0.5, { min: 0, max: 1 }),
+        mirror: Boolean(values.mirror),
+        checkpoint: checkpointOption(values),
+        device: String(values.device),
+        saveProbabilities: Boolean(values["save-probabilities"]),
+        saveClasses: Boolean(values["save-classes"]),
+        amp: Boolean(values.amp),
+      },
+    };
+    let progress: Progress | null = null;
+    const result = await runInWorker<PredictJob, { cases: number }>({
+      module: JOBS,
+      exportName: "predictJob",
+      input: job,
+      onReport: (m) => {
+        const r = m as { case: string; total: number; lesionVoxels: number };
+        progress ??= new Progress({ label: "predict", total: r.total, json: Boolean(values.json) });
+        progress.tick(1, { case: r.case, "lesion voxels": r.lesionVoxels });
+      },
+    });
+    if (seg && segReferences) {
+      const files = await seg.writePredictionSegs({
+        out: job.out,
+        runs: job.runs,
+        references: segReferences,
+        classes: Boolean(values["save-classes"]),
+      });
+      if (values.json) process.stdout.write(`${JSON.stringify({ event: "dicom-seg", files })}\n`);
+    }
+    process.stdout.write(
+      values.json
+        ? `${JSON.stringify({ event: "done", ...result, out: job.out })}\n`
+        : `${result.cases} cases → ${job.out}${segReferences ? " (with DICOM-SEG: {case}.seg.dcm)" : ""}\n`,
+    );
+    return EXIT.ok;
+  },
+};
+
+/** Before the worker starts: the input folder, the runs, and every case holding the channels the model reads. */
+async function checkPredictInputs(input: string, runs: string[]): Promise<void> {
+  if (!existsSync(input) || !statSync(input).isDirectory())
+    throw new CliError(`${input}: no such input folder`, EXIT.environment);
+  let channels = 0;
+  for (const run of runs) {
+    const record = path.join(run, "training.json");
+    if (!existsSync(record)) throw new CliError(`${run}: not a training run (no training.json)`, EXIT.environment);
+    const { plans } = JSON.parse(readFileSync(record, "utf8")) as { plans: string };
+    const own = path.join(run, "plans.json");
+    const plansFile = existsSync(own) ? own : path.join(plans, "plans.json");
+    if (!existsSync(plansFile)) throw new CliError(`${plansFile}: missing (the run's plans)`, EXIT.environment);
+    const p = JSON.parse(readFileSync(plansFile, "utf8")) as Plans;
+    channels = Object.keys(p.foreground_intensity_properties_per_channel).length;
+  }
+  const { listInputCases } = await import("../../predict/predict.js");
+  const cases = listInputCases(input);
+  if (cases.size === 0)
+    throw new CliError(`${input}: no images named {case}_0000.nii.gz (or another image ending) found`, EXIT.failure);
+  const problems = inputCaseProblems(cases, channels, input);
+  if (problems.length > 0) throw new CliError(problems.join("\n"), EXIT.failure);
+}
