@@ -1,17 +1,18 @@
 // `backsplit predict`: trained runs (one or several folds) → lesion mask and lesion probability on
 // the input image's own grid. The BackSplit network's extra background channels change nothing at
 // inference: only the lesion probability is used, by the recorded collapse rule.
-import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { mkdirSync, readdirSync } from "node:fs";
 import path from "node:path";
-import { loadSafetensors, resolveDevice, setCudnnBenchmark, setThreads } from "../engine/index.js";
+import { resolveDevice, setCudnnBenchmark, setThreads } from "../engine/index.js";
 import type { Module } from "../engine/nn/module.js";
 import { IMAGE_ENDINGS, readVolume, writeVolume } from "../io/read.js";
 import { Volume } from "../io/volume.js";
-import { type ArchitectureName, buildModel } from "../models/registry.js";
-import { SliceAdapter } from "../models/slices.js";
+import { buildFromPlan } from "../models/registry.js";
 import type { Plans } from "../plan/plan.js";
 import type { CachedCase } from "../preprocess/cache.js";
 import { preprocessImages, restoreProbabilities } from "../preprocess/preprocess.js";
+import { TrainingRun } from "../run/record.js";
+import { loadWeights } from "../run/weights.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
 import type { Report } from "../util/worker.js";
 import { refuseNonFinite } from "./inputs.js";
@@ -30,47 +31,24 @@ export interface LoadedModel {
   configuration: string;
 }
 
-interface TrainingRecord {
-  config: { configuration: string; mode: string };
-  architecture?: ArchitectureName;
-  classes: Record<string, number>;
-  lesionClasses: Record<string, number>;
-  numClasses: number;
-  patch: number[];
-  features: number[];
-  plans: string;
-}
-
 /**
  * Loads a training run's network: the final weights by default, as nnU-Net predicts with
  * checkpoint_final (the "best" one is picked on a few noisy validation patches), or the best-EMA ones.
+ * The plans are the run's own copy, so a run keeps working after its preprocessed folder moves.
  */
 export function loadRun(run: string, device: string, checkpoint: "best" | "latest" = "latest"): LoadedModel {
-  const recordFile = path.join(run, "training.json");
-  if (!existsSync(recordFile)) throw new Error(`${run}: not a training run (no training.json)`);
-  const record = JSON.parse(readFileSync(recordFile, "utf8")) as TrainingRecord;
-  const plans = JSON.parse(readFileSync(path.join(record.plans, "plans.json"), "utf8")) as Plans;
+  const folder = new TrainingRun(run);
+  const record = folder.record();
+  const plans = folder.plans(record);
   const cfg = plans.configurations[record.config.configuration];
-  const stages = record.features.length;
-  const built = buildModel(record.architecture ?? "plain", {
-    dims: cfg.dims,
+  const net = buildFromPlan(cfg, {
+    architecture: record.architecture,
     inChannels: Object.keys(plans.foreground_intensity_properties_per_channel).length,
     numClasses: record.numClasses,
     features: record.features,
-    strides: cfg.architecture.strides.slice(0, stages),
-    kernels: cfg.architecture.kernels.slice(0, stages),
     deepSupervision: false,
   });
-  const net = cfg.dims === 2 ? new SliceAdapter(built) : built;
-  const dir = path.join(run, "checkpoints");
-  let file = path.join(dir, "best.safetensors");
-  if (checkpoint === "latest" || !existsSync(file)) {
-    const latest = JSON.parse(readFileSync(path.join(dir, "latest.json"), "utf8")) as { epoch: number };
-    file = path.join(dir, `epoch_${latest.epoch}.safetensors`);
-  }
-  const weights = loadSafetensors(file).tensors;
-  net.loadStateDict(weights);
-  for (const t of weights.values()) t.dispose();
+  loadWeights(folder, net, checkpoint);
   net.to(device).eval();
   const lesionValues = Object.values(record.lesionClasses);
   return {
