@@ -15,10 +15,11 @@ import { TrainingRun } from "../run/record.js";
 import { loadWeights } from "../run/weights.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
 import type { Report } from "../util/worker.js";
+import { type Collapse, argmaxClass, collapse, lesionProbability, lesionTest } from "./collapse.js";
 import { refuseNonFinite } from "./inputs.js";
 import { slidingWindow } from "./sliding.js";
 
-export type Collapse = "prob" | "argmax";
+export type { Collapse } from "./collapse.js";
 
 export interface LoadedModel {
   run: string;
@@ -133,28 +134,18 @@ export async function predictImages(
     meta,
     channels.map((c) => (c === 0 ? 1 : 0)),
   );
-  const channelOf = new Map(channels.map((c, i) => [c, restored[i]]));
   const voxels = restored[0].voxelCount;
+  const test = lesionTest({ collapse: o.collapse, threshold: o.threshold, lesionValues: first.lesionValues });
   const lesionProb = new Float32Array(voxels);
-  for (const v of first.lesionValues) for (let i = 0; i < voxels; i++) lesionProb[i] += channelOf.get(v)!.data[i];
   const mask = new Uint8Array(voxels);
   const classes = new Uint8Array(voxels);
+  // One voxel's class probabilities (channels not restored stay 0: the prob rule reads only lesion ones).
+  const p = new Float64Array(k);
   for (let i = 0; i < voxels; i++) {
-    if (!lesionOnly) {
-      let best = 0;
-      for (let c = 1; c < k; c++) if (restored[c].data[i] > restored[best].data[i]) best = c;
-      classes[i] = best;
-      if (o.collapse === "argmax") {
-        mask[i] = first.lesionValues.includes(best) ? best : 0;
-        continue;
-      }
-    }
-    if (lesionProb[i] > o.threshold) {
-      // The most probable lesion class (one class in the usual single-lesion case).
-      let lesion = first.lesionValues[0];
-      for (const v of first.lesionValues) if (channelOf.get(v)!.data[i] > channelOf.get(lesion)!.data[i]) lesion = v;
-      mask[i] = lesion;
-    }
+    for (let j = 0; j < channels.length; j++) p[channels[j]] = restored[j].data[i];
+    lesionProb[i] = lesionProbability(p, first.lesionValues);
+    mask[i] = collapse(p, test);
+    if (!lesionOnly) classes[i] = argmaxClass(p);
   }
   const geometry = volumes[0].geometry;
   mkdirSync(path.dirname(outBase), { recursive: true });
