@@ -18,7 +18,7 @@ import { cachedCaseIds } from "../preprocess/cache-state.js";
 import { readCachedMeta, readPatch } from "../preprocess/cache.js";
 import { TrainingRun } from "../run/record.js";
 import { PatchSampler } from "../train/sampler.js";
-import { patchTarget, targetClasses, targetSpecFor } from "../train/targets.js";
+import { PatchTargets, targetClasses, targetSpecFor } from "../train/targets.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
 import type { Report } from "../util/worker.js";
 
@@ -81,20 +81,14 @@ export async function fisherJob(job: FisherJob, report: Report = () => {}): Prom
   const excluded = [classes.ignore, classes.unknown_background].filter((v) => v !== undefined) as number[];
   const metas = chosen.map((id) => readCachedMeta(cacheDir, id));
   const sampler = new PatchSampler(metas, { patch: loaded.patch, batch: 1, seed: job.seed, lesionShare: 1 / 3 });
-  const sources = spec.sources.map((s) => s.name);
+  const targets = new PatchTargets(spec, cacheDir);
   const channels = metas[0].shape[0];
   const results: PatchFisher[] = [];
   for (let i = 0; i < job.patches; i++) {
     const [r] = sampler.batch(i);
     const meta = metas[r.caseIndex];
-    const p = readPatch(
-      cacheDir,
-      meta,
-      r.start,
-      loaded.patch,
-      sources.filter((s) => meta.backgroundSources.includes(s)),
-    );
-    const target = patchTarget(spec, p.seg, p.backgrounds, loaded.patch, meta.spacing);
+    const p = readPatch(cacheDir, meta, r.start, loaded.patch, targets.sourcesOf(meta));
+    const target = targets.target(meta, r.start, loaded.patch, p);
     results.push(
       tidy(() => {
         const image = tensor(p.data, [1, channels, ...loaded.patch], { device });
