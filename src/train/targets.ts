@@ -12,6 +12,7 @@ import {
   planMerge,
 } from "../labels/merge.js";
 import { type CachedCase, type Patch, readCachedSeg } from "../preprocess/cache.js";
+import { type Box, boxShape, cropArray, nonzeroBox } from "../preprocess/crop.js";
 
 export interface TargetSpec {
   mode: "binary" | "backsplit";
@@ -52,12 +53,8 @@ export function targetClasses(spec: TargetSpec): MergeReport["classes"] {
   return planMerge(spec.lesionClasses, spec.sources, spec.unassigned).classes;
 }
 
-/** A near-lesion region kept for one case: its bounding box ([z, y, x], inclusive lo, exclusive hi) and the box's voxels. */
-interface NearBox {
-  lo: number[];
-  hi: number[];
-  mask: Uint8Array;
-}
+/** A near-lesion region kept for one case: its bounding box and the box's voxels (null: no region). */
+type NearBox = { box: Box; mask: Uint8Array } | null;
 
 /**
  * Patch targets of one training run: the merge plan made once, and with a margin rule (nearMm) each
@@ -99,58 +96,36 @@ export class PatchTargets {
   }
 
   #nearBox(meta: CachedCase, mm: number): NearBox {
-    const known = this.#near.get(meta.id);
-    if (known) return known;
+    if (this.#near.has(meta.id)) return this.#near.get(meta.id)!;
     const shape = meta.shape.slice(1);
     const seg = readCachedSeg(this.cacheDir, meta);
     // merge works on x-fastest [nx, ny, nz]: the same memory as [z, y, x].
     const whole = nearRegion(seg, this.#plan!.lesionValues, [...shape].reverse(), [...meta.spacing].reverse(), mm);
-    const box = boundingBox(whole, shape);
-    this.#near.set(meta.id, box);
-    return box;
+    let kept: NearBox = null;
+    if (whole.includes(1)) {
+      const box = nonzeroBox([whole], shape);
+      kept = { box, mask: cropArray(whole, shape, box, (n) => new Uint8Array(n)) };
+    }
+    this.#near.set(meta.id, kept);
+    return kept;
   }
 }
 
-/** The bounding box of a [z, y, x] mask's non-zero voxels, with the voxels inside it. */
-function boundingBox(mask: Uint8Array, shape: number[]): NearBox {
-  const [nz, ny, nx] = shape;
-  const lo = [nz, ny, nx];
-  const hi = [0, 0, 0];
-  for (let z = 0, i = 0; z < nz; z++)
-    for (let y = 0; y < ny; y++)
-      for (let x = 0; x < nx; x++, i++) {
-        if (!mask[i]) continue;
-        const at = [z, y, x];
-        for (let a = 0; a < 3; a++) {
-          lo[a] = Math.min(lo[a], at[a]);
-          hi[a] = Math.max(hi[a], at[a] + 1);
-        }
-      }
-  if (hi[0] <= lo[0]) return { lo: [0, 0, 0], hi: [0, 0, 0], mask: new Uint8Array(0) };
-  return {
-    lo,
-    hi,
-    mask: cropBox(
-      { lo: [0, 0, 0], hi: shape, mask },
-      lo,
-      hi.map((h, a) => h - lo[a]),
-    ),
-  };
-}
-
 /** The [start, start + size) box of a kept region (0 outside it). */
-function cropBox(box: NearBox, start: number[], size: number[]): Uint8Array {
+function cropBox(near: NearBox, start: number[], size: number[]): Uint8Array {
   const out = new Uint8Array(size[0] * size[1] * size[2]);
-  const [bz, by, bx] = box.hi.map((h, a) => h - box.lo[a]);
+  if (!near) return out;
+  const lo = near.box.start;
+  const [bz, by, bx] = boxShape(near.box);
   for (let z = 0; z < size[0]; z++) {
-    const zz = start[0] + z - box.lo[0];
+    const zz = start[0] + z - lo[0];
     if (zz < 0 || zz >= bz) continue;
     for (let y = 0; y < size[1]; y++) {
-      const yy = start[1] + y - box.lo[1];
+      const yy = start[1] + y - lo[1];
       if (yy < 0 || yy >= by) continue;
       for (let x = 0; x < size[2]; x++) {
-        const xx = start[2] + x - box.lo[2];
-        if (xx >= 0 && xx < bx) out[x + size[2] * (y + size[1] * z)] = box.mask[xx + bx * (yy + by * zz)];
+        const xx = start[2] + x - lo[2];
+        if (xx >= 0 && xx < bx) out[x + size[2] * (y + size[1] * z)] = near.mask[xx + bx * (yy + by * zz)];
       }
     }
   }

@@ -2,20 +2,21 @@
 // `labels merge` computes it, so a lesion just outside a patch still keeps the background classes
 // next to it inside the patch.
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { openDataset } from "../../src/dataset/layout.js";
-import { encodeNifti } from "../../src/io/nifti.js";
 import { readVolume } from "../../src/io/read.js";
-import { type Vec3, Volume } from "../../src/io/volume.js";
+import type { Vec3 } from "../../src/io/volume.js";
 import { mergeCase } from "../../src/labels/merge-dataset.js";
 import { fingerprintDataset } from "../../src/plan/fingerprint.js";
 import { planExperiment, writePlans } from "../../src/plan/plan.js";
 import { readCachedMeta, readCachedSeg, readPatch } from "../../src/preprocess/cache.js";
 import { preprocessDataset } from "../../src/preprocess/preprocess.js";
 import { PatchTargets, targetClasses, targetSpecFor } from "../../src/train/targets.js";
+import { writeCaseFiles } from "../fixtures/head.js";
+import { writeTinyDatasetJson } from "../fixtures/training.js";
 
 const shape: Vec3 = [32, 24, 20]; // x, y, z at 1 mm: the cache's grid is the file's (no crop, no resampling)
 
@@ -32,14 +33,7 @@ function writeCase(root: string, id: string, lesionAt: Vec3): void {
         label[p] = lesion ? 1 : 0;
         tissue[p] = k < 10 ? 1 : 2;
       }
-  const geometry = { shape, spacing: [1, 1, 1] as Vec3, origin: [0, 0, 0] as Vec3 };
-  const put = (rel: string, v: Volume) => {
-    mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
-    writeFileSync(path.join(root, rel), encodeNifti(v, true));
-  };
-  put(`imagesTr/${id}_0000.nii.gz`, new Volume(image, geometry));
-  put(`labelsTr/${id}.nii.gz`, new Volume(label, geometry));
-  put(`backgroundTr/tissue/${id}.nii.gz`, new Volume(tissue, geometry));
+  writeCaseFiles(root, id, { shape, spacing: [1, 1, 1], origin: [0, 0, 0] }, { image, label, tissue });
 }
 
 /** The [z, y, x] box [start, start + size) of an x-fastest volume. */
@@ -53,17 +47,10 @@ function box(data: ArrayLike<number>, start: number[], size: number[]): number[]
 
 test("--near-mm: a patch next to a lesion it does not contain gets exactly the targets of `labels merge`", async () => {
   const root = mkdtempSync(path.join(os.tmpdir(), "bs-near-"));
-  writeFileSync(
-    path.join(root, "dataset.json"),
-    JSON.stringify({
-      channel_names: { "0": "T1" },
-      labels: { background: 0, lesion: 1 },
-      file_ending: ".nii.gz",
-      background_sources: { tissue: { labels: { upper: 1, lower: 2 } } },
-    }),
-  );
+  writeTinyDatasetJson(root);
   writeCase(root, "a", [3, 12, 10]);
   writeCase(root, "b", [20, 12, 10]);
+  writeCase(root, "c", [-10, -10, -10]); // no lesion
   const dataset = openDataset(root);
   const preprocessed = path.join(root, "preprocessed");
   const plans = planExperiment(dataset, await fingerprintDataset(dataset, { workers: 1 }), { memoryBudgetGb: 0.05 });
@@ -108,4 +95,8 @@ test("--near-mm: a patch next to a lesion it does not contain gets exactly the t
   const all = readPatch(cacheDir, meta, [0, 0, 0], whole, ["tissue"]);
   assert.deepEqual(Array.from(targets.target(meta, [0, 0, 0], whole, all)), Array.from(merged.volume!.data));
   assert.deepEqual(target, Array.from(targets.target(meta, start, size, patch)));
+  // A case without lesions has no near region: every background voxel is generic background.
+  const c = readCachedMeta(cacheDir, "c");
+  const none = readPatch(cacheDir, c, [0, 0, 0], whole, ["tissue"]);
+  assert.ok(targets.target(c, [0, 0, 0], whole, none).every((v) => v === 0));
 });
