@@ -24,7 +24,7 @@ import { fingerprintDataset } from "../src/plan/fingerprint.js";
 import { type Plans, planExperiment, writePlans } from "../src/plan/plan.js";
 import { COMPLETE_MARKER } from "../src/preprocess/cache-state.js";
 import { preprocessDataset } from "../src/preprocess/preprocess.js";
-import type { EpochLog } from "../src/train/trainer.js";
+import { TrainingRun } from "../src/run/record.js";
 import { SHARED } from "./lib/real-benchmark.js";
 
 const { values } = parseArgs({
@@ -264,10 +264,7 @@ async function runOurs(fold: number, seed: number): Promise<Row> {
     },
     `ours fold ${fold} seed ${seed}`,
   );
-  const curve = readFileSync(path.join(run, "log.jsonl"), "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => (JSON.parse(l) as EpochLog).pseudoDice);
+  const curve = new TrainingRun(run).log().map((l) => l.pseudoDice);
   return score("ours", fold, seed, predictions, curve, seconds);
 }
 

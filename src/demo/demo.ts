@@ -13,6 +13,7 @@ import { planExperiment, writePlans } from "../plan/plan.js";
 import type { PredictJob } from "../predict/predict.js";
 import { preprocessDataset } from "../preprocess/preprocess.js";
 import { writeReport } from "../report/report.js";
+import { TrainingRun } from "../run/record.js";
 import type { TrainConfig } from "../train/trainer.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
 import { writePhantomDataset } from "./phantom.js";
@@ -84,7 +85,7 @@ export async function runDemo(
   const logs: Record<string, string> = {};
   for (const arm of DEMO_ARMS) {
     const run = path.join(o.out, "runs", arm.name);
-    logs[arm.name] = path.join(run, "log.jsonl");
+    logs[arm.name] = new TrainingRun(run).logFile;
     await steps.train(
       {
         dataset: root,

@@ -1,13 +1,15 @@
 // `backsplit experiment`: binary and BackSplit trained with the same settings on the same folds and
 // seeds, each fold's validation cases predicted by the model that did not see them, both arms
 // evaluated on the pooled cross-validation predictions and compared case by case.
-import { existsSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import type { Dataset } from "../dataset/layout.js";
+import { fiveFoldSplits, readSplits, splitsFile as splitsFileOf } from "../dataset/splits.js";
 import { type Comparison, type Evaluation, compareEvaluations, evaluateFolders } from "../evaluate/evaluate.js";
 import type { PredictJob, PredictOptions } from "../predict/predict.js";
 import { writeReport } from "../report/report.js";
-import { type TrainConfig, fiveFoldSplits } from "../train/trainer.js";
+import { TrainingRun } from "../run/record.js";
+import type { TrainConfig } from "../train/config.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
 
 export interface ExperimentConfig {
@@ -63,10 +65,8 @@ function armsOf(c: ExperimentConfig) {
 
 function splitsOf(c: ExperimentConfig): { train: string[]; val: string[] }[] {
   const ids = c.dataset.training.filter((k) => k.label).map((k) => k.id);
-  const splitsFile = path.join(c.preprocessed, "splits_final.json");
-  const splits = existsSync(splitsFile)
-    ? (JSON.parse(readFileSync(splitsFile, "utf8")) as { train: string[]; val: string[] }[])
-    : fiveFoldSplits(ids);
+  const splitsFile = splitsFileOf(c.preprocessed);
+  const splits = existsSync(splitsFile) ? readSplits(splitsFile) : fiveFoldSplits(ids);
   if (!existsSync(splitsFile)) writeFileAtomicSync(splitsFile, `${JSON.stringify(splits, null, 2)}\n`);
   return splits;
 }
@@ -165,7 +165,7 @@ export async function collectExperiment(c: ExperimentConfig): Promise<Experiment
   const logs: Record<string, string> = {};
   for (const arm of arms)
     for (const fold of c.folds)
-      logs[`${arm.name} fold ${fold}`] = path.join(c.out, "runs", `${arm.name}_fold${fold}`, "log.jsonl");
+      logs[`${arm.name} fold ${fold}`] = new TrainingRun(path.join(c.out, "runs", `${arm.name}_fold${fold}`)).logFile;
   const evaluationA = evaluations[`binary_seed${first}`];
   const byLesions = [...evaluationA.cases].sort((x, y) => lesionCount(y) - lesionCount(x)).slice(0, 4);
   const imageOf = (id: string) => {

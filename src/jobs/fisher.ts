@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { DatasetJson } from "../dataset/layout.js";
+import { readSplits, splitsFile } from "../dataset/splits.js";
 import { manualSeed, resolveDevice, setThreads, tensor, tidy } from "../engine/index.js";
 import {
   type FisherMapSummary,
@@ -10,15 +11,14 @@ import {
   summarizeFisher,
 } from "../fisher/fisher.js";
 import { readVolume } from "../io/read.js";
-import type { Plans } from "../plan/plan.js";
 import { listInputCases, loadRun, predictImages } from "../predict/predict.js";
 // `backsplit fisher`: Fisher traces of a trained run on patches of its preprocessed cases, and the
 // closed-form voxel map on one whole case. Runs on a worker thread (see cli/verbs/fisher.ts).
 import { cachedCaseIds } from "../preprocess/cache-state.js";
 import { readCachedMeta, readPatch } from "../preprocess/cache.js";
+import { TrainingRun } from "../run/record.js";
 import { PatchSampler } from "../train/sampler.js";
-import { patchTarget, targetClasses, targetSpecFor } from "../train/targets.js";
-import type { TrainConfig } from "../train/trainer.js";
+import { PatchTargets, targetClasses, targetSpecFor } from "../train/targets.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
 import type { Report } from "../util/worker.js";
 
@@ -40,15 +40,6 @@ export interface FisherJob {
   out: string;
 }
 
-interface RunRecord {
-  config: TrainConfig;
-  classes: Record<string, number>;
-  lesionClasses: Record<string, number>;
-  numClasses: number;
-  patch: number[];
-  plans: string;
-}
-
 function findCaseImages(data: string, id: string): string[] | null {
   for (const folder of ["imagesTr", "imagesTs"]) {
     const dir = path.join(data, folder);
@@ -64,14 +55,13 @@ export async function fisherJob(job: FisherJob, report: Report = () => {}): Prom
   setThreads(job.threads);
   manualSeed(job.seed);
   const device = resolveDevice(job.device);
-  const recordFile = path.join(job.run, "training.json");
-  if (!existsSync(recordFile)) throw new Error(`${job.run}: not a training run (no training.json)`);
-  const record = JSON.parse(readFileSync(recordFile, "utf8")) as RunRecord;
+  const run = new TrainingRun(job.run);
+  const record = run.record();
   const data = job.data ?? record.config.dataset;
   const jsonFile = path.join(data, "dataset.json");
   if (!existsSync(jsonFile)) throw new Error(`${data}: no dataset.json`);
   const json = JSON.parse(readFileSync(jsonFile, "utf8")) as DatasetJson;
-  const plans = JSON.parse(readFileSync(path.join(record.plans, "plans.json"), "utf8")) as Plans;
+  const plans = run.plans(record);
   const cfg = plans.configurations[record.config.configuration];
   const cacheDir = path.join(record.plans, cfg.data_identifier);
   if (!existsSync(cacheDir)) throw new Error(`${cacheDir}: the run's preprocessed cases are missing`);
@@ -79,8 +69,7 @@ export async function fisherJob(job: FisherJob, report: Report = () => {}): Prom
   let chosen = ids;
   const fold = record.config.fold;
   if (job.cases !== "all" && fold !== "all") {
-    const splitsFile = path.join(record.plans, "splits_final.json");
-    const split = (JSON.parse(readFileSync(splitsFile, "utf8")) as { train: string[]; val: string[] }[])[fold];
+    const split = readSplits(splitsFile(record.plans))[fold];
     chosen = split[job.cases].filter((id) => ids.includes(id));
   }
   if (chosen.length === 0) throw new Error(`no preprocessed ${job.cases} cases for fold ${fold} in ${cacheDir}`);
@@ -92,20 +81,14 @@ export async function fisherJob(job: FisherJob, report: Report = () => {}): Prom
   const excluded = [classes.ignore, classes.unknown_background].filter((v) => v !== undefined) as number[];
   const metas = chosen.map((id) => readCachedMeta(cacheDir, id));
   const sampler = new PatchSampler(metas, { patch: loaded.patch, batch: 1, seed: job.seed, lesionShare: 1 / 3 });
-  const sources = spec.sources.map((s) => s.name);
+  const targets = new PatchTargets(spec, cacheDir);
   const channels = metas[0].shape[0];
   const results: PatchFisher[] = [];
   for (let i = 0; i < job.patches; i++) {
     const [r] = sampler.batch(i);
     const meta = metas[r.caseIndex];
-    const p = readPatch(
-      cacheDir,
-      meta,
-      r.start,
-      loaded.patch,
-      sources.filter((s) => meta.backgroundSources.includes(s)),
-    );
-    const target = patchTarget(spec, p.seg, p.backgrounds, loaded.patch, meta.spacing);
+    const p = readPatch(cacheDir, meta, r.start, loaded.patch, targets.sourcesOf(meta));
+    const target = targets.target(meta, r.start, loaded.patch, p);
     results.push(
       tidy(() => {
         const image = tensor(p.data, [1, channels, ...loaded.patch], { device });

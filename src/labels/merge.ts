@@ -46,49 +46,85 @@ export interface MergeReport {
   volumes: Record<string, number>;
 }
 
-export function mergeTargets(o: MergeOptions): { target: Int16Array; report: MergeReport } {
-  const n = o.lesion.length;
-  const classes: Record<string, number> = { background: 0, ...o.lesionClasses };
-  let next = Math.max(0, ...Object.values(o.lesionClasses)) + 1;
-  // value lookup per source: source value → target value
-  const lookups = o.sources.map((s) => {
+/** How a merge numbers its classes and maps each source's values: the same for every case. */
+export interface MergePlan {
+  classes: Record<string, number>;
+  ignoreValue: number | null;
+  lesionValues: Set<number>;
+  /** Per source (in priority order): source value → target value. */
+  lookups: Map<number, number>[];
+}
+
+/**
+ * The target classes of lesion classes and background sources (no data needed): 0 background,
+ * the lesion classes unchanged, then each background class name once, then ignore/unknown_background.
+ */
+export function planMerge(
+  lesionClasses: Record<string, number>,
+  sources: readonly Pick<SourceMap, "name" | "classes">[],
+  unassigned?: MergeOptions["unassigned"],
+): MergePlan {
+  const classes: Record<string, number> = { background: 0, ...lesionClasses };
+  let next = Math.max(0, ...Object.values(lesionClasses)) + 1;
+  const lookups = sources.map((s) => {
     const lookup = new Map<number, number>();
     for (const [name, value] of Object.entries(s.classes)) {
-      if (name in o.lesionClasses || name === "background")
+      if (name in lesionClasses || name === "background")
         throw new Error(`background source ${s.name}: class "${name}" clashes with a lesion class name`);
       if (!(name in classes)) classes[name] = next++;
       lookup.set(value, classes[name]);
     }
     return lookup;
   });
-  const ignoreValue = o.unassigned === "ignore" || o.unassigned === "marginal" ? next : null;
-  if (ignoreValue !== null) classes[o.unassigned === "marginal" ? "unknown_background" : "ignore"] = ignoreValue;
-  const lesionValues = new Set(Object.values(o.lesionClasses));
-  const near =
-    o.nearMm === undefined
-      ? null
-      : dilateMm(
-          o.nearMask ?? Uint8Array.from(o.lesion as ArrayLike<number>, (v) => (lesionValues.has(v) ? 1 : 0)),
-          o.shape,
-          o.spacing,
-          o.nearMm,
-        );
+  const ignoreValue = unassigned === "ignore" || unassigned === "marginal" ? next : null;
+  if (ignoreValue !== null) classes[unassigned === "marginal" ? "unknown_background" : "ignore"] = ignoreValue;
+  return { classes, ignoreValue, lesionValues: new Set(Object.values(lesionClasses)), lookups };
+}
+
+/** Voxels within `mm` of a lesion voxel (or of `mask` when given) over the whole map: rule 3's region. */
+export function nearRegion(
+  lesion: ArrayLike<number>,
+  lesionValues: ReadonlySet<number>,
+  shape: readonly number[],
+  spacing: readonly number[],
+  mm: number,
+  mask?: ArrayLike<number>,
+): Uint8Array {
+  return dilateMm(
+    mask ?? Uint8Array.from(lesion as ArrayLike<number>, (v) => (lesionValues.has(v) ? 1 : 0)),
+    shape,
+    spacing,
+    mm,
+  );
+}
+
+/**
+ * Rules 1, 2 and 4 voxel by voxel, rule 3 from a precomputed `near` region (null: no margin rule).
+ * With `counts`, also the report's lesion claims and overlaps.
+ */
+export function paintTargets(
+  plan: MergePlan,
+  lesion: ArrayLike<number>,
+  sources: readonly SourceMap[],
+  near: ArrayLike<number> | null,
+  counts?: Pick<MergeReport, "lesionClaimed" | "overlaps">,
+): Int16Array {
+  const { lookups, lesionValues, ignoreValue } = plan;
+  const n = lesion.length;
   const target = new Int16Array(n);
-  const lesionClaimed: Record<string, number> = Object.fromEntries(o.sources.map((s) => [s.name, 0]));
-  const overlaps: Record<string, number> = {};
-  for (let i = 0; i < o.sources.length; i++)
-    for (let j = i + 1; j < o.sources.length; j++) overlaps[`${o.sources[i].name} & ${o.sources[j].name}`] = 0;
-  const pairKeys = o.sources.map((a, i) => o.sources.map((b, j) => (i < j ? `${a.name} & ${b.name}` : "")));
+  const pairKeys = sources.map((a, i) => sources.map((b, j) => (i < j ? `${a.name} & ${b.name}` : "")));
   const labelledBy: number[] = [];
   for (let p = 0; p < n; p++) {
-    const l = o.lesion[p];
+    const l = lesion[p];
     labelledBy.length = 0;
-    for (let s = 0; s < o.sources.length; s++) if (lookups[s].has(o.sources[s].map[p])) labelledBy.push(s);
-    for (let a = 0; a < labelledBy.length; a++)
-      for (let b = a + 1; b < labelledBy.length; b++) overlaps[pairKeys[labelledBy[a]][labelledBy[b]]]++;
+    for (let s = 0; s < sources.length; s++) if (lookups[s].has(sources[s].map[p])) labelledBy.push(s);
+    if (counts) {
+      for (let a = 0; a < labelledBy.length; a++)
+        for (let b = a + 1; b < labelledBy.length; b++) counts.overlaps[pairKeys[labelledBy[a]][labelledBy[b]]]++;
+    }
     if (lesionValues.has(l)) {
       target[p] = l;
-      for (const s of labelledBy) lesionClaimed[o.sources[s].name]++;
+      if (counts) for (const s of labelledBy) counts.lesionClaimed[sources[s].name]++;
       continue;
     }
     if (labelledBy.length === 0 || (near && !near[p])) {
@@ -96,10 +132,23 @@ export function mergeTargets(o: MergeOptions): { target: Int16Array; report: Mer
       continue;
     }
     const s = labelledBy[0];
-    target[p] = lookups[s].get(o.sources[s].map[p])!;
+    target[p] = lookups[s].get(sources[s].map[p])!;
   }
+  return target;
+}
+
+export function mergeTargets(o: MergeOptions): { target: Int16Array; report: MergeReport } {
+  const plan = planMerge(o.lesionClasses, o.sources, o.unassigned);
+  const near =
+    o.nearMm === undefined ? null : nearRegion(o.lesion, plan.lesionValues, o.shape, o.spacing, o.nearMm, o.nearMask);
+  const lesionClaimed: Record<string, number> = Object.fromEntries(o.sources.map((s) => [s.name, 0]));
+  const overlaps: Record<string, number> = {};
+  for (let i = 0; i < o.sources.length; i++)
+    for (let j = i + 1; j < o.sources.length; j++) overlaps[`${o.sources[i].name} & ${o.sources[j].name}`] = 0;
+  const target = paintTargets(plan, o.lesion, o.sources, near, { lesionClaimed, overlaps });
+  const { classes, ignoreValue } = plan;
   const names = new Map(Object.entries(classes).map(([k, v]) => [v, k]));
   const volumes: Record<string, number> = Object.fromEntries(Object.keys(classes).map((k) => [k, 0]));
-  for (let p = 0; p < n; p++) volumes[names.get(target[p])!]++;
+  for (let p = 0; p < target.length; p++) volumes[names.get(target[p])!]++;
   return { target, report: { classes, ignoreValue, lesionClaimed, overlaps, volumes } };
 }

@@ -1,9 +1,11 @@
 // Architectures by name, built from a plan's stages. The number of output classes is the only
 // difference between a binary and a BackSplit model of the same architecture.
 import type { Module } from "../engine/nn/module.js";
+import type { Configuration } from "../plan/plan.js";
 import { PlainUNet } from "./plain-unet.js";
 import { ResEncUNet } from "./resenc-unet.js";
 import { SegResNet } from "./segresnet.js";
+import { SliceAdapter } from "./slices.js";
 
 export type ArchitectureName = "plain" | "resenc" | "segresnet";
 export const ARCHITECTURES: ArchitectureName[] = ["plain", "resenc", "segresnet"];
@@ -33,4 +35,33 @@ export function buildModel(name: ArchitectureName, s: BuildSpec): Module {
     });
   }
   throw new Error(`unknown architecture '${name}' (${ARCHITECTURES.join(", ")})`);
+}
+
+export interface PlanBuild {
+  /** plain (default), resenc or segresnet. */
+  architecture?: ArchitectureName;
+  inChannels: number;
+  numClasses: number;
+  /** Feature counts per stage; default the planned ones (fewer stages use the plan's first strides and kernels). */
+  features?: number[];
+  deepSupervision: boolean;
+}
+
+/**
+ * The network of a plan's configuration, as training builds it and prediction rebuilds it: a 2D
+ * configuration's network runs on 3D tensors of depth 1 through a slice adapter.
+ */
+export function buildFromPlan(cfg: Configuration, o: PlanBuild): Module {
+  const features = o.features ?? cfg.architecture.features;
+  const stages = features.length;
+  const built = buildModel(o.architecture ?? "plain", {
+    dims: cfg.dims,
+    inChannels: o.inChannels,
+    numClasses: o.numClasses,
+    features,
+    strides: cfg.architecture.strides.slice(0, stages),
+    kernels: cfg.architecture.kernels.slice(0, stages),
+    deepSupervision: o.deepSupervision,
+  });
+  return cfg.dims === 2 ? new SliceAdapter(built) : built;
 }

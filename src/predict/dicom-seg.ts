@@ -6,6 +6,7 @@ import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, s
 import path from "node:path";
 import { type SegmentInput, writeDicomSeg } from "../io/dicom-seg.js";
 import { IMAGE_ENDINGS, readVolume } from "../io/read.js";
+import { TrainingRun } from "../run/record.js";
 
 /** Case ids of an images folder ({case}_{XXXX}{ending}), as predict lists them. */
 export function inputCaseIds(folder: string): string[] {
@@ -60,11 +61,6 @@ export function resolveSegReferences(reference: string, caseIds: string[]): Map<
   return out;
 }
 
-interface RunRecord {
-  classes: Record<string, number>;
-  lesionClasses: Record<string, number>;
-}
-
 export interface PredictionSegOptions {
   /** predict's output folder ({case}.nii.gz, {case}_classes.nii.gz). */
   out: string;
@@ -78,7 +74,7 @@ export interface PredictionSegOptions {
 
 /** Writes {out}/{case}.seg.dcm for every case; returns the files written. */
 export async function writePredictionSegs(o: PredictionSegOptions): Promise<string[]> {
-  const record = JSON.parse(readFileSync(path.join(o.runs[0], "training.json"), "utf8")) as RunRecord;
+  const record = new TrainingRun(o.runs[0]).record();
   const lesionValues = new Set(Object.values(record.lesionClasses));
   const written: string[] = [];
   for (const [id, folder] of o.references) {

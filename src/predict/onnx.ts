@@ -8,6 +8,7 @@ import type { Tensor } from "../engine/tensor.js";
 import { PlainUNet } from "../models/plain-unet.js";
 import { ResEncUNet } from "../models/resenc-unet.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
+import { type CollapseRule, type LesionTest, lesionTest } from "./collapse.js";
 
 // ---- protobuf ----
 
@@ -197,12 +198,18 @@ function emitNetwork(g: Graph, net: Module, input: string): string {
   throw new Error(`ONNX export supports the plain and residual-encoder U-Nets (not ${net.constructor.name} yet)`);
 }
 
-export interface ExportOptions {
-  lesionValues: number[];
-  collapse: "prob" | "argmax";
-  threshold: number;
+/** The collapse rule (folded into the lesion_mask output), the dimensionality and extra metadata. */
+export interface ExportOptions extends CollapseRule {
   dims: 2 | 3;
   metadata?: Record<string, string>;
+}
+
+/** The collapse rule's lesion test as graph nodes: a boolean [N, 1, ...] from the class probabilities. */
+function emitLesionTest(g: Graph, probs: string, probability: string, test: LesionTest): string {
+  if (test.kind === "sum-above") return g.node("Greater", [probability, g.scalarFloat(test.threshold)]);
+  const winner = g.node("ArgMax", [probs], [attrInt("axis", 1), attrInt("keepdims", 1)]);
+  const matches = test.classes.map((v) => g.node("Equal", [winner, g.int64s([v])]));
+  return matches.reduce((a, b) => g.node("Or", [a, b]));
 }
 
 /** Serialises the network as an ONNX model: input [N, C, ...], outputs lesion_probability (float) and lesion_mask (uint8). */
@@ -211,16 +218,9 @@ export function exportOnnx(net: Module, file: string, o: ExportOptions): void {
   const spatial = o.dims === 3 ? ["depth", "height", "width"] : ["height", "width"];
   const logits = emitNetwork(g, net, "input");
   const probs = g.node("Softmax", [logits], [attrInt("axis", 1)], "class_probabilities");
-  const lesion = g.node("Gather", [probs, g.int64s(o.lesionValues)], [attrInt("axis", 1)]);
+  const lesion = g.node("Gather", [probs, g.int64s([...o.lesionValues])], [attrInt("axis", 1)]);
   const probability = g.node("ReduceSum", [lesion, g.int64s([1])], [attrInt("keepdims", 1)], "lesion_probability");
-  let isLesion: string;
-  if (o.collapse === "prob") {
-    isLesion = g.node("Greater", [probability, g.scalarFloat(o.threshold)]);
-  } else {
-    const winner = g.node("ArgMax", [probs], [attrInt("axis", 1), attrInt("keepdims", 1)]);
-    const matches = o.lesionValues.map((v) => g.node("Equal", [winner, g.int64s([v])]));
-    isLesion = matches.reduce((a, b) => g.node("Or", [a, b]));
-  }
+  const isLesion = emitLesionTest(g, probs, probability, lesionTest(o));
   g.node("Cast", [isLesion], [attrInt("to", UINT8)], "lesion_mask");
   const graph = concat([
     ...g.nodes.map((n) => bytes(1, n)),

@@ -1,23 +1,25 @@
 // `backsplit predict`: trained runs (one or several folds) → lesion mask and lesion probability on
 // the input image's own grid. The BackSplit network's extra background channels change nothing at
 // inference: only the lesion probability is used, by the recorded collapse rule.
-import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { mkdirSync, readdirSync } from "node:fs";
 import path from "node:path";
-import { loadSafetensors, resolveDevice, setCudnnBenchmark, setThreads } from "../engine/index.js";
+import { resolveDevice, setCudnnBenchmark, setThreads } from "../engine/index.js";
 import type { Module } from "../engine/nn/module.js";
 import { IMAGE_ENDINGS, readVolume, writeVolume } from "../io/read.js";
 import { Volume } from "../io/volume.js";
-import { type ArchitectureName, buildModel } from "../models/registry.js";
-import { SliceAdapter } from "../models/slices.js";
+import { buildFromPlan } from "../models/registry.js";
 import type { Plans } from "../plan/plan.js";
 import type { CachedCase } from "../preprocess/cache.js";
 import { preprocessImages, restoreProbabilities } from "../preprocess/preprocess.js";
+import { TrainingRun } from "../run/record.js";
+import { loadWeights } from "../run/weights.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
 import type { Report } from "../util/worker.js";
+import { type Collapse, argmaxClass, collapse, lesionProbability, lesionTest } from "./collapse.js";
 import { refuseNonFinite } from "./inputs.js";
 import { slidingWindow } from "./sliding.js";
 
-export type Collapse = "prob" | "argmax";
+export type { Collapse } from "./collapse.js";
 
 export interface LoadedModel {
   run: string;
@@ -30,47 +32,24 @@ export interface LoadedModel {
   configuration: string;
 }
 
-interface TrainingRecord {
-  config: { configuration: string; mode: string };
-  architecture?: ArchitectureName;
-  classes: Record<string, number>;
-  lesionClasses: Record<string, number>;
-  numClasses: number;
-  patch: number[];
-  features: number[];
-  plans: string;
-}
-
 /**
  * Loads a training run's network: the final weights by default, as nnU-Net predicts with
  * checkpoint_final (the "best" one is picked on a few noisy validation patches), or the best-EMA ones.
+ * The plans are the run's own copy, so a run keeps working after its preprocessed folder moves.
  */
 export function loadRun(run: string, device: string, checkpoint: "best" | "latest" = "latest"): LoadedModel {
-  const recordFile = path.join(run, "training.json");
-  if (!existsSync(recordFile)) throw new Error(`${run}: not a training run (no training.json)`);
-  const record = JSON.parse(readFileSync(recordFile, "utf8")) as TrainingRecord;
-  const plans = JSON.parse(readFileSync(path.join(record.plans, "plans.json"), "utf8")) as Plans;
+  const folder = new TrainingRun(run);
+  const record = folder.record();
+  const plans = folder.plans(record);
   const cfg = plans.configurations[record.config.configuration];
-  const stages = record.features.length;
-  const built = buildModel(record.architecture ?? "plain", {
-    dims: cfg.dims,
+  const net = buildFromPlan(cfg, {
+    architecture: record.architecture,
     inChannels: Object.keys(plans.foreground_intensity_properties_per_channel).length,
     numClasses: record.numClasses,
     features: record.features,
-    strides: cfg.architecture.strides.slice(0, stages),
-    kernels: cfg.architecture.kernels.slice(0, stages),
     deepSupervision: false,
   });
-  const net = cfg.dims === 2 ? new SliceAdapter(built) : built;
-  const dir = path.join(run, "checkpoints");
-  let file = path.join(dir, "best.safetensors");
-  if (checkpoint === "latest" || !existsSync(file)) {
-    const latest = JSON.parse(readFileSync(path.join(dir, "latest.json"), "utf8")) as { epoch: number };
-    file = path.join(dir, `epoch_${latest.epoch}.safetensors`);
-  }
-  const weights = loadSafetensors(file).tensors;
-  net.loadStateDict(weights);
-  for (const t of weights.values()) t.dispose();
+  loadWeights(folder, net, checkpoint);
   net.to(device).eval();
   const lesionValues = Object.values(record.lesionClasses);
   return {
@@ -155,28 +134,18 @@ export async function predictImages(
     meta,
     channels.map((c) => (c === 0 ? 1 : 0)),
   );
-  const channelOf = new Map(channels.map((c, i) => [c, restored[i]]));
   const voxels = restored[0].voxelCount;
+  const test = lesionTest({ collapse: o.collapse, threshold: o.threshold, lesionValues: first.lesionValues });
   const lesionProb = new Float32Array(voxels);
-  for (const v of first.lesionValues) for (let i = 0; i < voxels; i++) lesionProb[i] += channelOf.get(v)!.data[i];
   const mask = new Uint8Array(voxels);
   const classes = new Uint8Array(voxels);
+  // One voxel's class probabilities (channels not restored stay 0: the prob rule reads only lesion ones).
+  const p = new Float64Array(k);
   for (let i = 0; i < voxels; i++) {
-    if (!lesionOnly) {
-      let best = 0;
-      for (let c = 1; c < k; c++) if (restored[c].data[i] > restored[best].data[i]) best = c;
-      classes[i] = best;
-      if (o.collapse === "argmax") {
-        mask[i] = first.lesionValues.includes(best) ? best : 0;
-        continue;
-      }
-    }
-    if (lesionProb[i] > o.threshold) {
-      // The most probable lesion class (one class in the usual single-lesion case).
-      let lesion = first.lesionValues[0];
-      for (const v of first.lesionValues) if (channelOf.get(v)!.data[i] > channelOf.get(lesion)!.data[i]) lesion = v;
-      mask[i] = lesion;
-    }
+    for (let j = 0; j < channels.length; j++) p[channels[j]] = restored[j].data[i];
+    lesionProb[i] = lesionProbability(p, first.lesionValues);
+    mask[i] = collapse(p, test);
+    if (!lesionOnly) classes[i] = argmaxClass(p);
   }
   const geometry = volumes[0].geometry;
   mkdirSync(path.dirname(outBase), { recursive: true });

@@ -98,6 +98,12 @@ function readBox<T extends Float32Array | Int16Array>(
   return out;
 }
 
+/** The whole [z, y, x] lesion label map of a cached case. */
+export function readCachedSeg(dir: string, meta: CachedCase): Int16Array {
+  const shape = meta.shape.slice(1);
+  return readBox(`${path.join(dir, meta.id)}.seg.i16`, (n) => new Int16Array(n), 1, shape, [0, 0, 0], shape, 0);
+}
+
 export interface Patch {
   data: Float32Array;
   seg: Int16Array;

@@ -3,7 +3,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { type CachedCase, readPatch } from "../preprocess/cache.js";
 import { PatchSampler, type SamplerOptions } from "./sampler.js";
-import { type TargetSpec, patchTarget } from "./targets.js";
+import { PatchTargets, type TargetSpec } from "./targets.js";
 
 export interface LoaderInit {
   cacheDir: string;
@@ -14,7 +14,7 @@ export interface LoaderInit {
 
 const init = workerData as LoaderInit;
 const sampler = new PatchSampler(init.cases, init.sampler);
-const sources = init.targets.mode === "backsplit" ? init.targets.sources.map((s) => s.name) : [];
+const targets = new PatchTargets(init.targets, init.cacheDir);
 const patch = init.sampler.patch;
 const voxels = patch.reduce((a, b) => a * b, 1);
 const channels = init.cases[0].shape[0];
@@ -25,15 +25,9 @@ parentPort!.on("message", (message: { iteration: number }) => {
   const target = new Int16Array(requests.length * voxels);
   requests.forEach((r, b) => {
     const meta = init.cases[r.caseIndex];
-    const p = readPatch(
-      init.cacheDir,
-      meta,
-      r.start,
-      patch,
-      sources.filter((s) => meta.backgroundSources.includes(s)),
-    );
+    const p = readPatch(init.cacheDir, meta, r.start, patch, targets.sourcesOf(meta));
     data.set(p.data, b * channels * voxels);
-    target.set(patchTarget(init.targets, p.seg, p.backgrounds, patch, meta.spacing), b * voxels);
+    target.set(targets.target(meta, r.start, patch, p), b * voxels);
   });
   parentPort!.postMessage({ iteration: message.iteration, data, target, lesions: requests.map((r) => r.lesion) }, [
     data.buffer,

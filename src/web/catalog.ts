@@ -1,9 +1,10 @@
 // What the web app can show: the dataset's cases (images, lesion labels, background maps), and under
 // the run folders the training runs (log.jsonl, training.json), prediction folders (prediction.json)
 // and reports (report.html). Found by a bounded scan that never follows symbolic links.
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { type Dataset, openDataset } from "../dataset/layout.js";
+import { RUN_CHECKPOINTS, RUN_LOG, RUN_RECORD, TrainingRun } from "../run/record.js";
 
 export interface Roots {
   /** Root id → absolute folder: "data" is the dataset, "r0", "r1", … the run folders. */
@@ -46,7 +47,7 @@ export interface Catalog {
 }
 
 const SKIP = new Set([
-  "checkpoints",
+  RUN_CHECKPOINTS,
   "node_modules",
   "preprocessed",
   "imagesTr",
@@ -91,18 +92,13 @@ export function buildCatalog(roots: Roots): Catalog {
   const reports: FileRef[] = [];
   for (const id of Object.keys(roots).filter((k) => k !== "data")) {
     for (const { dir, files } of scan(roots[id])) {
-      if (files.has("training.json") || files.has("log.jsonl")) {
-        const entry: RunEntry = { ...rel(roots, id, dir), hasLog: files.has("log.jsonl") };
-        try {
-          const record = JSON.parse(readFileSync(path.join(dir, "training.json"), "utf8")) as {
-            config?: { mode?: string; sources?: string[]; epochs?: number };
-          };
-          entry.mode = record.config?.mode;
-          entry.sources = record.config?.sources;
-          entry.epochs = record.config?.epochs;
-        } catch {
-          // A run that has just started may not have training.json yet.
-        }
+      if (files.has(RUN_RECORD) || files.has(RUN_LOG)) {
+        const entry: RunEntry = { ...rel(roots, id, dir), hasLog: files.has(RUN_LOG) };
+        // A run that has just started may not have training.json yet.
+        const config = new TrainingRun(dir).recordOrNull()?.config;
+        entry.mode = config?.mode;
+        entry.sources = config?.sources;
+        entry.epochs = config?.epochs;
         runs.push(entry);
       }
       if (files.has("prediction.json")) predictionFolders.push({ ...rel(roots, id, dir), dir });

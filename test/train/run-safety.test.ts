@@ -9,10 +9,11 @@ import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { openDataset } from "../../src/dataset/layout.js";
+import { fiveFoldSplits } from "../../src/dataset/splits.js";
 import { setThreads } from "../../src/engine/index.js";
 import type { Plans } from "../../src/plan/plan.js";
 import { preprocessDataset } from "../../src/preprocess/preprocess.js";
-import { fiveFoldSplits, train } from "../../src/train/trainer.js";
+import { train } from "../../src/train/trainer.js";
 import { config, tinyDataset } from "../fixtures/training.js";
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "bin", "backsplit.mjs");

@@ -3,8 +3,9 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
+import { fiveFoldSplits } from "../../src/dataset/splits.js";
 import { loadSafetensors, setThreads } from "../../src/engine/index.js";
-import { fiveFoldSplits, train } from "../../src/train/trainer.js";
+import { train } from "../../src/train/trainer.js";
 import { config, tinyDataset } from "../fixtures/training.js";
 
 test("a run interrupted after 2 of 4 epochs and resumed ends with exactly the weights of an uninterrupted run", async () => {

@@ -1,11 +1,11 @@
 // `backsplit predict`: segments every case of a folder with one or more trained runs, on a worker
 // thread; optionally writes DICOM Segmentations referencing the source series.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { JOBS } from "../../jobs/worker-steps.js";
-import type { Plans } from "../../plan/plan.js";
 import { inputCaseProblems } from "../../predict/inputs.js";
 import type { PredictJob } from "../../predict/predict.js";
+import { TrainingRun } from "../../run/record.js";
 import { Progress } from "../../util/progress.js";
 import { runInWorker } from "../../util/worker.js";
 import { CliError, EXIT } from "../exit-codes.js";
@@ -126,14 +126,11 @@ async function checkPredictInputs(input: string, runs: string[]): Promise<void> 
     throw new CliError(`${input}: no such input folder`, EXIT.environment);
   let channels = 0;
   for (const run of runs) {
-    const record = path.join(run, "training.json");
-    if (!existsSync(record)) throw new CliError(`${run}: not a training run (no training.json)`, EXIT.environment);
-    const { plans } = JSON.parse(readFileSync(record, "utf8")) as { plans: string };
-    const own = path.join(run, "plans.json");
-    const plansFile = existsSync(own) ? own : path.join(plans, "plans.json");
+    const folder = new TrainingRun(run);
+    if (!folder.isRun()) throw new CliError(`${run}: not a training run (no training.json)`, EXIT.environment);
+    const plansFile = folder.plansSource();
     if (!existsSync(plansFile)) throw new CliError(`${plansFile}: missing (the run's plans)`, EXIT.environment);
-    const p = JSON.parse(readFileSync(plansFile, "utf8")) as Plans;
-    channels = Object.keys(p.foreground_intensity_properties_per_channel).length;
+    channels = Object.keys(folder.plans().foreground_intensity_properties_per_channel).length;
   }
   const { listInputCases } = await import("../../predict/predict.js");
   const cases = listInputCases(input);

@@ -1,0 +1,211 @@
+// A training-run folder, read and written only here:
+//   training.json        the record (configuration, classes, patch, features, where it was preprocessed)
+//   plans.json           the run's own copy of the plans, so checkpoints stay usable if the
+//                        preprocessed folder moves (runs written before the copy fall back to it)
+//   log.jsonl            one line per finished epoch (an append killed halfway leaves a torn last
+//                        line, which is dropped on reading)
+//   checkpoints/         epoch_N.safetensors + epoch_N.optim, latest.json (the commit that points at
+//                        them), best.safetensors (best validation EMA)
+// Every file is written atomically (temporary file, fsync, rename). This module does not load the
+// engine (listings such as the web catalog read runs without libtorch); weights.ts moves the tensors.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import path from "node:path";
+import type { ArchitectureName } from "../models/registry.js";
+import type { Plans } from "../plan/plan.js";
+import type { EpochLog, TrainConfig } from "../train/config.js";
+import { removeStaleTemps, writeFileAtomicSync } from "../util/atomic.js";
+
+export const RUN_RECORD = "training.json";
+export const RUN_PLANS = "plans.json";
+export const RUN_LOG = "log.jsonl";
+export const RUN_CHECKPOINTS = "checkpoints";
+
+/** training.json. */
+export interface TrainingRecord {
+  config: TrainConfig;
+  /** Absent in runs written before architectures were selectable: "plain". */
+  architecture?: ArchitectureName;
+  /** Target class name → value (ignore / unknown_background included, they are no output channel). */
+  classes: Record<string, number>;
+  lesionClasses: Record<string, number>;
+  /** Output channels. */
+  numClasses: number;
+  /** [z, y, x] patch (a 2D configuration's has depth 1). */
+  patch: number[];
+  batch: number;
+  features: number[];
+  /** The preprocessed folder (absolute) the run trained on: its cache and splits. */
+  plans: string;
+}
+
+/** checkpoints/latest.json: what resuming restores besides the weights and the optimiser. */
+export interface CheckpointState {
+  epoch: number;
+  bestEma: number;
+  ema: number;
+  /** libtorch's generator state, base64. */
+  rng: string;
+  scaler: { scale: number; goodSteps: number };
+  classes: Record<string, number>;
+  config: TrainConfig;
+}
+
+export class RunFileError extends Error {}
+
+/**
+ * The lines of a log.jsonl as written: a last line without its newline that does not parse (an
+ * append cut short by a kill) is dropped; a broken line elsewhere is an error naming the line.
+ */
+export function readLogLines(file: string): string[] {
+  if (!existsSync(file)) return [];
+  const text = readFileSync(file, "utf8");
+  const lines = text.split("\n");
+  const last = lines.pop() ?? ""; // "" when the file ends with a newline
+  const out: string[] = [];
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
+    try {
+      JSON.parse(line);
+    } catch {
+      throw new RunFileError(`${file}: line ${i + 1} is not valid JSON (${line.slice(0, 60)})`);
+    }
+    out.push(line);
+  });
+  if (last.trim()) {
+    try {
+      JSON.parse(last);
+      out.push(last);
+    } catch {
+      // torn by a kill in the middle of an append: dropped
+    }
+  }
+  return out;
+}
+
+const json = (value: unknown, indent?: number) => `${JSON.stringify(value, null, indent)}\n`;
+
+/** One training-run folder. Creating the object touches nothing on disk. */
+export class TrainingRun {
+  constructor(readonly dir: string) {}
+
+  get recordFile(): string {
+    return path.join(this.dir, RUN_RECORD);
+  }
+  get plansFile(): string {
+    return path.join(this.dir, RUN_PLANS);
+  }
+  get logFile(): string {
+    return path.join(this.dir, RUN_LOG);
+  }
+  get checkpointDir(): string {
+    return path.join(this.dir, RUN_CHECKPOINTS);
+  }
+  get latestFile(): string {
+    return path.join(this.checkpointDir, "latest.json");
+  }
+  get bestFile(): string {
+    return path.join(this.checkpointDir, "best.safetensors");
+  }
+
+  /** Whether the folder holds a record (a run that has just started may not yet). */
+  isRun(): boolean {
+    return existsSync(this.recordFile);
+  }
+
+  /** The record; an error naming the folder when it is not a training run. */
+  record(): TrainingRecord {
+    if (!this.isRun()) throw new RunFileError(`${this.dir}: not a training run (no ${RUN_RECORD})`);
+    return JSON.parse(readFileSync(this.recordFile, "utf8")) as TrainingRecord;
+  }
+
+  /** The record, or null when it is missing or unreadable (for listings that must not fail). */
+  recordOrNull(): Partial<TrainingRecord> | null {
+    try {
+      return JSON.parse(readFileSync(this.recordFile, "utf8")) as Partial<TrainingRecord>;
+    } catch {
+      return null;
+    }
+  }
+
+  writeRecord(record: TrainingRecord): void {
+    writeFileAtomicSync(this.recordFile, json(record, 2));
+  }
+
+  writePlans(plans: Plans): void {
+    writeFileAtomicSync(this.plansFile, json(plans, 2));
+  }
+
+  /** The plans file the run uses: its own copy, or (runs written before the copy) the preprocessed folder's. */
+  plansSource(record: Pick<TrainingRecord, "plans"> = this.record()): string {
+    return existsSync(this.plansFile) ? this.plansFile : path.join(record.plans, RUN_PLANS);
+  }
+
+  plans(record: Pick<TrainingRecord, "plans"> = this.record()): Plans {
+    const file = this.plansSource(record);
+    if (!existsSync(file)) throw new RunFileError(`${file}: missing (the run's plans)`);
+    return JSON.parse(readFileSync(file, "utf8")) as Plans;
+  }
+
+  // ---- log.jsonl ----
+
+  /** The epochs logged so far (a torn last line dropped). */
+  log(): EpochLog[] {
+    return readLogLines(this.logFile).map((l) => JSON.parse(l) as EpochLog);
+  }
+
+  /** Keeps only the epochs up to `epoch` (those a checkpoint covers), rewriting the file atomically. */
+  keepLogUpTo(epoch: number): void {
+    if (!existsSync(this.logFile)) return;
+    const kept = readLogLines(this.logFile).filter((l) => (JSON.parse(l) as EpochLog).epoch <= epoch);
+    writeFileAtomicSync(this.logFile, kept.map((l) => `${l}\n`).join(""));
+  }
+
+  clearLog(): void {
+    rmSync(this.logFile, { force: true });
+  }
+
+  appendLog(entry: EpochLog): void {
+    appendFileSync(this.logFile, `${JSON.stringify(entry)}\n`);
+  }
+
+  // ---- checkpoints ----
+
+  /** Creates checkpoints/ and removes a killed run's half-written checkpoint files. */
+  prepareCheckpoints(): void {
+    mkdirSync(this.checkpointDir, { recursive: true });
+    removeStaleTemps(this.checkpointDir);
+  }
+
+  hasCheckpoint(): boolean {
+    return existsSync(this.latestFile);
+  }
+
+  /** checkpoints/latest.json (the last committed epoch). */
+  latest(): CheckpointState {
+    return JSON.parse(readFileSync(this.latestFile, "utf8")) as CheckpointState;
+  }
+
+  epochFile(epoch: number, ending: "safetensors" | "optim"): string {
+    return path.join(this.checkpointDir, `epoch_${epoch}.${ending}`);
+  }
+
+  /** The weights: the last epoch's, or the best validation EMA's (the last epoch's when there is none). */
+  weightsFile(which: "latest" | "best"): string {
+    if (which === "best" && existsSync(this.bestFile)) return this.bestFile;
+    return this.epochFile(this.latest().epoch, "safetensors");
+  }
+
+  /** Commits an epoch whose weight files are written: latest.json points at them. */
+  commitEpoch(state: CheckpointState): void {
+    writeFileAtomicSync(this.latestFile, json(state));
+  }
+
+  /** Removes every epoch_N file but the given epoch's. */
+  pruneEpochs(keep: number): void {
+    const dir = this.checkpointDir;
+    for (const f of readdirSync(dir)) {
+      const m = /^epoch_(\d+)\./.exec(f);
+      if (m && Number(m[1]) !== keep) rmSync(path.join(dir, f), { force: true });
+    }
+  }
+}

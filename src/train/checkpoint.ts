@@ -1,0 +1,107 @@
+// Checkpoints and resuming, on top of the run folder (src/run/record.ts): the random generator's
+// state travels with the weights and the optimiser, so a resumed run continues bit for bit; and
+// fine-tuning from another run's weights (initFromRun).
+import {
+  type GradScaler,
+  type Optimizer,
+  type Tensor,
+  getRngState,
+  setRngState,
+  tensor,
+  tidy,
+} from "../engine/index.js";
+import { loadSafetensors } from "../engine/index.js";
+import type { Module } from "../engine/nn/module.js";
+import { fromBytes } from "../engine/safetensors.js";
+import { type CheckpointState, TrainingRun } from "../run/record.js";
+import { resumeWeights, saveCheckpoint } from "../run/weights.js";
+import type { TrainConfig } from "./config.js";
+
+export function rngBytes(): string {
+  return tidy(() => Buffer.from(getRngState().data().buffer).toString("base64"));
+}
+
+export function restoreRng(base64: string): void {
+  tidy(() => {
+    const bytes = Buffer.from(base64, "base64");
+    setRngState(fromBytes(new Uint8Array(bytes), [bytes.length], "uint8"));
+  });
+}
+
+/** Where a run starts: its first epoch and the validation EMA so far. */
+export interface StartPoint {
+  startEpoch: number;
+  ema: number;
+  bestEma: number;
+}
+
+/**
+ * With --resume and a checkpoint: restores weights, optimiser, random generator and scaler, and
+ * keeps only the logged epochs the checkpoint covers. Otherwise a fresh start (the old log goes).
+ */
+export function resumeOrStart(
+  run: TrainingRun,
+  config: TrainConfig,
+  parts: { net: Module; optimizer: Optimizer; scaler: GradScaler },
+): StartPoint {
+  if (config.resume && run.hasCheckpoint()) {
+    const latest = resumeWeights(run, parts.net, parts.optimizer);
+    restoreRng(latest.rng);
+    parts.scaler.loadState(latest.scaler);
+    run.keepLogUpTo(latest.epoch);
+    return { startEpoch: latest.epoch + 1, ema: latest.ema, bestEma: latest.bestEma };
+  }
+  run.clearLog();
+  return { startEpoch: 0, ema: 0, bestEma: Number.NEGATIVE_INFINITY };
+}
+
+/** Commits the epoch's checkpoint (with the generator state at this point). */
+export function saveEpoch(
+  run: TrainingRun,
+  parts: { net: Module; optimizer: Optimizer; scaler: GradScaler },
+  state: Omit<CheckpointState, "rng" | "scaler">,
+  isBest: boolean,
+): void {
+  const { epoch, bestEma, ema, classes, config } = state;
+  saveCheckpoint(
+    run,
+    parts.net,
+    parts.optimizer,
+    { epoch, bestEma, ema, rng: rngBytes(), scaler: parts.scaler.state(), classes, config },
+    isBest,
+  );
+}
+
+/**
+ * Loads another run's weights into `net`. Output layers (heads) may be narrower there: each class
+ * of this run takes the row of the class with the same name, or of "background" when it has none.
+ */
+export function initFromRun(net: Module, run: string, classes: Record<string, number>): void {
+  const from = new TrainingRun(run);
+  const record = from.record();
+  const file = from.weightsFile("best");
+  const source = loadSafetensors(file).tensors;
+  const rowOf = (name: string) => record.classes[name] ?? record.classes.background;
+  const names = Object.entries(classes)
+    .filter(([n]) => n !== "ignore")
+    .sort((a, b) => a[1] - b[1])
+    .map(([n]) => n);
+  const widened = new Map<string, Tensor>();
+  for (const [name, target] of net.stateDict()) {
+    const t = source.get(name);
+    if (!t) throw new Error(`${file}: has no ${name} (a different architecture?)`);
+    if (t.shape.join("x") === target.shape.join("x")) widened.set(name, t);
+    else if (t.shape.slice(1).join("x") === target.shape.slice(1).join("x") && target.shape[0] === names.length) {
+      widened.set(
+        name,
+        tidy(() => keepRows(t, names.map(rowOf))),
+      );
+    } else throw new Error(`${file}: ${name} has shape [${t.shape}], cannot initialise [${target.shape}]`);
+  }
+  net.loadStateDict(widened);
+  for (const t of [...source.values(), ...widened.values()]) t.dispose();
+}
+
+function keepRows(t: Tensor, rows: number[]): Tensor {
+  return t.indexSelect(0, tensor(new BigInt64Array(rows.map(BigInt)), [rows.length]));
+}

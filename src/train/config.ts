@@ -1,0 +1,66 @@
+// The training configuration and the per-epoch log entry: the types every stage that starts,
+// records or reads a training run shares (src/run keeps them in training.json and log.jsonl).
+import type { ArchitectureName } from "../models/registry.js";
+
+export interface TrainConfig {
+  dataset: string;
+  preprocessed: string;
+  configuration: string;
+  mode: "binary" | "backsplit";
+  sources: string[];
+  unassigned?: "background" | "ignore" | "marginal";
+  nearMm?: number;
+  fold: number | "all";
+  epochs: number;
+  iterationsPerEpoch: number;
+  validationIterations: number;
+  batchSize?: number;
+  patchSize?: number[];
+  /** Override the planned feature counts (small networks for tests and CPU budgets). */
+  features?: number[];
+  /** plain (default), resenc or segresnet. */
+  architecture?: ArchitectureName;
+  lr: number;
+  device: string;
+  seed: number;
+  amp: boolean;
+  threads?: number;
+  out: string;
+  resume: boolean;
+  augment: boolean;
+  lesionShare: number;
+  diceOver: "all" | "lesion";
+  /** CUDA: deterministic algorithms and cuDNN without autotuning (slower; CPU needs nothing). */
+  deterministic?: boolean;
+  /** Batch Dice on or off; default: nnU-Net's rule (on for 2D, and for 3D patches under a quarter of the median image). */
+  batchDice?: boolean;
+  /**
+   * Fine-tune: start from this run's weights (e.g. a binary model), widening the output layer
+   * when this run has more classes (new background classes start as copies of "background").
+   */
+  initFrom?: string;
+  /** Stop after this many epochs in this call (to test resuming); the schedule still spans `epochs`. */
+  stopAfterEpochs?: number;
+  /**
+   * Log Fisher proxies every epoch (off by default): the gradient-norm mean and variance over the
+   * epoch's iterations, closed-form logit-space traces on the validation patches, and a Monte Carlo
+   * estimate of tr I_Y and tr I_Z on the first validation patch (costs about three iterations).
+   */
+  fisherLog?: boolean;
+}
+
+export interface EpochLog {
+  epoch: number;
+  lr: number;
+  trainLoss: number;
+  pseudoDice: number;
+  emaPseudoDice: number;
+  seconds: number;
+  dataWaitShare: number;
+  /** With fisherLog: gradient-norm statistics (before clipping) over the epoch's iterations. */
+  gradNorm?: { mean: number; variance: number };
+  /** With fisherLog: logit-space traces per voxel (validation patches) and parameter-space MC traces. */
+  fisher?: { logitTraceY: number; logitTraceZ: number; logitGap: number; traceY: number; traceZ: number; gap: number };
+  /** Training-health warning, e.g. a validation pseudo-Dice still 0 after a quarter of the budget. */
+  warning?: string;
+}

@@ -1,0 +1,186 @@
+// Training set-up: the device, the plan's configuration, the cached cases of the fold, the targets
+// and their classes, the patch and batch, the network, the optimiser and the loss options. Nothing
+// here trains; train() (trainer.ts) puts the parts together.
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import type { DatasetJson } from "../dataset/layout.js";
+import { readOrWriteSplits } from "../dataset/splits.js";
+import {
+  GradScaler,
+  Optimizer,
+  type Tensor,
+  manualSeed,
+  polyLr,
+  resolveDevice,
+  setCudnnBenchmark,
+  setDeterministic,
+  setThreads,
+  tensor,
+} from "../engine/index.js";
+import type { Module } from "../engine/nn/module.js";
+import { type ArchitectureName, buildFromPlan } from "../models/registry.js";
+import { type Configuration, type Plans, batchDiceRule } from "../plan/plan.js";
+import { completeCaseIds } from "../preprocess/cache-state.js";
+import { type CachedCase, readCachedMeta } from "../preprocess/cache.js";
+import type { TrainConfig } from "./config.js";
+import type { LossOptions } from "./loss.js";
+import { type TargetSpec, targetClasses, targetSpecFor } from "./targets.js";
+
+export interface TrainingData {
+  plans: Plans;
+  cfg: Configuration;
+  cacheDir: string;
+  trainCases: CachedCase[];
+  valCases: CachedCase[];
+  /** Image channels of the cached cases. */
+  channels: number;
+}
+
+export interface TrainingTargets {
+  spec: TargetSpec;
+  classes: Record<string, number>;
+  lesionClasses: Record<string, number>;
+  /** Output channels: the ignore / unknown-background value is the highest one and is not a channel. */
+  numClasses: number;
+}
+
+export interface TrainingSetup extends TrainingData, TrainingTargets {
+  config: TrainConfig;
+  device: string;
+  architecture: ArchitectureName;
+  /** [z, y, x]; a 2D configuration trains on 3D patches of depth 1. */
+  patch: number[];
+  batch: number;
+  features: number[];
+  lossOptions: LossOptions;
+}
+
+/** Threads, the device, and CUDA's autotuning or determinism; returns the resolved device. */
+export function configureDevice(config: TrainConfig): string {
+  setThreads(config.threads);
+  const device = resolveDevice(config.device);
+  // CUDA: cuDNN autotuning for speed, or --deterministic (deterministic algorithms, no autotuning).
+  // CPU runs are bit-reproducible at a fixed thread count either way.
+  if (device.startsWith("cuda")) {
+    if (config.deterministic) setDeterministic(true);
+    else setCudnnBenchmark(true);
+  }
+  return device;
+}
+
+/** The plans, the complete cache and the cases of the fold (#15: only a complete cache is trained on). */
+export function readTrainingData(config: TrainConfig): TrainingData {
+  const plans = JSON.parse(readFileSync(path.join(config.preprocessed, "plans.json"), "utf8")) as Plans;
+  const cfg = plans.configurations[config.configuration];
+  if (!cfg) throw new Error(`plans.json has no configuration '${config.configuration}'`);
+  const cacheDir = path.join(config.preprocessed, cfg.data_identifier);
+  const ids = completeCaseIds({ cacheDir, configuration: config.configuration, cfg, dataset: config.dataset });
+  const split =
+    config.fold === "all" ? { train: ids, val: ids } : readOrWriteSplits(config.preprocessed, ids)[config.fold];
+  if (!split) throw new Error(`fold ${config.fold} does not exist`);
+  const metas = (list: string[]) => list.map((id) => readCachedMeta(cacheDir, id));
+  const trainCases = metas(split.train);
+  const valCases = metas(split.val.length ? split.val : split.train);
+  if (config.mode === "backsplit") {
+    for (const c of [...trainCases, ...valCases]) {
+      const missing = config.sources.filter((s) => !c.backgroundSources.includes(s));
+      if (missing.length) {
+        throw new Error(
+          `case ${c.id} was preprocessed without background source(s) ${missing.join(", ")}: run \`backsplit preprocess\` again after adding them`,
+        );
+      }
+    }
+  }
+  return { plans, cfg, cacheDir, trainCases, valCases, channels: trainCases[0].shape[0] };
+}
+
+/** The target spec of the run (from its dataset.json) and the classes it produces. */
+export function trainingTargets(config: TrainConfig): TrainingTargets {
+  const json = JSON.parse(readFileSync(path.join(config.dataset, "dataset.json"), "utf8")) as DatasetJson;
+  const spec = targetSpecFor(config, json);
+  const classes = targetClasses(spec);
+  const unknownValue = classes.unknown_background ?? null;
+  const numClasses =
+    Math.max(...Object.values(classes)) + 1 - (classes.ignore !== undefined || unknownValue !== null ? 1 : 0);
+  return { spec, classes, lesionClasses: spec.lesionClasses, numClasses };
+}
+
+/** Everything the run needs before its network exists. */
+export function setUpTraining(config: TrainConfig, device: string): TrainingSetup {
+  const data = readTrainingData(config);
+  const targets = trainingTargets(config);
+  const { cfg } = data;
+  // 2D configurations train on single slices: 3D patches of depth 1 through a slice adapter.
+  const planned = config.patchSize ?? cfg.patch_size;
+  const patch = cfg.dims === 2 && planned.length === 2 ? [1, ...planned] : planned;
+  const lesionValues = Object.values(targets.lesionClasses);
+  const lossOptions: LossOptions = {
+    lesionClasses: lesionValues,
+    diceOver: config.diceOver,
+    // nnU-Net's rule on the patch actually trained (a --patch override may change it).
+    batchDice: config.batchDice ?? batchDiceRule(cfg.dims, patch.slice(3 - cfg.dims), cfg.median_image_size_in_voxels),
+    ignoreValue: targets.classes.ignore ?? null,
+    unknownBackgroundValue: targets.classes.unknown_background ?? null,
+    backgroundClasses: [...Array(targets.numClasses).keys()].filter((c) => !lesionValues.includes(c)),
+  };
+  return {
+    ...data,
+    ...targets,
+    config,
+    device,
+    architecture: config.architecture ?? "plain",
+    patch,
+    batch: config.batchSize ?? cfg.batch_size,
+    features: config.features ?? cfg.architecture.features,
+    lossOptions,
+  };
+}
+
+/**
+ * The seed of a loader's patch sampler: every patch drawn is a pure function of it, the iteration
+ * and the slot. The one place a per-rank offset goes when several processes train together.
+ */
+export function samplerSeed(config: TrainConfig, role: "train" | "validation"): number {
+  return role === "train" ? config.seed : config.seed + 7919;
+}
+
+/** The network, seeded by the run's seed, on the device (deep supervision on). */
+export function buildNetwork(s: TrainingSetup): Module {
+  manualSeed(s.config.seed);
+  return buildFromPlan(s.cfg, {
+    architecture: s.architecture,
+    inChannels: s.channels,
+    numClasses: s.numClasses,
+    features: s.features,
+    deepSupervision: true,
+  }).to(s.device);
+}
+
+/** nnU-Net's optimiser: SGD Nesterov 0.99, weight decay 3e-5, poly decay of the learning rate. */
+export function buildOptimizer(
+  net: Module,
+  s: TrainingSetup,
+): { optimizer: Optimizer; scaler: GradScaler; schedule: (epoch: number) => number } {
+  const { config } = s;
+  const optimizer = Optimizer.sgd(net.parameters(), {
+    lr: config.lr,
+    momentum: 0.99,
+    nesterov: true,
+    weightDecay: 3e-5,
+  });
+  const scaler = new GradScaler({ enabled: config.amp && s.device.startsWith("cuda") });
+  return { optimizer, scaler, schedule: polyLr(config.lr, config.epochs, 0.9) };
+}
+
+/** A loaded batch as tensors on the device: image [N, C, ...patch] float, target [N, ...patch] int64. */
+export function batchTensors(
+  s: Pick<TrainingSetup, "batch" | "channels" | "patch" | "device">,
+  b: { data: Float32Array; target: Int16Array },
+): { image: Tensor; target: Tensor } {
+  return {
+    image: tensor(b.data, [s.batch, s.channels, ...s.patch], { device: s.device }),
+    target: tensor(b.target, [s.batch, ...s.patch])
+      .to("int64")
+      .to(s.device),
+  };
+}
