@@ -8,8 +8,8 @@ import { fiveFoldSplits, readSplits, splitsFile as splitsFileOf } from "../datas
 import { type Comparison, type Evaluation, compareEvaluations, evaluateFolders } from "../evaluate/evaluate.js";
 import type { PredictJob, PredictOptions } from "../predict/predict.js";
 import { writeReport } from "../report/report.js";
+import type { TrainConfig } from "../run/config.js";
 import { TrainingRun } from "../run/record.js";
-import type { TrainConfig } from "../train/config.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
 
 export interface ExperimentConfig {

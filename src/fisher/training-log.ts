@@ -2,7 +2,7 @@
 // mean and variance over the epoch's iterations (before clipping), closed-form logit-space traces on
 // the validation patches, and a Monte Carlo estimate of tr I_Y and tr I_Z on the first validation patch.
 import { F, type Tensor, getRngState, setRngState, tidy } from "../engine/index.js";
-import type { TrainingCallbacks } from "../train/callbacks.js";
+import type { TrainingCallbacks } from "../run/callbacks.js";
 import { logitFisherTraces, patchFisher, summarizeFisher } from "./fisher.js";
 
 export function fisherLogCallbacks(lesionClasses: number[]): TrainingCallbacks {

@@ -12,8 +12,8 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSyn
 import path from "node:path";
 import type { ArchitectureName } from "../models/registry.js";
 import type { Plans } from "../plan/plan.js";
-import type { EpochLog, TrainConfig } from "../train/config.js";
 import { removeStaleTemps, writeFileAtomicSync } from "../util/atomic.js";
+import type { EpochLog, TrainConfig } from "./config.js";
 
 export const RUN_RECORD = "training.json";
 export const RUN_PLANS = "plans.json";

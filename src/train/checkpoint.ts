@@ -13,9 +13,9 @@ import {
 import { loadSafetensors } from "../engine/index.js";
 import type { Module } from "../engine/nn/module.js";
 import { fromBytes } from "../engine/safetensors.js";
+import type { TrainConfig } from "../run/config.js";
 import { type CheckpointState, TrainingRun } from "../run/record.js";
 import { resumeWeights, saveCheckpoint } from "../run/weights.js";
-import type { TrainConfig } from "./config.js";
 
 export function rngBytes(): string {
   return tidy(() => Buffer.from(getRngState().data().buffer).toString("base64"));

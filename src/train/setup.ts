@@ -22,7 +22,7 @@ import { type ArchitectureName, buildFromPlan } from "../models/registry.js";
 import { type Configuration, type Plans, batchDiceRule } from "../plan/plan.js";
 import { completeCaseIds } from "../preprocess/cache-state.js";
 import { type CachedCase, readCachedMeta } from "../preprocess/cache.js";
-import type { TrainConfig } from "./config.js";
+import type { TrainConfig } from "../run/config.js";
 import type { LossOptions } from "./loss.js";
 import { type TargetSpec, targetClasses, targetSpecFor } from "./targets.js";
 

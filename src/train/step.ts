@@ -22,11 +22,8 @@ export interface StepContext {
   afterBackward?: (parameters: Tensor[]) => void;
 }
 
-export interface StepResult {
-  loss: number;
-  /** Global gradient norm before clipping. */
-  gradNorm: number;
-}
+import type { StepResult } from "../run/callbacks.js";
+export type { StepResult };
 
 /** The network's outputs as a list (deep supervision: full resolution first). */
 export function outputsOf(net: Module, x: Tensor): Tensor[] {

@@ -6,11 +6,11 @@
 // folder itself is src/run/record.ts.
 import path from "node:path";
 import { fisherLogCallbacks } from "../fisher/training-log.js";
+import type { TrainingCallbacks } from "../run/callbacks.js";
+import type { EpochLog, TrainConfig } from "../run/config.js";
 import { TrainingRun } from "../run/record.js";
 import type { Report } from "../util/worker.js";
-import type { TrainingCallbacks } from "./callbacks.js";
 import { type StartPoint, initFromRun, resumeOrStart, saveEpoch } from "./checkpoint.js";
-import type { EpochLog, TrainConfig } from "./config.js";
 import { Loader } from "./loader.js";
 import {
   type TrainingSetup,
@@ -24,7 +24,7 @@ import {
 import { NonFiniteLossError, type StepContext, trainStep } from "./step.js";
 import { nextEma, validationDice } from "./validation.js";
 
-export type { EpochLog, TrainConfig } from "./config.js";
+export type { EpochLog, TrainConfig } from "../run/config.js";
 export { initFromRun } from "./checkpoint.js";
 
 /** The health check: a run whose validation pseudo-Dice is still 0 after a quarter of its epochs. */

@@ -2,7 +2,7 @@
 // and its exponential moving average, which picks the best checkpoint.
 import { noGrad, tidy } from "../engine/index.js";
 import type { Module } from "../engine/nn/module.js";
-import type { TrainingCallbacks } from "./callbacks.js";
+import type { TrainingCallbacks } from "../run/callbacks.js";
 import type { Batch } from "./loader.js";
 import { type TrainingSetup, batchTensors } from "./setup.js";
 import { outputsOf } from "./step.js";

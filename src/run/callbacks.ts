@@ -1,10 +1,17 @@
 // What a training run can be watched by, without the loop knowing what watches it (the Fisher log,
-// src/fisher/training-log.ts, is one). Callbacks may add fields to the epoch's log entry; they must
+// src/fisher/training-log.ts, is one). They live with the run's definition so that
+// watchers in earlier stages need not import the trainer. Callbacks may add fields to the epoch's log entry; they must
 // leave training's numbers and random streams unchanged.
 import type { Tensor } from "../engine/index.js";
 import type { Module } from "../engine/nn/module.js";
 import type { EpochLog } from "./config.js";
-import type { StepResult } from "./step.js";
+
+/** What one training step reports. */
+export interface StepResult {
+  loss: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+}
 
 export interface EpochEndContext {
   net: Module;
