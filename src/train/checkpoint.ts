@@ -43,15 +43,17 @@ export function resumeOrStart(
   run: TrainingRun,
   config: TrainConfig,
   parts: { net: Module; optimizer: Optimizer; scaler: GradScaler },
+  /** False on the ranks of a distributed run other than 0: they read the checkpoint, never the log. */
+  writesLog = true,
 ): StartPoint {
   if (config.resume && run.hasCheckpoint()) {
     const latest = resumeWeights(run, parts.net, parts.optimizer);
     restoreRng(latest.rng);
     parts.scaler.loadState(latest.scaler);
-    run.keepLogUpTo(latest.epoch);
+    if (writesLog) run.keepLogUpTo(latest.epoch);
     return { startEpoch: latest.epoch + 1, ema: latest.ema, bestEma: latest.bestEma };
   }
-  run.clearLog();
+  if (writesLog) run.clearLog();
   return { startEpoch: 0, ema: 0, bestEma: Number.NEGATIVE_INFINITY };
 }
 

@@ -23,6 +23,7 @@ import { type Configuration, type Plans, batchDiceRule } from "../plan/plan.js";
 import { completeCaseIds } from "../preprocess/cache-state.js";
 import { type CachedCase, readCachedMeta } from "../preprocess/cache.js";
 import type { TrainConfig } from "../run/config.js";
+import { rankSeed } from "./distributed.js";
 import type { LossOptions } from "./loss.js";
 import { type TargetSpec, targetClasses, targetSpecFor } from "./targets.js";
 
@@ -140,8 +141,8 @@ export function setUpTraining(config: TrainConfig, device: string): TrainingSetu
  * The seed of a loader's patch sampler: every patch drawn is a pure function of it, the iteration
  * and the slot. The one place a per-rank offset goes when several processes train together.
  */
-export function samplerSeed(config: TrainConfig, role: "train" | "validation"): number {
-  return role === "train" ? config.seed : config.seed + 7919;
+export function samplerSeed(config: TrainConfig, role: "train" | "validation", rank = 0): number {
+  return role === "train" ? rankSeed(config.seed, rank) : config.seed + 7919;
 }
 
 /** The network, seeded by the run's seed, on the device (deep supervision on). */

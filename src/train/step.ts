@@ -16,8 +16,9 @@ export interface StepContext {
   optimizer: Optimizer;
   scaler: GradScaler;
   /**
-   * Called after backward and unscaling, before clipping, with the parameters whose gradients are
-   * set: where a distributed run all-reduces the gradients. Absent in single-process training.
+   * Called right after backward, before unscaling and clipping: where a distributed run sums the
+   * gradients over ranks (before the scaler looks for infinities, so that every rank skips or takes
+   * the same steps). Absent in single-process training.
    */
   afterBackward?: (parameters: Tensor[]) => void;
 }
@@ -51,8 +52,8 @@ export function trainStep(ctx: StepContext, batch: Pick<Batch, "data" | "target"
       scaler.enabled,
     );
     scaler.scaleLoss(loss).backward();
-    scaler.unscale(net.parameters());
     ctx.afterBackward?.(net.parameters());
+    scaler.unscale(net.parameters());
     const norm = clipGradNorm(net.parameters(), GRADIENT_CLIP);
     const gradNorm = norm.item();
     scaler.step(optimizer);

@@ -5,12 +5,14 @@
 // (resume, checkpoints, fine-tuning), callbacks.ts (the Fisher log is one, in src/fisher); the run
 // folder itself is src/run/record.ts.
 import path from "node:path";
+import { engineInfo, manualSeed, tensor } from "../engine/index.js";
 import { fisherLogCallbacks } from "../fisher/training-log.js";
 import type { TrainingCallbacks } from "../run/callbacks.js";
 import type { EpochLog, TrainConfig } from "../run/config.js";
 import { TrainingRun } from "../run/record.js";
 import type { Report } from "../util/worker.js";
 import { type StartPoint, initFromRun, resumeOrStart, saveEpoch } from "./checkpoint.js";
+import { DataParallel, joinGroup, launchEnv, localBatch, rankSeed } from "./distributed.js";
 import { Loader } from "./loader.js";
 import {
   type TrainingSetup,
@@ -35,13 +37,13 @@ export function noLearningWarning(pseudoDice: readonly number[], epochs: number)
 }
 
 /** The training and validation loaders (validation: the same fixed patches every epoch). */
-function openLoaders(s: TrainingSetup, startEpoch: number): { train: Loader; val: Loader } {
+function openLoaders(s: TrainingSetup, startEpoch: number, rank: number): { train: Loader; val: Loader } {
   const { config, cacheDir, patch, batch, spec } = s;
   const iters = config.iterationsPerEpoch;
   const sampler = (role: "train" | "validation") => ({
     patch,
     batch,
-    seed: samplerSeed(config, role),
+    seed: samplerSeed(config, role, rank),
     lesionShare: config.lesionShare,
   });
   const train = new Loader(
@@ -72,26 +74,80 @@ function writeRunRecord(run: TrainingRun, s: TrainingSetup): void {
   run.writePlans(s.plans);
 }
 
+/**
+ * The device of this process: with several ranks on CUDA, GPU LOCAL_RANK (or the only visible one when
+ * the launcher gave each process its own, e.g. SLURM's --gpus-per-task).
+ */
+function rankDevice(device: string, localRank: number): string {
+  if (!device.startsWith("cuda") || device.includes(":")) return device;
+  return `cuda:${localRank < engineInfo().cudaDeviceCount ? localRank : 0}`;
+}
+
+/**
+ * Trains one run. Under a launcher (torchrun, srun, `train --nproc`) it is one rank of a data-parallel
+ * run (src/train/distributed.ts): the batch is shared out, gradients are summed, and only rank 0
+ * validates, logs and writes the run folder.
+ */
 export async function train(config: TrainConfig, report: Report = () => {}): Promise<{ out: string; log: EpochLog[] }> {
-  const device = configureDevice(config);
+  const launch = launchEnv();
+  const device = configureDevice(launch ? { ...config, device: rankDevice(config.device, launch.localRank) } : config);
+  const group = launch ? joinGroup(launch, device) : null;
+  try {
+    return await trainOnDevice(config, device, group ? { group, report } : { group: null, report });
+  } finally {
+    group?.destroy();
+  }
+}
+
+async function trainOnDevice(
+  config: TrainConfig,
+  device: string,
+  o: { group: ReturnType<typeof joinGroup> | null; report: Report },
+): Promise<{ out: string; log: EpochLog[] }> {
   const setup = setUpTraining(config, device);
+  const globalBatch = setup.batch;
+  const rank = o.group?.rank ?? 0;
+  if (o.group) setup.batch = localBatch(globalBatch, o.group.worldSize);
   const net = buildNetwork(setup);
   const run = new TrainingRun(config.out);
   if (config.initFrom && !(config.resume && run.hasCheckpoint())) initFromRun(net, config.initFrom, setup.classes);
   const { optimizer, scaler, schedule } = buildOptimizer(net, setup);
   const parts = { net, optimizer, scaler };
-  run.prepareCheckpoints();
-  const start = resumeOrStart(run, config, parts);
-  writeRunRecord(run, setup);
-  const loaders = openLoaders(setup, start.startEpoch);
+  const dp = o.group ? new DataParallel(o.group, net.parameters()) : null;
+  const main = dp?.isMain ?? true;
+  if (main) run.prepareCheckpoints();
+  const start = resumeOrStart(run, config, parts, main);
+  if (dp) {
+    agreeOnStart(dp, start.startEpoch, config.out);
+    dp.broadcastFromMain([...net.parameters(), ...[...net.namedBuffers()].map(([, b]) => b)]);
+    setup.lossOptions.distributed = { globalSum: dp.globalSum, worldSize: dp.worldSize };
+    // Augmentation draws from libtorch's generator: a stream of its own per rank.
+    if (!main) manualSeed(rankSeed(config.seed, rank) + 104729 * start.startEpoch);
+  }
+  if (main) writeRunRecord(run, { ...setup, batch: globalBatch });
+  const loaders = openLoaders(setup, start.startEpoch, rank);
   const log: EpochLog[] = [];
   try {
-    const valBatches = await Promise.all(
-      Array.from({ length: config.validationIterations }, (_, i) => loaders.val.get(i)),
-    );
+    const valBatches = main
+      ? await Promise.all(Array.from({ length: config.validationIterations }, (_, i) => loaders.val.get(i)))
+      : [];
     const callbacks: TrainingCallbacks = config.fisherLog ? fisherLogCallbacks(setup.lossOptions.lesionClasses) : {};
-    const step: StepContext = { setup, ...parts };
-    await runEpochs({ setup, run, step, start, schedule, loader: loaders.train, valBatches, callbacks, report, log });
+    const step: StepContext = { setup, ...parts, afterBackward: dp ? () => dp.reduceGradients() : undefined };
+    const report = main ? o.report : () => {};
+    await runEpochs({
+      setup,
+      run,
+      step,
+      start,
+      schedule,
+      loader: loaders.train,
+      valBatches,
+      callbacks,
+      report,
+      log,
+      dp,
+    });
+    dp?.barrier();
   } finally {
     await loaders.train.close();
     await loaders.val.close();
@@ -99,6 +155,17 @@ export async function train(config: TrainConfig, report: Report = () => {}): Pro
   net.dispose();
   optimizer.dispose();
   return { out: config.out, log };
+}
+
+/** Every rank must resume from the same epoch (a missing shared run folder shows up here, not as a hang). */
+function agreeOnStart(dp: DataParallel, startEpoch: number, out: string): void {
+  const epochs = dp.group.allgather(tensor([startEpoch], [1], { dtype: "int64" })).map((t) => t.item());
+  const differing = epochs.findIndex((e) => e !== epochs[0]);
+  if (differing >= 0) {
+    throw new Error(
+      `rank ${differing} would start at epoch ${epochs[differing]} but rank 0 at ${epochs[0]}: every rank must see the same run folder (${out}) on a shared file system to resume`,
+    );
+  }
 }
 
 interface EpochLoop {
@@ -112,6 +179,8 @@ interface EpochLoop {
   callbacks: TrainingCallbacks;
   report: Report;
   log: EpochLog[];
+  /** Set in a distributed run: ranks other than 0 train only, then wait for rank 0's epoch end. */
+  dp: DataParallel | null;
 }
 
 /** The epochs of this call: train, validate, log, checkpoint. */
@@ -130,6 +199,10 @@ async function runEpochs(o: EpochLoop): Promise<void> {
     const waitedBefore = o.loader.waited;
     step.optimizer.lr = o.schedule(epoch);
     const trainLoss = await trainEpoch(o, epoch);
+    if (o.dp && !o.dp.isMain) {
+      o.dp.barrier(); // rank 0 validates and checkpoints meanwhile
+      continue;
+    }
     const pseudoDice = validationDice(setup, step.net, o.valBatches, callbacks);
     ema = nextEma(ema, pseudoDice, epoch);
     const seconds = (performance.now() - started) / 1000;
@@ -156,6 +229,7 @@ async function runEpochs(o: EpochLoop): Promise<void> {
     run.appendLog(entry);
     o.log.push(entry);
     o.report({ kind: "epoch", ...entry });
+    o.dp?.barrier();
   }
 }
 
@@ -173,5 +247,7 @@ async function trainEpoch(o: EpochLoop, epoch: number): Promise<number> {
     o.callbacks.afterStep?.(result, epoch, it);
     o.report({ kind: "iteration", epoch, iteration: it, loss });
   }
+  // A rank's loss is its share of the whole batch's: the shares add up to the global loss.
+  if (o.dp) return o.dp.globalSum(tensor([lossSum])).item() / iters;
   return lossSum / iters;
 }

@@ -1,7 +1,10 @@
 // `backsplit train`: one training run on a preprocessed dataset, on a worker thread.
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import { JOBS } from "../../jobs/worker-steps.js";
 import { ARCHITECTURES } from "../../models/registry.js";
+import { launchEnv } from "../../train/distributed.js";
+import { launchLocal, withoutNproc } from "../../train/launch.js";
 import type { EpochLog, TrainConfig } from "../../train/trainer.js";
 import { Progress } from "../../util/progress.js";
 import { runInWorker } from "../../util/worker.js";
@@ -52,6 +55,10 @@ export const trainVerb: Verb = {
   --out DIR          run folder (default DIR/runs/<mode>_fold<F>)
   --resume           continue from the run's last checkpoint
   --init-from RUN    fine-tune from another run (e.g. binary → BackSplit: the output layer is widened)
+  --nproc N          train data-parallel in N local processes (Gloo on CPU, NCCL on CUDA: GPU k per
+                     process k); --batch is the global batch, a multiple of N. Under torchrun or srun
+                     (WORLD_SIZE / SLURM_NTASKS set) every process is a rank already: see
+                     docs/distributed.md
 ${COMMON_HELP}`,
   options: {
     ...COMMON_OPTIONS,
@@ -80,6 +87,7 @@ ${COMMON_HELP}`,
     out: { type: "string" },
     resume: { type: "boolean", default: false },
     "init-from": { type: "string" },
+    nproc: { type: "string", default: "1" },
   },
   choices: {
     mode: ["binary", "backsplit"],
@@ -136,7 +144,27 @@ ${COMMON_HELP}`,
     checkTrainInputs(config);
     // cuBLAS is deterministic only with a fixed workspace, read from the environment when CUDA starts.
     if (config.deterministic) process.env.CUBLAS_WORKSPACE_CONFIG ??= ":4096:8";
+    const nproc = intOption(values, "nproc", 1, 1);
+    let launch: ReturnType<typeof launchEnv>;
+    try {
+      launch = launchEnv();
+    } catch (error) {
+      throw new CliError(`launcher variables: ${(error as Error).message}`, EXIT.usage);
+    }
+    if (nproc > 1) {
+      if (launch)
+        throw new CliError("--nproc inside a launcher (WORLD_SIZE is already set): use one or the other", EXIT.usage);
+      if (config.batchSize !== undefined && config.batchSize % nproc !== 0)
+        throw new CliError(`--batch ${config.batchSize} must be a multiple of --nproc ${nproc}`, EXIT.usage);
+      return launchLocal({
+        nproc,
+        argv: withoutNproc(process.argv.slice(2)),
+        threadsPerRank: config.threads ?? Math.max(1, Math.floor(availableParallelism() / nproc)),
+      });
+    }
     const json = Boolean(values.json);
+    const quiet = (launch?.rank ?? 0) > 0; // one progress bar and one summary: rank 0's
+    // Ranks other than 0 report nothing (the trainer reports on rank 0 only), so their bar stays silent.
     const progress = new Progress({ label: `train ${mode}`, total: epochs * config.iterationsPerEpoch, json });
     let lastEpoch: EpochLog | null = null;
     await runInWorker<TrainConfig, unknown>({
@@ -160,6 +188,7 @@ ${COMMON_HELP}`,
       },
     });
     const final = lastEpoch as EpochLog | null;
+    if (quiet) return EXIT.ok;
     process.stdout.write(
       json
         ? `${JSON.stringify({ event: "done", out: config.out })}\n`
