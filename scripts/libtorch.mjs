@@ -139,12 +139,22 @@ export function findDistributed(torch) {
         ? "nccl.h not found (set NCCL_INCLUDE_DIR)"
         : null;
   }
-  const cudaInclude = torch.cuda
+  // ProcessGroupNCCL.hpp includes CUDA's runtime headers: pip's nvidia-cuda-runtime wheel or a CUDA toolkit.
+  const cudaInclude = nccl
     ? headerDir(
-        [process.env.CUDA_HOME && path.join(process.env.CUDA_HOME, "include"), "/usr/local/cuda/include"],
+        [
+          process.env.CUDA_HOME && path.join(process.env.CUDA_HOME, "include"),
+          path.resolve(torch.root, "..", "nvidia", "cuda_runtime", "include"),
+          "/usr/local/cuda/include",
+          "/usr/include",
+        ],
         "cuda_runtime_api.h",
       )
     : null;
+  if (nccl && cudaInclude === null) {
+    nccl = false;
+    ncclWhy = "CUDA runtime headers (cuda_runtime_api.h) not found (set CUDA_HOME)";
+  }
   return {
     gloo,
     glooWhy: gloo ? null : glooWhy,

@@ -112,6 +112,84 @@ test("torchrun --no_python launches backsplit train as 2 ranks", { skip: !gloo |
   assert.equal(logOf(out).length, 1);
 });
 
+test(
+  "torchrun --nnodes 2: two 'machines' (here both on 127.0.0.1) train one run",
+  { skip: !gloo || !torchrun },
+  async () => {
+    const { root } = await tinyDataset();
+    const out = path.join(root, "runs", "nodes");
+    const port = await freePort();
+    const node = (rank: number) =>
+      new Promise<{ code: number | null; output: string }>((resolve) => {
+        const child = spawn(
+          "torchrun",
+          [
+            "--nnodes",
+            "2",
+            "--node_rank",
+            String(rank),
+            "--nproc_per_node",
+            "1",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            String(port),
+            "--redirects",
+            "1",
+            "--tee",
+            "1",
+            "--no_python",
+            bin,
+            ...trainArgs(root, out, 1),
+          ],
+          { env: { ...process.env, OMP_NUM_THREADS: "1" } },
+        );
+        let output = "";
+        child.stdout.on("data", (d) => {
+          output += d;
+        });
+        child.stderr.on("data", (d) => {
+          output += d;
+        });
+        child.on("exit", (code) => resolve({ code, output }));
+      });
+    const [a, b] = await Promise.all([node(0), node(1)]);
+    assert.equal(a.code, 0, a.output);
+    assert.equal(b.code, 0, b.output);
+    assert.equal(logOf(out).length, 1);
+    assert.match(a.output + b.output, /trained backsplit/);
+  },
+);
+
+test("srun's variables (SLURM_NTASKS, SLURM_PROCID, SLURM_LOCALID) make the ranks", { skip: !gloo }, async () => {
+  const { root } = await tinyDataset();
+  const out = path.join(root, "runs", "slurm");
+  const port = await freePort();
+  const env = (rank: number) => {
+    const e: NodeJS.ProcessEnv = { ...process.env };
+    for (const k of ["WORLD_SIZE", "RANK", "LOCAL_RANK"]) delete e[k];
+    return {
+      ...e,
+      SLURM_NTASKS: "2",
+      SLURM_PROCID: String(rank),
+      SLURM_LOCALID: String(rank),
+      SLURM_JOB_NODELIST: "localhost",
+      MASTER_PORT: String(port),
+    };
+  };
+  const runs = await Promise.all(
+    [0, 1].map(
+      (rank) =>
+        new Promise<number | null>((resolve) => {
+          const child = spawn(process.execPath, [bin, ...trainArgs(root, out, 1)], { stdio: "ignore", env: env(rank) });
+          child.on("exit", (code) => resolve(code));
+        }),
+    ),
+  );
+  assert.deepEqual(runs, [0, 0]);
+  assert.equal(logOf(out).length, 1);
+});
+
 test("a killed rank makes the other exit non-zero within seconds", { skip: !gloo }, async () => {
   const { root } = await tinyDataset();
   const out = path.join(root, "runs", "killed");
