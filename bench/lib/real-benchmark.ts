@@ -207,6 +207,7 @@ export async function main(b: RealBenchmark): Promise<void> {
     },
     workerSteps(json),
   );
+  if (!result) throw new Error("the benchmark runs as one process (no launcher variables)");
 
   // 4. One JSON line per arm: pooled lesion-level metrics, mean over seeds, bootstrap CI.
   const armNames = ["binary", ...prepared.arms.map((a) => a.name)];

@@ -10,6 +10,7 @@ import type { PredictJob, PredictOptions } from "../predict/predict.js";
 import { writeReport } from "../report/report.js";
 import type { TrainConfig } from "../run/config.js";
 import { TrainingRun } from "../run/record.js";
+import { isMainProcess } from "../train/distributed.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
 
 export interface ExperimentConfig {
@@ -25,6 +26,8 @@ export interface ExperimentConfig {
   /** Everything else of the training configuration, shared by both arms. */
   train: Omit<TrainConfig, "dataset" | "preprocessed" | "mode" | "sources" | "fold" | "seed" | "out" | "resume">;
   predict: PredictOptions;
+  /** Each training data-parallel over this many local processes (1: one worker thread). */
+  nproc?: number;
 }
 
 export interface ExperimentSteps {
@@ -40,7 +43,13 @@ export interface ExperimentResult {
 }
 
 function link(target: string, at: string): void {
-  if (!existsSync(at)) symlinkSync(path.resolve(target), at);
+  if (existsSync(at)) return;
+  try {
+    symlinkSync(path.resolve(target), at);
+  } catch (error) {
+    // Several processes (the ranks of a launcher, a job array) may make the same link at once.
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  }
 }
 
 /** One training of the experiment (an arm × fold × seed) and the prediction of its fold's held-out cases. */
@@ -117,16 +126,22 @@ export function experimentJobs(c: ExperimentConfig): ExperimentJob[] {
   return jobs;
 }
 
-/** Trains and predicts one job (resuming a run that is already there). */
+/**
+ * Trains and predicts one job (resuming a run that is already there). Under a launcher (torchrun, srun)
+ * every rank trains and rank 0 alone predicts.
+ */
 export async function runExperimentJob(job: ExperimentJob, steps: ExperimentSteps): Promise<void> {
   await steps.train(job.train, job.label);
-  await steps.predict(job.predict, job.label);
+  if (isMainProcess()) await steps.predict(job.predict, job.label);
 }
 
-/** Every job in this process, one after the other, then the evaluation, comparison and report. */
-export async function runExperiment(c: ExperimentConfig, steps: ExperimentSteps): Promise<ExperimentResult> {
+/**
+ * Every job in this process, one after the other, then the evaluation, comparison and report; null on
+ * the ranks other than 0 of a launcher, which only train.
+ */
+export async function runExperiment(c: ExperimentConfig, steps: ExperimentSteps): Promise<ExperimentResult | null> {
   for (const job of experimentJobs(c)) await runExperimentJob(job, steps);
-  return collectExperiment(c);
+  return isMainProcess() ? collectExperiment(c) : null;
 }
 
 /**

@@ -72,6 +72,11 @@ export function launchEnv(env: NodeJS.ProcessEnv = process.env): LaunchEnv | nul
   };
 }
 
+/** Whether this process is rank 0 of its launcher, or not launched as a rank at all. */
+export function isMainProcess(env: NodeJS.ProcessEnv = process.env): boolean {
+  return (launchEnv(env)?.rank ?? 0) === 0;
+}
+
 /** Seconds a rank waits for the others (rendezvous, collectives, rank 0's checkpoint) before failing. */
 export function distributedTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
   const seconds = Number(env.BACKSPLIT_DIST_TIMEOUT ?? 1800);

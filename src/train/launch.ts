@@ -37,8 +37,12 @@ export function withoutNproc(argv: string[]): string[] {
 
 export interface LocalLaunch {
   nproc: number;
-  /** The backsplit arguments every rank runs (the verb first). */
+  /** The arguments every rank runs: backsplit's (the verb first), or a script's when `script` is set. */
   argv: string[];
+  /** A Node script to run instead of the backsplit CLI. */
+  script?: string;
+  /** Rank 0's standard output, line by line (default: inherited like every other stream). */
+  onMainLine?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
   /** Threads per rank (default: the cores shared out, at least 1). */
   threadsPerRank?: number;
@@ -48,8 +52,8 @@ export interface LocalLaunch {
 export async function launchLocal(l: LocalLaunch): Promise<number> {
   const port = await freePort();
   const children = Array.from({ length: l.nproc }, (_, rank) =>
-    spawn(process.execPath, [CLI, ...l.argv], {
-      stdio: "inherit",
+    spawn(process.execPath, [l.script ?? CLI, ...l.argv], {
+      stdio: rank === 0 && l.onMainLine ? ["inherit", "pipe", "inherit"] : "inherit",
       env: {
         ...process.env,
         ...l.env,
@@ -63,6 +67,15 @@ export async function launchLocal(l: LocalLaunch): Promise<number> {
       },
     }),
   );
+  if (l.onMainLine) {
+    let pending = "";
+    children[0].stdout?.on("data", (chunk: Buffer) => {
+      pending += chunk.toString();
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) if (line) l.onMainLine!(line);
+    });
+  }
   const stopAll = (signal: NodeJS.Signals) => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill(signal);
   };

@@ -67,6 +67,8 @@ export const experimentVerb: Verb = {
   --collect          only evaluate, compare and report (every job must have finished)
   --plan FILE        read the experiment from OUT/experiment-plan.json instead of options
   --job K            run only job K of the plan (train, then predict its held-out cases)
+  --nproc N          each training data-parallel over N local processes (see train --nproc);
+                     under torchrun/srun every rank trains and rank 0 predicts and reports
 ${COMMON_HELP}`,
   options: {
     ...COMMON_OPTIONS,
@@ -90,6 +92,7 @@ ${COMMON_HELP}`,
     collect: { type: "boolean", default: false },
     plan: { type: "string" },
     job: { type: "string" },
+    nproc: { type: "string", default: "1" },
   },
   choices: { arch: ARCHITECTURES, budget: BUDGET_NAMES, collapse: COLLAPSE, "dice-over": ["lesion", "all"] },
   async run(values, positionals) {
@@ -107,7 +110,7 @@ ${COMMON_HELP}`,
         const jobs = experimentJobs(config);
         const k = intOption(values, "job", undefined, 0);
         if (k >= jobs.length) throw new CliError(`--job ${k}: the plan has jobs 0–${jobs.length - 1}`, EXIT.usage);
-        await runExperimentJob(jobs[k], workerSteps(json));
+        await runExperimentJob(jobs[k], workerSteps(json, { nproc: config.nproc }));
         return EXIT.ok;
       }
       if (!values.collect) throw new CliError("--plan needs --job K or --collect", EXIT.usage);
@@ -159,14 +162,17 @@ ${COMMON_HELP}`,
         saveProbabilities: true,
         saveClasses: false,
       },
+      nproc: intOption(values, "nproc", 1, 1),
     };
     const parallel = intOption(values, "jobs", 1, 1);
     const emit = values.emit === undefined ? null : String(values.emit);
     if (emit !== null && emit !== "slurm" && emit !== "shell")
       throw new CliError("--emit must be slurm or shell", EXIT.usage);
     if (values.collect) return printResult(await collectOrFail(config), config, json);
-    if (emit === null && parallel === 1)
-      return printResult(await runExperiment(config, workerSteps(json)), config, json);
+    if (emit === null && parallel === 1) {
+      const result = await runExperiment(config, workerSteps(json, { nproc: config.nproc }));
+      return result ? printResult(result, config, json) : EXIT.ok; // ranks other than 0 only train
+    }
     const planFile = writeExperimentPlan(config);
     const jobs = experimentJobs(config); // splits and held-out links made once, before any job starts
     if (emit !== null) {
