@@ -10,7 +10,7 @@
 //        [--train N] [--test N] [--seed N] [--device cpu|cuda|auto] [--threads N]
 //
 // The budget can also come from the environment: BACKSPLIT_EXAMPLE_BUDGET=tiny. `--tiny` is short for
-// `--budget tiny` (what the tests run: about a minute on two cores; the numbers mean nothing).
+// `--budget tiny` (what the tests run: under a minute on two cores; the numbers mean nothing).
 // `small` (the default) takes a few minutes on a CPU; `backsplit demo` is the fuller version.
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
