@@ -11,7 +11,7 @@
 //
 // The budget can also come from the environment: BACKSPLIT_EXAMPLE_BUDGET=tiny. `--tiny` is short for
 // `--budget tiny` (what the tests run: under a minute on two cores; the numbers mean nothing).
-// `small` (the default) takes a few minutes on a CPU; `backsplit demo` is the fuller version.
+// `small` (the default) takes about a minute on two cores; `backsplit demo` is the fuller version.
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
