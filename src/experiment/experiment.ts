@@ -10,7 +10,7 @@ import type { PredictJob, PredictOptions } from "../predict/predict.js";
 import { writeReport } from "../report/report.js";
 import type { TrainConfig } from "../run/config.js";
 import { TrainingRun } from "../run/record.js";
-import { isMainProcess } from "../train/distributed.js";
+import { isMainProcess } from "../train/launch-env.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
 
 export interface ExperimentConfig {

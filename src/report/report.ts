@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { type Comparison, type Evaluation, METRICS } from "../evaluate/evaluate.js";
-import { type FisherResult, fisherMarkdown } from "../fisher/fisher.js";
+import { type FisherResult, fisherMarkdown } from "../fisher/summary.js";
 import type { EpochLog } from "../train/trainer.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
 import { OVERLAY_COLORS, renderHeatSlice, renderMontage } from "./montage.js";

@@ -23,7 +23,7 @@ import { type Configuration, type Plans, batchDiceRule } from "../plan/plan.js";
 import { completeCaseIds } from "../preprocess/cache-state.js";
 import { type CachedCase, readCachedMeta } from "../preprocess/cache.js";
 import type { TrainConfig } from "../run/config.js";
-import { rankSeed } from "./distributed.js";
+import { rankSeed } from "./launch-env.js";
 import type { LossOptions } from "./loss.js";
 import { type TargetSpec, targetClasses, targetSpecFor } from "./targets.js";
 

@@ -1,5 +1,5 @@
 import path from "node:path";
-import { type FisherResult, fisherMarkdown } from "../../fisher/fisher.js";
+import { type FisherResult, fisherMarkdown } from "../../fisher/summary.js";
 import type { FisherJob } from "../../jobs/fisher.js";
 import { Progress } from "../../util/progress.js";
 import { runInWorker } from "../../util/worker.js";

@@ -3,7 +3,7 @@ import { availableParallelism } from "node:os";
 import path from "node:path";
 import { JOBS } from "../../jobs/worker-steps.js";
 import { ARCHITECTURES } from "../../models/registry.js";
-import { launchEnv } from "../../train/distributed.js";
+import { launchEnv } from "../../train/launch-env.js";
 import { launchLocal, withoutNproc } from "../../train/launch.js";
 import type { EpochLog, TrainConfig } from "../../train/trainer.js";
 import { Progress } from "../../util/progress.js";

@@ -1,0 +1,14 @@
+// backsplit/run: a training-run folder (training.json, the run's plans, log.jsonl, checkpoints) read
+// and written in one place. Does not load libtorch; to load a run's network use loadRun from
+// backsplit/predict.
+export {
+  type CheckpointState,
+  RUN_CHECKPOINTS,
+  RUN_LOG,
+  RUN_PLANS,
+  RUN_RECORD,
+  RunFileError,
+  type TrainingRecord,
+  TrainingRun,
+  readLogLines,
+} from "./record.js";
