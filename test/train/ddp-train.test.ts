@@ -190,6 +190,67 @@ test("srun's variables (SLURM_NTASKS, SLURM_PROCID, SLURM_LOCALID) make the rank
   assert.equal(logOf(out).length, 1);
 });
 
+test(
+  "experiment: under torchrun every rank trains and rank 0 reports; --nproc 2 does the same locally",
+  { skip: !gloo },
+  async () => {
+    const { root } = await tinyDataset();
+    const common = [
+      "experiment",
+      root,
+      "--background",
+      "tissue",
+      "--folds",
+      "0,1",
+      "--epochs",
+      "1",
+      "--iterations",
+      "2",
+      "--patch",
+      "8x16x16",
+      "--batch",
+      "2",
+      "--features",
+      "4,8",
+      "--threads",
+      "1",
+      "--device",
+      "cpu",
+    ];
+    // Four trainings one after another in the same two processes: each makes a fresh group on one store.
+    const local = spawnSync(process.execPath, [bin, ...common, "--out", path.join(root, "np"), "--nproc", "2"], {
+      encoding: "utf8",
+    });
+    assert.equal(local.status, 0, local.stderr);
+    assert.match(local.stdout, /report: .*np\/report.html/);
+    if (!torchrun) return;
+    const port = await freePort();
+    const r = spawnSync(
+      "torchrun",
+      [
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        String(port),
+        "--redirects",
+        "1",
+        "--tee",
+        "1",
+        "--no_python",
+        bin,
+        ...common,
+        "--out",
+        path.join(root, "tr"),
+      ],
+      { encoding: "utf8" },
+    );
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    assert.equal(r.stdout.match(/report: /g)?.length, 1, "only rank 0 reports");
+    for (const f of ["comparison_seed1.json", "evaluation_binary_seed1.json", "evaluation_backsplit_seed1.json"])
+      assert.ok(existsSync(path.join(root, "tr", f)), f);
+  },
+);
+
 test("a killed rank makes the other exit non-zero within seconds", { skip: !gloo }, async () => {
   const { root } = await tinyDataset();
   const out = path.join(root, "runs", "killed");

@@ -1,7 +1,8 @@
 import path from "node:path";
 import { type DemoOptions, runDemo } from "../../demo/demo.js";
 import { workerSteps } from "../../jobs/worker-steps.js";
-import { EXIT } from "../exit-codes.js";
+import { launchEnv } from "../../train/launch-env.js";
+import { CliError, EXIT } from "../exit-codes.js";
 import { COMMON_HELP, COMMON_OPTIONS, type Verb, intOption } from "../verb.js";
 
 export const demoVerb: Verb = {
@@ -11,6 +12,7 @@ export const demoVerb: Verb = {
   --epochs N       training epochs per arm (default 50)
   --iterations N   iterations per epoch (default 30)
   --train N        training phantoms (default 12); --test N held-out phantoms (default 8)
+  --nproc N        each training data-parallel over N local processes (see train --nproc)
 ${COMMON_HELP}`,
   options: {
     ...COMMON_OPTIONS,
@@ -21,9 +23,15 @@ ${COMMON_HELP}`,
     iterations: { type: "string", default: "30" },
     train: { type: "string", default: "12" },
     test: { type: "string", default: "8" },
+    nproc: { type: "string", default: "1" },
   },
   async run(values) {
     const json = Boolean(values.json);
+    if (launchEnv())
+      throw new CliError(
+        "the demo prepares its data in one process: run it without torchrun/srun, with --nproc N for data-parallel training",
+        EXIT.usage,
+      );
     const o: DemoOptions = {
       out: path.resolve(String(values.out)),
       seed: intOption(values, "seed"),
@@ -39,7 +47,7 @@ ${COMMON_HELP}`,
     const started = performance.now();
     const result = await runDemo(o, {
       log: (m) => process.stderr.write(json ? "" : `[demo] ${m}\n`),
-      ...workerSteps(json),
+      ...workerSteps(json, { nproc: intOption(values, "nproc", 1, 1) }),
     });
     const minutes = (performance.now() - started) / 60000;
     if (json) {
