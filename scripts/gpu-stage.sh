@@ -29,8 +29,11 @@ for d in "${NODE_INCLUDE_DIR:-}" "$(dirname "$node_bin")/../include/node" /usr/i
 done
 [ -n "$node_inc" ] || { echo "gpu-stage: node_api.h not found (set NODE_INCLUDE_DIR)" >&2; exit 2; }
 
-echo "[gpu-stage] compiling TypeScript" >&2
-npm run -s build:ts
+if [ "${GPU_STAGE_SKIP_BUILD:-0}" != 1 ]; then
+  echo "[gpu-stage] compiling TypeScript" >&2
+  npm run -s build:ts
+fi
+[ -d dist/bench ] || { echo "gpu-stage: no dist/ (npm run build:ts)" >&2; exit 2; }
 
 rm -rf "$dir"
 mkdir -p "$dir/data"
