@@ -34,6 +34,7 @@ rm -f "$out"/{machine.json,log.txt,steps.jsonl,engine.jsonl,train.jsonl,predict.
 rm -rf "$work"
 mkdir -p "$work"
 exec > >(tee -a "$out/log.txt") 2>&1
+tee_pid=$!
 started=$(date +%s)
 failures=0
 say() { echo "[gpu-check $(($(date +%s) - started))s] $*"; }
@@ -99,14 +100,22 @@ PY="${BACKSPLIT_PYTHON:-python3}"
 if ! $dry; then
   # torch's own lib folder and the pip CUDA libraries (nvidia/*/lib) that `import torch` preloads: the
   # addon links libtorch_cuda with an rpath to torch/lib only, and cuDNN opens its sub-libraries by name.
-  libs="$("$PY" - <<'PYLIBS'
+  found="$("$PY" - <<'PYLIBS'
 import glob, os, torch
 lib = os.path.join(os.path.dirname(torch.__file__), "lib")
 site = os.path.dirname(os.path.dirname(torch.__file__))
 dirs = [lib] + sorted(glob.glob(os.path.join(site, "nvidia", "*", "lib"))) + sorted(glob.glob(os.path.join(site, "nvidia", "*", "*", "lib")))
 print(":".join(d for d in dirs if os.path.isdir(d)))
+# A folder whose include/ has cuda_runtime_api.h (c10d's NCCL headers need it): the pip CUDA runtime's.
+homes = [os.path.dirname(os.path.dirname(h)) for h in sorted(glob.glob(os.path.join(site, "nvidia", "**", "include", "cuda_runtime_api.h"), recursive=True))]
+print(homes[0] if homes else "")
 PYLIBS
 )"
+  libs="$(echo "$found" | sed -n 1p)"
+  if [ -z "${CUDA_HOME:-}" ] && [ ! -f /usr/local/cuda/include/cuda_runtime_api.h ] && [ -n "$(echo "$found" | sed -n 2p)" ]; then
+    export CUDA_HOME="$(echo "$found" | sed -n 2p)"
+    say "CUDA_HOME=$CUDA_HOME (CUDA headers from pip)"
+  fi
   export LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   say "LD_LIBRARY_PATH += $(echo "$libs" | tr ':' '\n' | wc -l) folders from python's torch"
 fi
@@ -208,7 +217,7 @@ else
     console.log(JSON.stringify(info));
     process.exit(info.cudaAvailable ? 0 : 1);'
   step tests 120 - -- "$NODE" scripts/run-tests.mjs engine/cuda engine/optim engine/tensor engine/worker
-  step engine 90 engine.jsonl -- "${bench[@]}" engine --amp --device cuda --threads "$threads"
+  step engine 90 engine.jsonl -- "${bench[@]}" engine --amp --device cuda --threads "$threads" --size 128
   step engine-3d 90 engine.jsonl -- "${bench[@]}" engine --amp --device cuda --threads "$threads" --size 128 --batch 2 \
     --features 32,64,128,256,320 --rounds 3 --steps 5
   step train 120 train.jsonl -- "${bench[@]}" train --device cuda --amp --threads "$threads" --dataset brats \
@@ -221,4 +230,7 @@ fi
 
 say "done: $failures step(s) failed; results in $out"
 ls -la "$out"
+# Let tee finish writing log.txt before the command returns (the device tool collects OUTDIR then).
+exec >&- 2>&-
+wait "$tee_pid" 2>/dev/null
 [ "$failures" -eq 0 ]
