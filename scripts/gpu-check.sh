@@ -44,7 +44,13 @@ say "root $root, staged $staged, out $out, dry-run $dry, budget ${budget}s"
 if [ -f "$staged/runtime.tar.xz" ] && { [ ! -f "$staged/runtime/.unpacked" ] || [ "$staged/runtime.tar.xz" -nt "$staged/runtime/.unpacked" ]; }; then
   say "unpacking $staged/runtime.tar.xz"
   rm -rf "$staged/runtime"
-  tar -C "$staged" -xJf "$staged/runtime.tar.xz" && touch "$staged/runtime/.unpacked"
+  # Without xz on the machine, python's tarfile (lzma is in its standard library) unpacks it.
+  if ! tar -C "$staged" -xJf "$staged/runtime.tar.xz" 2>/dev/null; then
+    rm -rf "$staged/runtime"
+    "${BACKSPLIT_PYTHON:-python3}" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \
+      "$staged/runtime.tar.xz" "$staged" || { say "cannot unpack $staged/runtime.tar.xz"; exit 2; }
+  fi
+  touch "$staged/runtime/.unpacked"
 fi
 node_ok() { "$1" -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' >/dev/null 2>&1; }
 NODE=""
