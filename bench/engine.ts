@@ -1,4 +1,5 @@
 // npm run bench -- engine [--size 64] [--batch 2] [--device cpu|cuda] [--threads 2] [--rounds 4] [--steps 5] [--amp]
+//   [--classes 2,8] [--features 16,32,64]
 // Times one training step of the same 3D U-Net through backsplit's engine and through a PyTorch twin
 // (bench/py/unet_twin.py) in the same run, interleaving blocks of steps so that machine noise hits both.
 // Prints one JSON line per head size (2 classes = binary, 8 = BackSplit-sized) and a summary line.
@@ -32,6 +33,7 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "4" },
     steps: { type: "string", default: "5" },
     classes: { type: "string", default: "2,8" },
+    features: { type: "string", default: "16,32,64" },
     amp: { type: "boolean", default: false },
   },
 });
@@ -42,7 +44,7 @@ const rounds = Number(values.rounds);
 const stepsPerRound = Number(values.steps);
 const device = resolveDevice(values.device);
 const amp = Boolean(values.amp) && device.startsWith("cuda");
-const features = [16, 32, 64];
+const features = String(values.features).split(",").map(Number);
 setThreads(threads);
 if (device.startsWith("cuda")) setCudnnBenchmark(true);
 
@@ -97,6 +99,7 @@ for (const classes of String(values.classes).split(",").map(Number)) {
     threads,
     size,
     batch,
+    features,
     amp,
     libtorch: engineInfo().version,
     pytorch: built.torch,

@@ -1,16 +1,29 @@
 // npm run bench -- train [--iterations 10] [--device cpu] [--threads 2] [--amp] [--patch 48x80x64] [--batch 2]
-// One training iteration (loading + augmentation + step) of the planned U-Net on the two MS cases,
-// and the share of it spent waiting for data. Prepares the dataset (symlinks, plan, preprocess) in a
-// temporary folder from ../shared/data.
+//   [--dataset ms|brats] [--data DIR] [--features 32,64,128,256,320]
+// One training iteration (loading + augmentation + step) of the planned U-Net and the share of it spent
+// waiting for data. ms: the two MS cases (FLAIR; ../shared/data/ms-lesjak2017). brats: the four BraTS
+// cases (FLAIR + T1c, necrosis as the lesion; $BACKSPLIT_SHARED_DATA or ../shared/data, brats2015-subset,
+// or the cropped copy that scripts/gpu-stage.sh writes). Prepares the dataset (plan, preprocess) in a
+// temporary folder.
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { openDataset } from "../src/dataset/layout.js";
+import { readVolume, writeVolume } from "../src/io/read.js";
 import { fingerprintDataset } from "../src/plan/fingerprint.js";
 import { planExperiment, writePlans } from "../src/plan/plan.js";
 import { preprocessDataset } from "../src/preprocess/preprocess.js";
 import { train } from "../src/train/trainer.js";
+import { SHARED } from "./lib/real-benchmark.js";
+
+const DATASETS = {
+  ms: { folder: "ms-lesjak2017", cases: ["patient07", "patient19"] },
+  brats: {
+    folder: "brats2015-subset",
+    cases: ["brats_2013_pat0003_1", "brats_2013_pat0004_1", "brats_2013_pat0005_1", "brats_2013_pat0006_1"],
+  },
+} as const;
 
 const { values } = parseArgs({
   options: {
@@ -20,20 +33,39 @@ const { values } = parseArgs({
     amp: { type: "boolean", default: false },
     patch: { type: "string" },
     batch: { type: "string", default: "2" },
-    data: { type: "string", default: path.resolve("..", "shared", "data", "ms-lesjak2017") },
+    dataset: { type: "string", default: "ms" },
+    data: { type: "string" },
+    features: { type: "string" },
   },
 });
+const which = String(values.dataset) as keyof typeof DATASETS;
+if (!(which in DATASETS)) throw new Error(`--dataset must be one of ${Object.keys(DATASETS).join(", ")}`);
+const data = path.resolve(values.data ?? path.join(SHARED, DATASETS[which].folder));
 const root = mkdtempSync(path.join(os.tmpdir(), "bs-bench-train-"));
 try {
   mkdirSync(path.join(root, "imagesTr"));
   mkdirSync(path.join(root, "labelsTr"));
-  for (const p of ["patient07", "patient19"]) {
-    symlinkSync(path.join(String(values.data), p, "FLAIR.nii.gz"), path.join(root, "imagesTr", `${p}_0000.nii.gz`));
-    symlinkSync(path.join(String(values.data), p, "GOLD_STANDARD.nii.gz"), path.join(root, "labelsTr", `${p}.nii.gz`));
+  if (which === "ms") {
+    for (const p of DATASETS.ms.cases) {
+      symlinkSync(path.join(data, p, "FLAIR.nii.gz"), path.join(root, "imagesTr", `${p}_0000.nii.gz`));
+      symlinkSync(path.join(data, p, "GOLD_STANDARD.nii.gz"), path.join(root, "labelsTr", `${p}.nii.gz`));
+    }
+  } else {
+    for (const id of DATASETS.brats.cases) {
+      ["Flair_subtrMeanDivStd", "T1c_subtrMeanDivStd"].forEach((ch, i) =>
+        symlinkSync(path.join(data, id, `${ch}.nii.gz`), path.join(root, "imagesTr", `${id}_000${i}.nii.gz`)),
+      );
+      // Necrosis (OTMultiClass 1) as the lesion, as bench/brats.ts's binary arm.
+      const classes = await readVolume(path.join(data, id, "OTMultiClass.nii.gz"));
+      const lesion = new Uint8Array(classes.voxelCount);
+      for (let i = 0; i < lesion.length; i++) lesion[i] = classes.data[i] === 1 ? 1 : 0;
+      await writeVolume(path.join(root, "labelsTr", `${id}.nii.gz`), classes.withData(lesion));
+    }
   }
+  const channels = which === "ms" ? { "0": "FLAIR" } : { "0": "FLAIR", "1": "T1c" };
   writeFileSync(
     path.join(root, "dataset.json"),
-    JSON.stringify({ channel_names: { "0": "FLAIR" }, labels: { background: 0, lesion: 1 }, file_ending: ".nii.gz" }),
+    JSON.stringify({ channel_names: channels, labels: { background: 0, lesion: 1 }, file_ending: ".nii.gz" }),
   );
   const dataset = openDataset(root);
   const plans = planExperiment(dataset, await fingerprintDataset(dataset), { device: String(values.device) });
@@ -57,6 +89,7 @@ try {
     batchSize: Number(values.batch),
     patchSize: patch,
     lr: 1e-2,
+    features: values.features ? String(values.features).split(",").map(Number) : undefined,
     device: String(values.device),
     seed: 0,
     amp: Boolean(values.amp),
@@ -72,12 +105,13 @@ try {
   console.log(
     JSON.stringify({
       bench: "train",
+      dataset: which,
       device: values.device,
       threads: Number(values.threads),
       amp: Boolean(values.amp),
       patch,
       batch: Number(values.batch),
-      features: cfg.architecture.features,
+      features: values.features ? String(values.features).split(",").map(Number) : cfg.architecture.features,
       secondsPerIteration: epoch.seconds / iterations,
       dataWaitShare: epoch.dataWaitShare,
       totalSeconds: (performance.now() - started) / 1000,

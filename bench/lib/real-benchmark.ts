@@ -104,6 +104,10 @@ export async function main(b: RealBenchmark): Promise<void> {
       seeds: { type: "string" },
       epochs: { type: "string" },
       iterations: { type: "string" },
+      // Overrides of the preset's patch (e.g. 64x64x64), widths (e.g. 4,8,16) and tile step: short checks.
+      patch: { type: "string" },
+      features: { type: "string" },
+      "tile-step": { type: "string" },
       arms: { type: "string" },
       json: { type: "boolean", default: false },
     },
@@ -116,6 +120,9 @@ export async function main(b: RealBenchmark): Promise<void> {
     seeds: values.seeds ? values.seeds.split(",").map(Number) : base.seeds,
     epochs: values.epochs ? Number(values.epochs) : base.epochs,
     iterations: values.iterations ? Number(values.iterations) : base.iterations,
+    patch: values.patch ? values.patch.split("x").map(Number) : base.patch,
+    features: values.features ? values.features.split(",").map(Number) : base.features,
+    tileStep: values["tile-step"] ? Number(values["tile-step"]) : base.tileStep,
   };
   const out = path.resolve(values.out ?? path.join(os.tmpdir(), `backsplit-bench-${b.name}`));
   const root = path.join(out, "dataset");

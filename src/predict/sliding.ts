@@ -106,11 +106,13 @@ export function slidingWindow(
             autocast(() => (net.forward(x) as Tensor).float(), "float16", o.amp ?? false),
             1,
           );
+          // Only the kept channels are flipped back and summed (with mirroring, 8 flips of every class
+          // would make a wide BackSplit head cost more than the binary one).
+          if (keepIndex) p = p.indexSelect(1, keepIndex);
           if (axes.length) p = p.flip(axes);
           acc = acc ? acc.add(p) : p;
         }
-        const mean = acc!.div(flips.length);
-        return (keepIndex ? mean.indexSelect(1, keepIndex) : mean).to("cpu").data<"float32">();
+        return acc!.div(flips.length).to("cpu").data<"float32">();
       }),
     );
     group.forEach(([z0, y0, x0], b) => {

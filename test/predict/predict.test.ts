@@ -54,6 +54,22 @@ test("one tile equals a plain forward pass; overlapping tiles give valid probabi
   });
 });
 
+test("with mirroring, keeping one channel gives that channel of the full result", () => {
+  setThreads(2);
+  manualSeed(1);
+  const net = new PlainUNet({ dims: 3, inChannels: 1, numClasses: 4, features: [4, 8] }).eval();
+  tidy(() => {
+    const shape = [12, 20, 18];
+    const x = randn([1, 1, ...shape]).data<"float32">();
+    const o = { patch: [8, 16, 16], numClasses: 4, device: "cpu", mirror: true };
+    const all = slidingWindow(net, x, 1, shape, o);
+    const kept = slidingWindow(net, x, 1, shape, { ...o, channels: [1] });
+    const n = shape[0] * shape[1] * shape[2];
+    assert.equal(kept.length, n);
+    assertClose(kept, all.slice(n, 2 * n), 1e-6, 1e-6, "channel 1");
+  });
+});
+
 test("predict writes a lesion mask and probability on the input's exact grid, recording the collapse rule", async () => {
   setThreads(2);
   const { root, preprocessed } = await tinyDataset();
