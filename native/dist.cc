@@ -5,6 +5,8 @@
 #include <torch/version.h>
 
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 
@@ -94,6 +96,37 @@ int64_t intOption(const Napi::Object& o, const char* key) {
   return v.As<Napi::Number>().Int64Value();
 }
 
+c10d::TCPStoreOptions storeOptions(const Napi::Object& o, int worldSize, std::chrono::milliseconds timeout,
+                                   bool serveStore) {
+  c10d::TCPStoreOptions options;
+  options.port = static_cast<std::uint16_t>(intOption(o, "port"));
+  options.isServer = serveStore;
+  options.numWorkers = static_cast<std::size_t>(worldSize);
+  options.waitWorkers = false;
+  options.timeout = timeout;
+  options.multiTenant = true;
+  return options;
+}
+
+std::mutex storesMutex;
+
+c10::intrusive_ptr<c10d::Store> sharedStore(const std::string& host, const c10d::TCPStoreOptions& options) {
+  static std::map<std::string, c10::intrusive_ptr<c10d::Store>> stores;
+  std::lock_guard<std::mutex> lock(storesMutex);
+  const auto key = host + ":" + std::to_string(options.port);
+  auto found = stores.find(key);
+  if (found != stores.end()) return found->second;
+  c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(host, options);
+  stores.emplace(key, store);
+  return store;
+}
+
+int nextGroupNumber(const std::string& host, std::uint16_t port) {
+  static std::map<std::string, int> counters;
+  std::lock_guard<std::mutex> lock(storesMutex);
+  return counters[host + ":" + std::to_string(port)]++;
+}
+
 Napi::Value distInit(Args& a) {
   // distInit({backend, host, port, rank, worldSize, timeoutMs, serveStore, prefix})
   if (!a.raw(0).IsObject()) throw std::invalid_argument("argument 0: expected an options object");
@@ -106,16 +139,13 @@ Napi::Value distInit(Args& a) {
   const auto timeout = std::chrono::milliseconds(intOption(o, "timeoutMs"));
   const bool serveStore = o.Get("serveStore").ToBoolean().Value();
 
-  c10d::TCPStoreOptions storeOptions;
-  storeOptions.port = static_cast<std::uint16_t>(intOption(o, "port"));
-  storeOptions.isServer = serveStore;
-  storeOptions.numWorkers = static_cast<std::size_t>(worldSize);
-  storeOptions.waitWorkers = false;
-  storeOptions.timeout = timeout;
-  storeOptions.multiTenant = true;
-  auto tcp = c10::make_intrusive<c10d::TCPStore>(host, storeOptions);
-  c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::PrefixStore>(prefix, tcp);
-
+  // One TCPStore per host:port for the whole process, and a fresh key prefix for every group made on
+  // it: trainings one after another (an experiment under torchrun) never read an earlier group's keys,
+  // and no rank can reach a store that rank 0 is about to close.
+  const auto options = storeOptions(o, worldSize, timeout, serveStore);
+  auto shared = sharedStore(host, options);
+  c10::intrusive_ptr<c10d::Store> store =
+      c10::make_intrusive<c10d::PrefixStore>(prefix + std::to_string(nextGroupNumber(host, options.port)) + "/", shared);
   auto holder = std::make_unique<GroupHolder>();
   holder->store = store;
   holder->timeout = timeout;
