@@ -113,16 +113,47 @@ console.error(
   `[build-native] c10d: gloo=${dist.gloo}${dist.glooWhy ? ` (${dist.glooWhy})` : ""}, nccl=${dist.nccl}${dist.ncclWhy ? ` (${dist.ncclWhy})` : ""}`,
 );
 const started = Date.now();
+const compile = (f, flags) =>
+  run(process.env.CXX || "g++", [
+    ...flags,
+    "-c",
+    path.join(nativeDir, f),
+    "-o",
+    path.join(objDir, f.replace(/\.cc$/, ".o")),
+  ]);
+// The c10d backends come from headers outside libtorch's own (gloo, nccl.h, CUDA's): should they not
+// compile against this libtorch, the engine is still built, without that backend, and says so.
+const withoutBackend = (flags, macro) => flags.filter((f) => f !== macro);
+async function compileDist(f) {
+  const attempts = [
+    { flags: cflags, gloo: dist.gloo, nccl: dist.nccl },
+    ...(dist.nccl ? [{ flags: withoutBackend(cflags, "-DUSE_C10D_NCCL"), gloo: dist.gloo, nccl: false }] : []),
+    ...(dist.gloo || dist.nccl
+      ? [
+          {
+            flags: withoutBackend(withoutBackend(cflags, "-DUSE_C10D_NCCL"), "-DUSE_C10D_GLOO"),
+            gloo: false,
+            nccl: false,
+          },
+        ]
+      : []),
+  ];
+  for (const [i, a] of attempts.entries()) {
+    try {
+      await compile(f, a.flags);
+      config.gloo = a.gloo;
+      config.nccl = a.nccl;
+      return;
+    } catch (error) {
+      if (i === attempts.length - 1) throw error;
+      console.error(`[build-native] ${f} did not compile with gloo=${a.gloo}, nccl=${a.nccl}: retrying without`);
+    }
+  }
+}
 await parallel(
   stale.map((f) => async () => {
     console.error(`[build-native] compiling ${f}`);
-    await run(process.env.CXX || "g++", [
-      ...cflags,
-      "-c",
-      path.join(nativeDir, f),
-      "-o",
-      path.join(objDir, f.replace(/\.cc$/, ".o")),
-    ]);
+    await (f === "dist.cc" ? compileDist(f) : compile(f, cflags));
   }),
   os.availableParallelism(),
 );

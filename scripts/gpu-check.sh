@@ -10,9 +10,10 @@
 # machine.json, build the addon against python's torch (--force), the CUDA tests, then the benchmarks
 # with --device cuda: engine (ours vs the PyTorch twin, AMP; default net and the 3d_fullres widths at
 # 128³), train (BraTS, 128³, batch 2, widths 32…320, AMP), predict (a BraTS volume, mirroring, peak GPU
-# memory), brats (3D preset, binary and BackSplit arms, one seed, a short budget).
+# memory), ddp (an NCCL process group at world size 1 against none: the overhead goal ≤ 3 %), brats (3D
+# preset, binary and BackSplit arms, one seed, a short budget).
 # OUTDIR gets at most 8 files (what the device tool brings back): machine.json, log.txt, steps.jsonl
-# (one line per step: rc and seconds) and engine/train/predict/brats.jsonl (the benchmarks' JSON lines).
+# (one line per step: rc and seconds) and engine/train/predict/ddp/brats.jsonl (the benchmarks' JSON lines).
 # Every step has a timeout and the whole run a budget (GPU_CHECK_BUDGET_S, default 470 s); a step that
 # fails is recorded and the run goes on. Exit status: 0 when every step passed, 1 otherwise.
 set -uo pipefail
@@ -30,7 +31,7 @@ staged="$(realpath -m "${GPU_DATA:-$root/gpu-data}")"
 work="${GPU_CHECK_WORK:-${TMPDIR:-/tmp}/backsplit-gpu-check}"
 if $dry; then budget="${GPU_CHECK_BUDGET_S:-480}"; else budget="${GPU_CHECK_BUDGET_S:-470}"; fi
 mkdir -p "$out"
-rm -f "$out"/{machine.json,log.txt,steps.jsonl,engine.jsonl,train.jsonl,predict.jsonl,brats.jsonl}
+rm -f "$out"/{machine.json,log.txt,steps.jsonl,engine.jsonl,train.jsonl,predict.jsonl,ddp.jsonl,brats.jsonl}
 rm -rf "$work"
 mkdir -p "$work"
 exec > >(tee -a "$out/log.txt") 2>&1
@@ -213,6 +214,7 @@ if $dry; then
     --patch 32x32x32 --batch 2 --features 4,8,16 --iterations 2
   step predict 180 predict.jsonl -- "${bench[@]}" predict --device cpu --threads 2 --file "$brats_case" --patch 64x64x64 \
     --features 4,8,16 --rounds 1
+  step ddp 120 ddp.jsonl -- "${bench[@]}" ddp --device cpu --steps 3
   step brats 300 brats.jsonl -- "${bench[@]}" brats --preset full --device cpu --threads 2 --seeds 1 --epochs 1 --iterations 2 \
     --patch 64x64x64 --features 4,8,16 --tile-step 1 --out "$work/brats"
 else
@@ -234,6 +236,7 @@ else
     --data "$data/brats2015-subset" --patch 128x128x128 --batch 2 --features 32,64,128,256,320 --iterations 25
   step predict 120 predict.jsonl -- "${bench[@]}" predict --device cuda --threads "$threads" --file "$brats_case" --mirror \
     --patch 128x128x128 --rounds 2
+  step ddp 45 ddp.jsonl -- "${bench[@]}" ddp --device cuda --steps 8
   step brats 240 brats.jsonl -- "${bench[@]}" brats --preset full --device cuda --threads "$threads" --seeds 1 \
     --epochs "${GPU_CHECK_BRATS_EPOCHS:-4}" --iterations "${GPU_CHECK_BRATS_ITERATIONS:-40}" --out "$work/brats"
 fi

@@ -7,34 +7,13 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { tinyDataset } from "../fixtures/training.js";
+import { tinyDataset, tinyExperimentArgs } from "../fixtures/training.js";
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "bin", "backsplit.mjs");
 
 test("emitted jobs, --jobs 2 and a local run give the same comparison; collect waits for every job", async () => {
   const { root } = await tinyDataset();
-  const common = [
-    "experiment",
-    root,
-    "--background",
-    "tissue",
-    "--folds",
-    "0,1",
-    "--epochs",
-    "1",
-    "--iterations",
-    "2",
-    "--patch",
-    "8x16x16",
-    "--batch",
-    "2",
-    "--features",
-    "4,8",
-    "--threads",
-    "1",
-    "--device",
-    "cpu",
-  ];
+  const common = tinyExperimentArgs(root);
   const run = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8" });
   const local = run([...common, "--out", path.join(root, "local")]);
   assert.equal(local.status, 0, local.stderr);

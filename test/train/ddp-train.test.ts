@@ -8,11 +8,19 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { distributedBackends } from "../../src/engine/index.js";
 import { freePort } from "../../src/train/launch.js";
-import { tinyDataset } from "../fixtures/training.js";
+import { tinyDataset, tinyExperimentArgs } from "../fixtures/training.js";
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "bin", "backsplit.mjs");
 const gloo = distributedBackends().gloo;
 const torchrun = spawnSync("torchrun", ["--help"], { encoding: "utf8" }).status === 0;
+
+/**
+ * torchrun's options for `--no_python bin …`. --redirects 1 --tee 1: Debian's torchrun 1.13 under Python 3.11
+ * cannot parse the default "0" (its Std flag enum lost the zero member); torchrun 2.x needs none of it.
+ */
+function torchrunArgs(port: number, launch: string[], args: string[]): string[] {
+  return [...launch, "--master_port", String(port), "--redirects", "1", "--tee", "1", "--no_python", bin, ...args];
+}
 
 function trainArgs(root: string, out: string, epochs: number): string[] {
   return [
@@ -89,25 +97,10 @@ test("torchrun --no_python launches backsplit train as 2 ranks", { skip: !gloo |
   const { root } = await tinyDataset();
   const out = path.join(root, "runs", "torchrun");
   const port = await freePort();
-  const r = spawnSync(
-    "torchrun",
-    // --redirects 1 --tee 1: Debian's torchrun 1.13 under Python 3.11 cannot parse the default "0" (its Std
-    // flag enum lost the zero member); any other value works. torchrun 2.x needs none of it.
-    [
-      "--nproc_per_node",
-      "2",
-      "--master_port",
-      String(port),
-      "--redirects",
-      "1",
-      "--tee",
-      "1",
-      "--no_python",
-      bin,
-      ...trainArgs(root, out, 1),
-    ],
-    { encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: "1" } },
-  );
+  const r = spawnSync("torchrun", torchrunArgs(port, ["--nproc_per_node", "2"], trainArgs(root, out, 1)), {
+    encoding: "utf8",
+    env: { ...process.env, OMP_NUM_THREADS: "1" },
+  });
   assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
   assert.equal(logOf(out).length, 1);
 });
@@ -123,25 +116,11 @@ test(
       new Promise<{ code: number | null; output: string }>((resolve) => {
         const child = spawn(
           "torchrun",
-          [
-            "--nnodes",
-            "2",
-            "--node_rank",
-            String(rank),
-            "--nproc_per_node",
-            "1",
-            "--master_addr",
-            "127.0.0.1",
-            "--master_port",
-            String(port),
-            "--redirects",
-            "1",
-            "--tee",
-            "1",
-            "--no_python",
-            bin,
-            ...trainArgs(root, out, 1),
-          ],
+          torchrunArgs(
+            port,
+            ["--nnodes", "2", "--node_rank", String(rank), "--nproc_per_node", "1", "--master_addr", "127.0.0.1"],
+            trainArgs(root, out, 1),
+          ),
           { env: { ...process.env, OMP_NUM_THREADS: "1" } },
         );
         let output = "";
@@ -195,28 +174,7 @@ test(
   { skip: !gloo },
   async () => {
     const { root } = await tinyDataset();
-    const common = [
-      "experiment",
-      root,
-      "--background",
-      "tissue",
-      "--folds",
-      "0,1",
-      "--epochs",
-      "1",
-      "--iterations",
-      "2",
-      "--patch",
-      "8x16x16",
-      "--batch",
-      "2",
-      "--features",
-      "4,8",
-      "--threads",
-      "1",
-      "--device",
-      "cpu",
-    ];
+    const common = tinyExperimentArgs(root);
     // Four trainings one after another in the same two processes: each makes a fresh group on one store.
     const local = spawnSync(process.execPath, [bin, ...common, "--out", path.join(root, "np"), "--nproc", "2"], {
       encoding: "utf8",
@@ -227,21 +185,7 @@ test(
     const port = await freePort();
     const r = spawnSync(
       "torchrun",
-      [
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        String(port),
-        "--redirects",
-        "1",
-        "--tee",
-        "1",
-        "--no_python",
-        bin,
-        ...common,
-        "--out",
-        path.join(root, "tr"),
-      ],
+      torchrunArgs(port, ["--nproc_per_node", "2"], [...common, "--out", path.join(root, "tr")]),
       { encoding: "utf8" },
     );
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
