@@ -91,6 +91,13 @@ test("train --nproc 2 trains one run (rank 0 writes it), and resumes", { skip: !
   });
   assert.equal(odd.status, 2);
   assert.match(odd.stderr, /--batch 3 must be a multiple of --nproc 2/);
+  if (!distributedBackends().nccl) {
+    const cuda = spawnSync(process.execPath, [bin, ...trainArgs(root, out, 1), "--nproc", "2", "--device", "cuda"], {
+      encoding: "utf8",
+    });
+    assert.equal(cuda.status, 3, "a backend the engine lacks is a missing environment piece");
+    assert.match(cuda.stderr, /needs NCCL, which this engine was built without/);
+  }
 });
 
 test("torchrun --no_python launches backsplit train as 2 ranks", { skip: !gloo || !torchrun }, async () => {

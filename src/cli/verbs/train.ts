@@ -151,6 +151,16 @@ ${COMMON_HELP}`,
     } catch (error) {
       throw new CliError(`launcher variables: ${(error as Error).message}`, EXIT.usage);
     }
+    if (nproc > 1 || launch) {
+      // A backend this engine was built without is a missing piece of the environment (exit 3), said before any rank starts.
+      const { distributedBackends } = await import("../../engine/distributed.js");
+      const backend = config.device.startsWith("cuda") ? "nccl" : "gloo";
+      if (!distributedBackends()[backend])
+        throw new CliError(
+          `distributed training on ${config.device} needs ${backend === "nccl" ? "NCCL" : "Gloo"}, which this engine was built without (\`npm run build:native\` prints why)`,
+          EXIT.environment,
+        );
+    }
     if (nproc > 1) {
       if (launch)
         throw new CliError("--nproc inside a launcher (WORLD_SIZE is already set): use one or the other", EXIT.usage);
