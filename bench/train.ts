@@ -1,10 +1,12 @@
 // npm run bench -- train [--iterations 10] [--device cpu] [--threads 2] [--amp] [--patch 48x80x64] [--batch 2]
-//   [--dataset ms|brats] [--data DIR] [--features 32,64,128,256,320]
+//   [--dataset ms|brats] [--data DIR] [--features 32,64,128,256,320] [--deterministic]
 // One training iteration (loading + augmentation + step) of the planned U-Net and the share of it spent
 // waiting for data. ms: the two MS cases (FLAIR; ../shared/data/ms-lesjak2017). brats: the four BraTS
 // cases (FLAIR + T1c, necrosis as the lesion; $BACKSPLIT_SHARED_DATA or ../shared/data, brats2015-subset,
 // or the cropped copy that scripts/gpu-stage.sh writes). Prepares the dataset (plan, preprocess) in a
-// temporary folder.
+// temporary folder. With --deterministic (#20) the same training also runs twice with deterministic
+// algorithms (cuDNN without autotuning): the line adds their time per iteration, the ratio to the default,
+// and whether the two deterministic runs ended with the same weights (the digest of log.jsonl).
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -36,6 +38,7 @@ const { values } = parseArgs({
     dataset: { type: "string", default: "ms" },
     data: { type: "string" },
     features: { type: "string" },
+    deterministic: { type: "boolean", default: false },
   },
 });
 const which = String(values.dataset) as keyof typeof DATASETS;
@@ -76,32 +79,47 @@ try {
   const iterations = Number(values.iterations);
   const patch = values.patch ? String(values.patch).split("x").map(Number) : cfg.patch_size;
   const started = performance.now();
-  const { log } = await train({
-    dataset: root,
-    preprocessed,
-    configuration: "3d_fullres",
-    mode: "binary",
-    sources: [],
-    fold: "all",
-    epochs: 2,
-    iterationsPerEpoch: iterations,
-    validationIterations: 1,
-    batchSize: Number(values.batch),
-    patchSize: patch,
-    lr: 1e-2,
-    features: values.features ? String(values.features).split(",").map(Number) : undefined,
-    device: String(values.device),
-    seed: 0,
-    amp: Boolean(values.amp),
-    threads: Number(values.threads),
-    out: path.join(root, "run"),
-    resume: false,
-    augment: true,
-    lesionShare: 1 / 3,
-    diceOver: "all",
-  });
+  const trainOnce = (out: string, deterministic: boolean) =>
+    train({
+      dataset: root,
+      preprocessed,
+      configuration: "3d_fullres",
+      mode: "binary",
+      sources: [],
+      fold: "all",
+      epochs: 2,
+      iterationsPerEpoch: iterations,
+      validationIterations: 1,
+      batchSize: Number(values.batch),
+      patchSize: patch,
+      lr: 1e-2,
+      features: values.features ? String(values.features).split(",").map(Number) : undefined,
+      device: String(values.device),
+      seed: 0,
+      amp: Boolean(values.amp),
+      threads: Number(values.threads),
+      out: path.join(root, out),
+      deterministic,
+      resume: false,
+      augment: true,
+      lesionShare: 1 / 3,
+      diceOver: "all",
+    });
+  const { log } = await trainOnce("run", false);
+  const totalSeconds = (performance.now() - started) / 1000;
   // The second epoch: warm caches and allocator.
   const epoch = log[1];
+  let deterministic = {};
+  if (values.deterministic) {
+    const [a, b] = [(await trainOnce("deterministic-a", true)).log, (await trainOnce("deterministic-b", true)).log];
+    const perIteration = a[1].seconds / iterations; // the same epoch as the default's
+    deterministic = {
+      deterministicSecondsPerIteration: perIteration,
+      deterministicRatio: perIteration / (epoch.seconds / iterations),
+      deterministicRepeatsIdentical: a.every((e, i) => e.weightsDigest === b[i].weightsDigest),
+      defaultEqualsDeterministic: log.every((e, i) => e.weightsDigest === a[i].weightsDigest),
+    };
+  }
   console.log(
     JSON.stringify({
       bench: "train",
@@ -114,7 +132,8 @@ try {
       features: values.features ? String(values.features).split(",").map(Number) : cfg.architecture.features,
       secondsPerIteration: epoch.seconds / iterations,
       dataWaitShare: epoch.dataWaitShare,
-      totalSeconds: (performance.now() - started) / 1000,
+      totalSeconds,
+      ...deterministic,
     }),
   );
 } finally {

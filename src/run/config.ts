@@ -63,4 +63,17 @@ export interface EpochLog {
   fisher?: { logitTraceY: number; logitTraceZ: number; logitGap: number; traceY: number; traceZ: number; gap: number };
   /** Training-health warning, e.g. a validation pseudo-Dice still 0 after a quarter of the budget. */
   warning?: string;
+  /** First 16 hex digits of the SHA-256 of the weights at the end of the epoch (`weightsDigest`). */
+  weightsDigest?: string;
+}
+
+/**
+ * iterations.jsonl: one line per finished epoch, every training step's loss and gradient norm (in a
+ * distributed run, rank 0's share of the loss).
+ */
+export interface IterationLog {
+  epoch: number;
+  losses: number[];
+  /** Global gradient norm before clipping. */
+  gradNorms: number[];
 }

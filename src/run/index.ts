@@ -1,9 +1,11 @@
-// backsplit/run: a training-run folder (training.json, the run's plans, log.jsonl, checkpoints) read
+// backsplit/run: a training-run folder (training.json, the run's plans, log.jsonl,
+// iterations.jsonl, checkpoints) read
 // and written in one place. Does not load libtorch; to load a run's network use loadRun from
 // backsplit/predict.
 export {
   type CheckpointState,
   RUN_CHECKPOINTS,
+  RUN_ITERATIONS,
   RUN_LOG,
   RUN_PLANS,
   RUN_RECORD,

@@ -4,6 +4,7 @@
 //                        preprocessed folder moves (runs written before the copy fall back to it)
 //   log.jsonl            one line per finished epoch (an append killed halfway leaves a torn last
 //                        line, which is dropped on reading)
+//   iterations.jsonl     one line per finished epoch: every step's loss and gradient norm (same rules)
 //   checkpoints/         epoch_N.safetensors + epoch_N.optim, latest.json (the commit that points at
 //                        them), best.safetensors (best validation EMA)
 // Every file is written atomically (temporary file, fsync, rename). This module does not load the
@@ -13,11 +14,12 @@ import path from "node:path";
 import type { ArchitectureName } from "../models/registry.js";
 import type { Plans } from "../plan/plan.js";
 import { removeStaleTemps, writeFileAtomicSync } from "../util/atomic.js";
-import type { EpochLog, TrainConfig } from "./config.js";
+import type { EpochLog, IterationLog, TrainConfig } from "./config.js";
 
 export const RUN_RECORD = "training.json";
 export const RUN_PLANS = "plans.json";
 export const RUN_LOG = "log.jsonl";
+export const RUN_ITERATIONS = "iterations.jsonl";
 export const RUN_CHECKPOINTS = "checkpoints";
 
 /** training.json. */
@@ -97,6 +99,9 @@ export class TrainingRun {
   get logFile(): string {
     return path.join(this.dir, RUN_LOG);
   }
+  get iterationsFile(): string {
+    return path.join(this.dir, RUN_ITERATIONS);
+  }
   get checkpointDir(): string {
     return path.join(this.dir, RUN_CHECKPOINTS);
   }
@@ -153,19 +158,32 @@ export class TrainingRun {
     return readLogLines(this.logFile).map((l) => JSON.parse(l) as EpochLog);
   }
 
-  /** Keeps only the epochs up to `epoch` (those a checkpoint covers), rewriting the file atomically. */
+  /** The per-step losses and gradient norms logged so far, an epoch a line (a torn last line dropped). */
+  iterations(): IterationLog[] {
+    return readLogLines(this.iterationsFile).map((l) => JSON.parse(l) as IterationLog);
+  }
+
+  /** Keeps only the epochs up to `epoch` (those a checkpoint covers), rewriting the files atomically. */
   keepLogUpTo(epoch: number): void {
-    if (!existsSync(this.logFile)) return;
-    const kept = readLogLines(this.logFile).filter((l) => (JSON.parse(l) as EpochLog).epoch <= epoch);
-    writeFileAtomicSync(this.logFile, kept.map((l) => `${l}\n`).join(""));
+    for (const file of [this.logFile, this.iterationsFile]) {
+      if (!existsSync(file)) continue;
+      const kept = readLogLines(file).filter((l) => (JSON.parse(l) as { epoch: number }).epoch <= epoch);
+      writeFileAtomicSync(file, kept.map((l) => `${l}\n`).join(""));
+    }
   }
 
   clearLog(): void {
     rmSync(this.logFile, { force: true });
+    rmSync(this.iterationsFile, { force: true });
   }
 
   appendLog(entry: EpochLog): void {
     appendFileSync(this.logFile, `${JSON.stringify(entry)}\n`);
+  }
+
+  /** Written before the epoch's log.jsonl line, so a logged epoch always has its steps. */
+  appendIterations(entry: IterationLog): void {
+    appendFileSync(this.iterationsFile, `${JSON.stringify(entry)}\n`);
   }
 
   // ---- checkpoints ----

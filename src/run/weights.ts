@@ -1,5 +1,6 @@
 // The tensors of a run folder: checkpoint weights and optimiser state in, and out (the file names
 // and the commit order are record.ts's).
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { type Optimizer, loadSafetensors, saveSafetensors } from "../engine/index.js";
 import type { Module } from "../engine/nn/module.js";
@@ -35,4 +36,20 @@ export function saveCheckpoint(
   run.commitEpoch(state);
   if (isBest) saveSafetensors(run.bestFile, net.stateDict(), metadata);
   run.pruneEpochs(state.epoch);
+}
+
+/**
+ * SHA-256 of every parameter and buffer (name, dtype, shape, bytes), in the module's order: two runs
+ * trained the same model bit for bit exactly when their digests agree (log.jsonl keeps one per epoch).
+ */
+export function weightsDigest(net: Module): string {
+  const hash = createHash("sha256");
+  for (const [name, t] of net.stateDict()) {
+    hash.update(`${name}:${t.dtype}:${t.shape.join("x")};`);
+    const host = t.device === "cpu" ? t : t.to("cpu");
+    const values = host.data();
+    hash.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+    if (host !== t) host.dispose();
+  }
+  return hash.digest("hex").slice(0, 16);
 }

@@ -62,9 +62,10 @@ export function configureDevice(config: TrainConfig): string {
   const device = resolveDevice(config.device);
   // CUDA: cuDNN autotuning for speed, or --deterministic (deterministic algorithms, no autotuning).
   // CPU runs are bit-reproducible at a fixed thread count either way.
+  // Both are set every time: trainings one after another in one process must not inherit the last one's.
   if (device.startsWith("cuda")) {
-    if (config.deterministic) setDeterministic(true);
-    else setCudnnBenchmark(true);
+    setDeterministic(Boolean(config.deterministic));
+    setCudnnBenchmark(!config.deterministic);
   }
   return device;
 }

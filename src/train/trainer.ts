@@ -10,6 +10,7 @@ import { fisherLogCallbacks } from "../fisher/training-log.js";
 import type { TrainingCallbacks } from "../run/callbacks.js";
 import type { EpochLog, TrainConfig } from "../run/config.js";
 import { TrainingRun } from "../run/record.js";
+import { weightsDigest } from "../run/weights.js";
 import type { Report } from "../util/worker.js";
 import { type StartPoint, initFromRun, resumeOrStart, saveEpoch } from "./checkpoint.js";
 import { DataParallel, joinGroup, launchEnv, localBatch, rankSeed } from "./distributed.js";
@@ -198,7 +199,8 @@ async function runEpochs(o: EpochLoop): Promise<void> {
     const started = performance.now();
     const waitedBefore = o.loader.waited;
     step.optimizer.lr = o.schedule(epoch);
-    const trainLoss = await trainEpoch(o, epoch);
+    const steps = await trainEpoch(o, epoch);
+    const trainLoss = steps.meanLoss;
     if (o.dp && !o.dp.isMain) {
       o.dp.barrier(); // rank 0 validates and checkpoints meanwhile
       continue;
@@ -214,6 +216,7 @@ async function runEpochs(o: EpochLoop): Promise<void> {
       emaPseudoDice: ema,
       seconds,
       dataWaitShare: (o.loader.waited - waitedBefore) / seconds,
+      weightsDigest: weightsDigest(step.net),
     };
     diceHistory.push(pseudoDice);
     const warning = noLearningWarning(diceHistory, config.epochs);
@@ -226,6 +229,7 @@ async function runEpochs(o: EpochLoop): Promise<void> {
     const isBest = ema > bestEma;
     if (isBest) bestEma = ema;
     saveEpoch(run, step, { epoch, bestEma, ema, classes: setup.classes, config }, isBest);
+    run.appendIterations({ epoch, losses: steps.losses, gradNorms: steps.gradNorms });
     run.appendLog(entry);
     o.log.push(entry);
     o.report({ kind: "epoch", ...entry });
@@ -233,21 +237,29 @@ async function runEpochs(o: EpochLoop): Promise<void> {
   }
 }
 
-/** One epoch's training steps; returns the mean loss. A non-finite loss stops the run (#15). */
-async function trainEpoch(o: EpochLoop, epoch: number): Promise<number> {
+/** One epoch's training steps: every step's loss and gradient norm, and the mean loss (global in a
+ * distributed run). A non-finite loss stops the run (#15). */
+async function trainEpoch(
+  o: EpochLoop,
+  epoch: number,
+): Promise<{ meanLoss: number; losses: number[]; gradNorms: number[] }> {
   const iters = o.setup.config.iterationsPerEpoch;
   o.step.net.train();
   let lossSum = 0;
+  const losses: number[] = [];
+  const gradNorms: number[] = [];
   for (let it = 0; it < iters; it++) {
     const b = await o.loader.get(epoch * iters + it);
     const result = trainStep(o.step, b);
     const loss = result.loss;
     lossSum += loss;
+    losses.push(loss);
+    gradNorms.push(result.gradNorm);
     if (!Number.isFinite(loss)) throw new NonFiniteLossError(epoch, it, loss, o.run.checkpointDir);
     o.callbacks.afterStep?.(result, epoch, it);
     o.report({ kind: "iteration", epoch, iteration: it, loss });
   }
   // A rank's loss is its share of the whole batch's: the shares add up to the global loss.
-  if (o.dp) return o.dp.globalSum(tensor([lossSum])).item() / iters;
-  return lossSum / iters;
+  const meanLoss = o.dp ? o.dp.globalSum(tensor([lossSum])).item() / iters : lossSum / iters;
+  return { meanLoss, losses, gradNorms };
 }

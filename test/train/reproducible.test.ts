@@ -2,8 +2,10 @@
 // whatever else the machine does: the same seed gives the same per-iteration losses and the same weights
 // when two busy-loop threads compete for the cores, and with the Fisher log and validation in between.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { loadSafetensors } from "../../src/engine/index.js";
 import type { TrainConfig } from "../../src/train/trainer.js";
@@ -11,6 +13,7 @@ import { runInWorker } from "../../src/util/worker.js";
 import { config, tinyDataset } from "../fixtures/training.js";
 
 const JOBS = new URL("../../src/jobs/train.js", import.meta.url).href;
+const COMPARE = fileURLToPath(new URL("../../../scripts/compare-runs.mjs", import.meta.url));
 
 async function trainedLosses(cfg: TrainConfig): Promise<number[]> {
   const losses: number[] = [];
@@ -59,4 +62,11 @@ test("the same seed trains the same model on a worker thread, with and without c
   const a = loadSafetensors(path.join(root, "quiet", "checkpoints", "epoch_2.safetensors")).tensors;
   const b = loadSafetensors(path.join(root, "loaded", "checkpoints", "epoch_2.safetensors")).tensors;
   for (const [name, t] of a) assert.deepEqual(b.get(name)!.toArray(), t.toArray(), name);
+  // What a user compares between two runs: the step logs and the per-epoch weight digests.
+  const runs = ["quiet", "loaded"].map((r) => path.join(root, r));
+  const compared = spawnSync(process.execPath, [COMPARE, ...runs], { encoding: "utf8" });
+  assert.equal(compared.status, 0, compared.stdout + compared.stderr);
+  const verdict = JSON.parse(compared.stdout);
+  assert.equal(verdict.same, true);
+  assert.equal(verdict.stepsCompared, 18);
 });

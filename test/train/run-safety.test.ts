@@ -66,6 +66,7 @@ test("--resume tolerates a torn last line in log.jsonl and truncates it", async 
   await train(config(root, preprocessed, { epochs: 3, iterationsPerEpoch: 1, stopAfterEpochs: 1, out }));
   const logFile = path.join(out, "log.jsonl");
   appendFileSync(logFile, '{"epoch":1,"lr":0.009,"trainLo'); // a kill in the middle of an append
+  appendFileSync(path.join(out, "iterations.jsonl"), '{"epoch":1,"losses":[0.5'); // the same for the step log
   const { log } = await train(config(root, preprocessed, { epochs: 3, iterationsPerEpoch: 1, out, resume: true }));
   assert.deepEqual(
     log.map((e) => e.epoch),
@@ -76,6 +77,12 @@ test("--resume tolerates a torn last line in log.jsonl and truncates it", async 
     lines.map((l) => JSON.parse(l).epoch),
     [0, 1, 2],
     "the torn line is gone, every line parses",
+  );
+  const steps = readFileSync(path.join(out, "iterations.jsonl"), "utf8").trimEnd().split("\n");
+  assert.deepEqual(
+    steps.map((l) => JSON.parse(l).epoch),
+    [0, 1, 2],
+    "iterations.jsonl follows the log",
   );
 });
 

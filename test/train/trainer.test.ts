@@ -49,6 +49,25 @@ test("a run interrupted after 2 of 4 epochs and resumed ends with exactly the we
     log.map((l) => l.trainLoss),
     straight.log.map((l) => l.trainLoss),
   );
+  // Every step's loss (iterations.jsonl) and every epoch's weight digest survive the resume too.
+  const steps = (dir: string) =>
+    readFileSync(path.join(root, dir, "iterations.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { epoch: number; losses: number[]; gradNorms: number[] });
+  assert.deepEqual(steps("resumed"), steps("straight"));
+  for (const e of steps("straight")) {
+    assert.equal(e.losses.length, 3);
+    assert.equal(e.gradNorms.length, 3);
+    assert.equal(e.losses.reduce((a, b) => a + b, 0) / e.losses.length, straight.log[e.epoch].trainLoss);
+  }
+  const digests = log.map((l) => l.weightsDigest);
+  assert.deepEqual(
+    digests,
+    straight.log.map((l) => l.weightsDigest),
+  );
+  assert.equal(new Set(digests).size, 4, "the weights change every epoch, and so does the digest");
+  assert.match(digests[0] ?? "", /^[0-9a-f]{16}$/);
   // BackSplit head: background + lesion + 2 tissue classes.
   assert.deepEqual(a.get("head0.weight")!.shape.slice(0, 2), [4, 4]);
   assert.ok(existsSync(path.join(root, "straight", "checkpoints", "best.safetensors")));
