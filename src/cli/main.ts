@@ -18,6 +18,7 @@ import {
   labelsPredictVerb,
 } from "./verbs/labels.js";
 import { planVerb, preprocessVerb } from "./verbs/plan.js";
+import { postprocessVerb } from "./verbs/postprocess.js";
 import { predictVerb } from "./verbs/predict.js";
 import { serveVerb } from "./verbs/serve.js";
 import { smokeVerb } from "./verbs/smoke.js";
@@ -40,6 +41,7 @@ export const VERBS: Verb[] = [
   labelsMergeVerb,
   trainVerb,
   predictVerb,
+  postprocessVerb,
   exportVerb,
   evaluateVerb,
   compareVerb,

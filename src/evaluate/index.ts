@@ -24,3 +24,11 @@ export {
 } from "./metrics.js";
 export { type PooledMetric, type PooledSummary, pooledLesionSummary } from "./pooled.js";
 export { type PairedSummary, bootstrapCI, mean, median, pairedSummary, wilcoxon } from "./stats.js";
+export {
+  type CandidateScore,
+  MIN_PEAK_PROBABILITIES,
+  MIN_SIZE_VOXELS,
+  type PostprocessingChoice,
+  determinePostprocessing,
+  postprocessingRecord,
+} from "./postprocessing.js";

@@ -6,6 +6,7 @@ import path from "node:path";
 import type { Dataset } from "../dataset/layout.js";
 import { fiveFoldSplits, readSplits, splitsFile as splitsFileOf } from "../dataset/splits.js";
 import { type Comparison, type Evaluation, compareEvaluations, evaluateFolders } from "../evaluate/evaluate.js";
+import { determinePostprocessing, postprocessingRecord } from "../evaluate/postprocessing.js";
 import type { PredictJob, PredictOptions } from "../predict/predict.js";
 import { writeReport } from "../report/report.js";
 import type { TrainConfig } from "../run/config.js";
@@ -119,7 +120,13 @@ export function experimentJobs(c: ExperimentConfig): ExperimentJob[] {
           out: run,
           resume: true,
         },
-        predict: { runs: [run], input: images, out: path.join(c.out, "predictions", arm.name), options: c.predict },
+        // Raw masks: the experiment compares the models; postprocessing is chosen on these predictions.
+        predict: {
+          runs: [run],
+          input: images,
+          out: path.join(c.out, "predictions", arm.name),
+          options: { ...c.predict, postprocessing: "none" },
+        },
       });
     }
   }
@@ -145,6 +152,20 @@ export async function runExperiment(c: ExperimentConfig, steps: ExperimentSteps)
 }
 
 /**
+ * nnU-Net's last step after cross-validation: a postprocessing rule chosen on the arm's pooled held-out
+ * predictions (lesion label 1), written to postprocessing_{arm}.json and recorded with each of its fold runs,
+ * so that \`predict\` with those runs applies it. The experiment's own evaluation stays on the raw masks.
+ */
+async function recordPostprocessing(c: ExperimentConfig, arm: string, reference: string): Promise<void> {
+  const predictions = path.join(c.out, "predictions", arm);
+  const choice = await determinePostprocessing(predictions, reference);
+  writeFileAtomicSync(path.join(c.out, `postprocessing_${arm}.json`), `${JSON.stringify(choice, null, 2)}\n`);
+  const record = postprocessingRecord(choice, predictions, reference);
+  for (const fold of c.folds)
+    new TrainingRun(path.join(c.out, "runs", `${arm}_fold${fold}`)).writePostprocessing(record);
+}
+
+/**
  * Evaluates the pooled predictions of every arm, compares each BackSplit arm with binary and writes the
  * report: the same files whether the jobs ran here, in parallel, or as a SLURM array. Refuses (naming
  * them) when jobs have not produced their predictions yet.
@@ -166,6 +187,7 @@ export async function collectExperiment(c: ExperimentConfig): Promise<Experiment
     writeFileAtomicSync(path.join(c.out, `evaluation_${arm.name}.json`), `${JSON.stringify(evaluation)}\n`);
     evaluations[arm.name] = evaluation;
   }
+  for (const arm of arms) await recordPostprocessing(c, arm.name, ref);
   const comparisons = variants.slice(1).flatMap((v) =>
     c.seeds.map((seed) => {
       const names: [string, string] = [`binary_seed${seed}`, `${v.name}_seed${seed}`];

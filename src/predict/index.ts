@@ -21,6 +21,7 @@ export {
   lesionProbability,
   lesionTest,
 } from "./collapse.js";
+export { NO_POSTPROCESSING, applyPostprocessing, describeRule, isNoPostprocessing } from "./postprocess.js";
 export { type SlidingOptions, gaussianImportance, slidingWindow, tileStarts } from "./sliding.js";
 export { type PredictionSegOptions, writePredictionSegs } from "./dicom-seg.js";
 export { type ExportOptions, exportOnnx } from "./onnx.js";

@@ -11,12 +11,14 @@ import { buildFromPlan } from "../models/registry.js";
 import type { Plans } from "../plan/plan.js";
 import type { CachedCase } from "../preprocess/cache.js";
 import { preprocessImages, restoreProbabilities } from "../preprocess/preprocess.js";
+import type { PostprocessingRule } from "../run/config.js";
 import { TrainingRun } from "../run/record.js";
 import { loadWeights } from "../run/weights.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
 import type { Report } from "../util/worker.js";
 import { type Collapse, argmaxClass, collapse, lesionProbability, lesionTest } from "./collapse.js";
 import { refuseNonFinite } from "./inputs.js";
+import { applyPostprocessing } from "./postprocess.js";
 import { slidingWindow } from "./sliding.js";
 
 export type { Collapse } from "./collapse.js";
@@ -30,6 +32,8 @@ export interface LoadedModel {
   patch: number[];
   plans: Plans;
   configuration: string;
+  /** The run's recorded postprocessing (determined on cross-validation), or null. */
+  postprocessing: PostprocessingRule | null;
 }
 
 /**
@@ -58,6 +62,7 @@ export function loadRun(run: string, device: string, checkpoint: "best" | "lates
     classes: record.classes,
     numClasses: record.numClasses,
     lesionValues,
+    postprocessing: folder.postprocessing()?.rule ?? null,
     patch: record.patch,
     plans,
     configuration: record.config.configuration,
@@ -78,6 +83,8 @@ export interface PredictOptions {
   saveFisherMap?: boolean;
   /** Which weights: the final ones (default, nnU-Net's) or the best validation EMA's. */
   checkpoint?: "latest" | "best";
+  /** "run" (default): apply the first run's recorded postprocessing, if any; "none": the raw mask. */
+  postprocessing?: "run" | "none";
 }
 
 /** Predicts one case (its channel files) with one or more runs (averaged) and writes the outputs. */
@@ -87,7 +94,7 @@ export async function predictImages(
   outBase: string,
   o: PredictOptions,
   onTile?: (d: number, t: number) => void,
-): Promise<{ lesionVoxels: number }> {
+): Promise<{ lesionVoxels: number; removedComponents: number }> {
   const first = models[0];
   const cfg = first.plans.configurations[first.configuration];
   const volumes = await Promise.all(images.map((f) => readVolume(f)));
@@ -148,8 +155,12 @@ export async function predictImages(
     if (!lesionOnly) classes[i] = argmaxClass(p);
   }
   const geometry = volumes[0].geometry;
+  const rule = o.postprocessing === "none" ? null : first.postprocessing;
+  const post = rule
+    ? applyPostprocessing(mask, volumes[0].shape, volumes[0].spacing, rule, lesionProb)
+    : { mask, removed: 0 };
   mkdirSync(path.dirname(outBase), { recursive: true });
-  await writeVolume(`${outBase}.nii.gz`, new Volume(mask, geometry));
+  await writeVolume(`${outBase}.nii.gz`, new Volume(post.mask, geometry));
   if (o.saveProbabilities) await writeVolume(`${outBase}_prob.nii.gz`, new Volume(lesionProb, geometry));
   if (o.saveClasses) await writeVolume(`${outBase}_classes.nii.gz`, new Volume(classes, geometry));
   if (o.saveFisherMap) {
@@ -159,7 +170,7 @@ export async function predictImages(
     );
     await writeVolume(`${outBase}_fisher_gap.nii.gz`, new Volume(gap, geometry));
   }
-  return { lesionVoxels: mask.reduce((s, v) => s + (v ? 1 : 0), 0) };
+  return { lesionVoxels: post.mask.reduce((s, v) => s + (v ? 1 : 0), 0), removedComponents: post.removed };
 }
 
 /** Per voxel (1 − p_lesion)(1 − ‖q‖²) from class probability maps (see src/fisher/fisher.ts). */
@@ -214,12 +225,12 @@ export async function predictFolder(job: PredictJob, report: Report = () => {}):
   const options = { ...job.options, device };
   writeFileAtomicSync(
     path.join(job.out, "prediction.json"),
-    `${JSON.stringify({ runs: job.runs, collapse: options.collapse, threshold: options.threshold, mirror: options.mirror, classes: models[0].classes }, null, 2)}\n`,
+    `${JSON.stringify({ runs: job.runs, collapse: options.collapse, threshold: options.threshold, mirror: options.mirror, classes: models[0].classes, postprocessing: options.postprocessing === "none" ? null : models[0].postprocessing }, null, 2)}\n`,
   );
   let done = 0;
   for (const [id, files] of cases) {
     const r = await predictImages(models, files, path.join(job.out, id), options);
-    report({ case: id, done: ++done, total: cases.size, lesionVoxels: r.lesionVoxels });
+    report({ case: id, done: ++done, total: cases.size, ...r });
   }
   for (const m of models) m.net.dispose();
   return { cases: cases.size };

@@ -77,3 +77,14 @@ export interface IterationLog {
   /** Global gradient norm before clipping. */
   gradNorms: number[];
 }
+
+/**
+ * Postprocessing of a predicted lesion mask, determined on cross-validation (`backsplit postprocess`) and
+ * recorded with the runs (postprocessing.json): connected components (26-connected) smaller than
+ * `minVolumeMm3`, or whose highest lesion probability is below `minPeakProbability`, are removed.
+ * 0 turns a test off; both 0 is "none".
+ */
+export interface PostprocessingRule {
+  minVolumeMm3: number;
+  minPeakProbability: number;
+}

@@ -8,9 +8,12 @@ export {
   RUN_ITERATIONS,
   RUN_LOG,
   RUN_PLANS,
+  RUN_POSTPROCESSING,
+  type PostprocessingRecord,
   RUN_RECORD,
   RunFileError,
   type TrainingRecord,
   TrainingRun,
   readLogLines,
 } from "./record.js";
+export type { PostprocessingRule } from "./config.js";

@@ -5,6 +5,7 @@
 //   log.jsonl            one line per finished epoch (an append killed halfway leaves a torn last
 //                        line, which is dropped on reading)
 //   iterations.jsonl     one line per finished epoch: every step's loss and gradient norm (same rules)
+//   postprocessing.json  the postprocessing rule determined on cross-validation, applied by predict
 //   checkpoints/         epoch_N.safetensors + epoch_N.optim, latest.json (the commit that points at
 //                        them), best.safetensors (best validation EMA)
 // Every file is written atomically (temporary file, fsync, rename). This module does not load the
@@ -14,10 +15,11 @@ import path from "node:path";
 import type { ArchitectureName } from "../models/registry.js";
 import type { Plans } from "../plan/plan.js";
 import { removeStaleTemps, writeFileAtomicSync } from "../util/atomic.js";
-import type { EpochLog, IterationLog, TrainConfig } from "./config.js";
+import type { EpochLog, IterationLog, PostprocessingRule, TrainConfig } from "./config.js";
 
 export const RUN_RECORD = "training.json";
 export const RUN_PLANS = "plans.json";
+export const RUN_POSTPROCESSING = "postprocessing.json";
 export const RUN_LOG = "log.jsonl";
 export const RUN_ITERATIONS = "iterations.jsonl";
 export const RUN_CHECKPOINTS = "checkpoints";
@@ -50,6 +52,16 @@ export interface CheckpointState {
   scaler: { scale: number; goodSteps: number };
   classes: Record<string, number>;
   config: TrainConfig;
+}
+
+/** postprocessing.json: the rule, and the cross-validation it was chosen on. */
+export interface PostprocessingRecord {
+  rule: PostprocessingRule;
+  /** Where it was determined: the pooled held-out predictions, the references, and the case count. */
+  determinedOn: { predictions: string; reference: string; cases: number };
+  /** Pooled lesion F1 and mean voxel Dice without postprocessing and with the rule. */
+  without: { f1: number; dice: number };
+  with: { f1: number; dice: number };
 }
 
 export class RunFileError extends Error {}
@@ -104,6 +116,9 @@ export class TrainingRun {
   }
   get checkpointDir(): string {
     return path.join(this.dir, RUN_CHECKPOINTS);
+  }
+  get postprocessingFile(): string {
+    return path.join(this.dir, RUN_POSTPROCESSING);
   }
   get latestFile(): string {
     return path.join(this.checkpointDir, "latest.json");
@@ -184,6 +199,18 @@ export class TrainingRun {
   /** Written before the epoch's log.jsonl line, so a logged epoch always has its steps. */
   appendIterations(entry: IterationLog): void {
     appendFileSync(this.iterationsFile, `${JSON.stringify(entry)}\n`);
+  }
+
+  // ---- postprocessing.json ----
+
+  /** The recorded postprocessing, or null when none was determined for this run. */
+  postprocessing(): PostprocessingRecord | null {
+    if (!existsSync(this.postprocessingFile)) return null;
+    return JSON.parse(readFileSync(this.postprocessingFile, "utf8")) as PostprocessingRecord;
+  }
+
+  writePostprocessing(record: PostprocessingRecord): void {
+    writeFileAtomicSync(this.postprocessingFile, json(record, 2));
   }
 
   // ---- checkpoints ----

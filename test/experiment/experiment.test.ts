@@ -48,6 +48,20 @@ test("experiment trains both arms on every fold, predicts held-out cases, evalua
   for (const arm of ["binary_seed1", "backsplit_seed1"])
     for (const id of ["a", "b"])
       assert.ok(existsSync(path.join(out, "predictions", arm, `${id}.nii.gz`)), `${arm}/${id}`);
+  // Postprocessing chosen on each arm's pooled held-out predictions, recorded with both fold runs.
+  for (const arm of ["binary_seed1", "backsplit_seed1"]) {
+    const choice = JSON.parse(readFileSync(path.join(out, `postprocessing_${arm}.json`), "utf8"));
+    assert.equal(choice.cases, 2);
+    assert.equal(choice.probabilities, true, "experiment saves probabilities: peak rules are tried");
+    assert.equal(choice.candidates.length, 12);
+    assert.ok(choice.chosen.f1 >= choice.without.f1 && choice.chosen.dice >= choice.without.dice);
+    for (const fold of [0, 1]) {
+      const recorded = JSON.parse(
+        readFileSync(path.join(out, "runs", `${arm}_fold${fold}`, "postprocessing.json"), "utf8"),
+      );
+      assert.deepEqual(recorded.rule, choice.rule);
+    }
+  }
   const comparison = JSON.parse(readFileSync(path.join(out, "comparison_seed1.json"), "utf8"));
   assert.deepEqual(comparison.cases.sort(), ["a", "b"]);
   // Each fold's model predicted only the case it did not train on.

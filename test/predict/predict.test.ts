@@ -6,8 +6,10 @@ import { test } from "node:test";
 import { F, type Tensor, manualSeed, noGrad, randn, setThreads, tidy } from "../../src/engine/index.js";
 import { readVolume } from "../../src/io/index.js";
 import { PlainUNet } from "../../src/models/plain-unet.js";
+import { applyPostprocessing } from "../../src/predict/postprocess.js";
 import { predictFolder } from "../../src/predict/predict.js";
 import { gaussianImportance, slidingWindow, tileStarts } from "../../src/predict/sliding.js";
+import { TrainingRun } from "../../src/run/record.js";
 import { train } from "../../src/train/trainer.js";
 import { config, tinyDataset } from "../fixtures/training.js";
 import { assertClose } from "../helpers/assert.js";
@@ -118,6 +120,43 @@ test("predict writes a lesion mask and probability on the input's exact grid, re
     assert.ok(prob.data.every((p) => p >= 0 && p <= 1.00001));
     assert.ok(existsSync(path.join(out, `${id}_classes.nii.gz`)));
   }
+  assert.equal(recorded.postprocessing, null);
+  // A rule recorded with the run is applied by predict (and written to prediction.json); "none" skips it.
+  const rule = { minVolumeMm3: 1e9, minPeakProbability: 0.97 }; // every component goes
+  new TrainingRun(run).writePostprocessing({
+    rule,
+    determinedOn: { predictions: out, reference: path.join(root, "labelsTr"), cases: 2 },
+    without: { f1: 0, dice: 0 },
+    with: { f1: 0, dice: 0 },
+  });
+  const options = {
+    collapse: "prob",
+    threshold: 0.5,
+    mirror: false,
+    device: "cpu",
+    saveProbabilities: false,
+    saveClasses: false,
+  } as const;
+  const post = path.join(root, "pred-post");
+  const raw = path.join(root, "pred-raw");
+  await predictFolder({ runs: [run], input: path.join(root, "imagesTr"), out: post, options });
+  await predictFolder({
+    runs: [run],
+    input: path.join(root, "imagesTr"),
+    out: raw,
+    options: { ...options, postprocessing: "none" },
+  });
+  assert.deepEqual(JSON.parse(readFileSync(path.join(post, "prediction.json"), "utf8")).postprocessing, rule);
+  let removedSomewhere = false;
+  for (const id of ["a", "b"]) {
+    const first = await readVolume(path.join(out, `${id}.nii.gz`));
+    const prob = await readVolume(path.join(out, `${id}_prob.nii.gz`));
+    const expected = applyPostprocessing(first.data, first.shape, first.spacing, rule, prob.data);
+    removedSomewhere ||= expected.removed > 0;
+    assert.deepEqual((await readVolume(path.join(post, `${id}.nii.gz`))).data, expected.mask, `${id}: postprocessed`);
+    assert.deepEqual((await readVolume(path.join(raw, `${id}.nii.gz`))).data, first.data, `${id}: raw`);
+  }
+  assert.ok(removedSomewhere, "the rule removes a component in at least one case");
 });
 
 for (const architecture of ["resenc", "segresnet"] as const) {

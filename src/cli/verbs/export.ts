@@ -10,7 +10,9 @@ export const exportVerb: Verb = {
   help: `  --onnx FILE        where to write the model (required)
   --collapse C       prob (default) or argmax, folded into the lesion_mask output
   --threshold X      for prob (default 0.5)
-  --checkpoint C     latest (the final weights, default, as nnU-Net) or best (best validation EMA)`,
+  --checkpoint C     latest (the final weights, default, as nnU-Net) or best (best validation EMA)
+The lesion_mask output is the thresholded network output: a postprocessing rule recorded with the run
+(\`backsplit postprocess\`) is not part of the graph; apply it to the mask yourself.`,
   options: {
     onnx: { type: "string" },
     collapse: { type: "string", default: "prob" },

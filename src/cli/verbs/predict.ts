@@ -36,6 +36,8 @@ export const predictVerb: Verb = {
                      background classes too) referencing the case's source series, given by --reference
   --reference DIR    the source DICOM series: DIR itself for one case, else DIR/<case>/ for each case
   --amp              mixed precision (CUDA)
+  --no-postprocessing  write the raw mask, without the postprocessing recorded with the (first) run by
+                     \`backsplit postprocess --record\` (it is applied by default when there is one)
 ${COMMON_HELP}`,
   options: {
     ...COMMON_OPTIONS,
@@ -49,6 +51,7 @@ ${COMMON_HELP}`,
     "dicom-seg": { type: "boolean", default: false },
     reference: { type: "string" },
     amp: { type: "boolean", default: false },
+    "no-postprocessing": { type: "boolean", default: false },
   },
   choices: { collapse: COLLAPSE, checkpoint: CHECKPOINT },
   async run(values, positionals) {
@@ -89,6 +92,7 @@ ${COMMON_HELP}`,
         saveProbabilities: Boolean(values["save-probabilities"]),
         saveClasses: Boolean(values["save-classes"]),
         amp: Boolean(values.amp),
+        postprocessing: values["no-postprocessing"] ? "none" : "run",
       },
     };
     let progress: Progress | null = null;
@@ -97,9 +101,13 @@ ${COMMON_HELP}`,
       exportName: "predictJob",
       input: job,
       onReport: (m) => {
-        const r = m as { case: string; total: number; lesionVoxels: number };
+        const r = m as { case: string; total: number; lesionVoxels: number; removedComponents: number };
         progress ??= new Progress({ label: "predict", total: r.total, json: Boolean(values.json) });
-        progress.tick(1, { case: r.case, "lesion voxels": r.lesionVoxels });
+        progress.tick(1, {
+          case: r.case,
+          "lesion voxels": r.lesionVoxels,
+          ...(r.removedComponents ? { "components removed": r.removedComponents } : {}),
+        });
       },
     });
     if (seg && segReferences) {

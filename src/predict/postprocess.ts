@@ -1,0 +1,53 @@
+// Removing predicted lesion components by a recorded rule (see PostprocessingRule): the step nnU-Net
+// determines on cross-validation and applies after prediction. Pure TypeScript (no libtorch), so that
+// evaluation can try rules on saved predictions.
+import { connectedComponents } from "../grid/components.js";
+import type { PostprocessingRule } from "../run/config.js";
+
+export const NO_POSTPROCESSING: PostprocessingRule = { minVolumeMm3: 0, minPeakProbability: 0 };
+
+export function isNoPostprocessing(rule: PostprocessingRule): boolean {
+  return rule.minVolumeMm3 <= 0 && rule.minPeakProbability <= 0;
+}
+
+/** Says the rule in words, e.g. "remove components < 12 mm³". */
+export function describeRule(rule: PostprocessingRule): string {
+  const parts: string[] = [];
+  if (rule.minVolumeMm3 > 0) parts.push(`< ${+rule.minVolumeMm3.toPrecision(4)} mm³`);
+  if (rule.minPeakProbability > 0) parts.push(`with peak lesion probability < ${rule.minPeakProbability}`);
+  return parts.length ? `remove components ${parts.join(" or ")}` : "none";
+}
+
+/**
+ * The mask without the components the rule removes (26-connected, as lesions are counted), and how many
+ * were removed. `probability` (the lesion probability per voxel) is needed only for a peak-probability test.
+ */
+export function applyPostprocessing(
+  mask: ArrayLike<number>,
+  shape: readonly number[],
+  spacing: readonly number[],
+  rule: PostprocessingRule,
+  probability?: ArrayLike<number>,
+): { mask: Uint8Array; removed: number } {
+  const out = Uint8Array.from(mask, (v) => (v ? 1 : 0));
+  if (isNoPostprocessing(rule)) return { mask: out, removed: 0 };
+  if (rule.minPeakProbability > 0 && !probability)
+    throw new Error("a peak-probability postprocessing rule needs the lesion probability map");
+  const { labels, count, sizes } = connectedComponents(out, shape, 26);
+  const voxel = spacing[0] * spacing[1] * spacing[2];
+  const peak = new Float64Array(count + 1);
+  if (probability)
+    for (let i = 0; i < labels.length; i++) if (labels[i]) peak[labels[i]] = Math.max(peak[labels[i]], probability[i]);
+  const remove = new Uint8Array(count + 1);
+  let removed = 0;
+  for (let c = 1; c <= count; c++) {
+    const small = rule.minVolumeMm3 > 0 && sizes[c] * voxel < rule.minVolumeMm3;
+    const faint = rule.minPeakProbability > 0 && peak[c] < rule.minPeakProbability;
+    if (small || faint) {
+      remove[c] = 1;
+      removed++;
+    }
+  }
+  if (removed) for (let i = 0; i < labels.length; i++) if (remove[labels[i]]) out[i] = 0;
+  return { mask: out, removed };
+}
