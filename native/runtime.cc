@@ -11,8 +11,20 @@
 #define BS_TORCH_AT_LEAST(MAJOR, MINOR) \
   (TORCH_VERSION_MAJOR > (MAJOR) || (TORCH_VERSION_MAJOR == (MAJOR) && TORCH_VERSION_MINOR >= (MINOR)))
 
+// OpenMP's dynamic adjustment (OMP_DYNAMIC=true in the environment) sizes each parallel region by the
+// machine's load average, so a busy machine splits reductions differently and trains other floats (#20).
+// Resolved weakly through libtorch's own OpenMP runtime (pip wheels bundle theirs); null without OpenMP.
+extern "C" void omp_set_dynamic(int) __attribute__((weak));
+extern "C" int omp_get_dynamic() __attribute__((weak));
+
 namespace bs {
 namespace {
+
+// The OpenMP settings are per thread: set on the thread that will run the ops (a worker's, too).
+void setNumThreads(int n) {
+  if (omp_set_dynamic) omp_set_dynamic(0);
+  at::set_num_threads(n);
+}
 
 Napi::Value info(Args& a) {
   auto env = a.env();
@@ -26,6 +38,7 @@ Napi::Value info(Args& a) {
   obj.Set("interopThreads", at::get_num_interop_threads());
   obj.Set("cxx11Abi", static_cast<bool>(_GLIBCXX_USE_CXX11_ABI));
   obj.Set("parallelInfo", at::get_parallel_info());
+  if (omp_get_dynamic) obj.Set("ompDynamic", omp_get_dynamic() != 0);
   return obj;
 }
 
@@ -273,7 +286,7 @@ const OpEntry kEntries[] = {
     {"info", info},
     {"getRngState", getRngState},
     {"setRngState", setRngState},
-    BS_VOID("setNumThreads", at::set_num_threads(static_cast<int>(a.i64(0)))),
+    BS_VOID("setNumThreads", setNumThreads(static_cast<int>(a.i64(0)))),
     BS_VOID("manualSeed", torch::manual_seed(static_cast<uint64_t>(a.i64(0)))),
     BS_VOID("setCudnnBenchmark", at::globalContext().setBenchmarkCuDNN(a.b(0))),
     BS_VOID("setDeterministic", setDeterministic(a.b(0))),

@@ -27,6 +27,13 @@ function compare(a, b) {
       }
     }
   }
+  const machine = (dir) => {
+    const file = path.join(dir, "training.json");
+    return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")).machine ?? null) : null;
+  };
+  const [ma, mb] = [machine(a), machine(b)];
+  // Bit-identity is promised only for the same CPU model, thread count, libtorch and device.
+  const sameMachine = JSON.stringify(ma) === JSON.stringify(mb);
   const firstDigest = la.findIndex((x, e) => x.weightsDigest !== lb[e]?.weightsDigest);
   const same = !firstStep && firstDigest < 0 && ia.length === ib.length && la.length === lb.length;
   return {

@@ -13,13 +13,21 @@ export interface EngineInfo {
   interopThreads: number;
   cxx11Abi: boolean;
   parallelInfo: string;
+  /**
+   * OpenMP's dynamic thread adjustment on the calling thread (absent without OpenMP). setThreads turns it
+   * off: with it on (OMP_DYNAMIC=true), a loaded machine runs reductions on fewer threads, other floats.
+   */
+  ompDynamic?: boolean;
 }
 
 export function engineInfo(): EngineInfo & { libtorch: ReturnType<typeof buildConfig> } {
   return { ...(native.info() as EngineInfo), libtorch: buildConfig() };
 }
 
-/** Sets libtorch's intra-op thread count (default: BACKSPLIT_THREADS or the number of cores). */
+/**
+ * Sets libtorch's intra-op thread count (default: BACKSPLIT_THREADS or the number of cores) and turns
+ * OpenMP's dynamic adjustment off on this thread (#20).
+ */
 export function setThreads(threads?: number): number {
   const n = threads ?? (Number(process.env.BACKSPLIT_THREADS) || os.availableParallelism());
   native.setNumThreads(n);

@@ -40,6 +40,11 @@ export interface TrainingRecord {
   features: number[];
   /** The preprocessed folder (absolute) the run trained on: its cache and splits. */
   plans: string;
+  /**
+   * Where it trained (absent in older runs): CPU runs are bit-identical only on the same CPU model with the
+   * same thread count and libtorch, so two runs that differ here are compared over seeds, not digit by digit.
+   */
+  machine?: { cpu: string; threads: number; libtorch: string; device: string; worldSize: number };
 }
 
 /** checkpoints/latest.json: what resuming restores besides the weights and the optimiser. */

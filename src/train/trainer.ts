@@ -4,6 +4,7 @@
 // setup.ts (data, targets, network, optimiser), step.ts (one step), validation.ts, checkpoint.ts
 // (resume, checkpoints, fine-tuning), callbacks.ts (the Fisher log is one, in src/fisher); the run
 // folder itself is src/run/record.ts.
+import os from "node:os";
 import path from "node:path";
 import { engineInfo, manualSeed, tensor } from "../engine/index.js";
 import { fisherLogCallbacks } from "../fisher/training-log.js";
@@ -58,7 +59,7 @@ function openLoaders(s: TrainingSetup, startEpoch: number, rank: number): { trai
 }
 
 /** Writes training.json and the run's copy of the plans. */
-function writeRunRecord(run: TrainingRun, s: TrainingSetup): void {
+function writeRunRecord(run: TrainingRun, s: TrainingSetup, worldSize: number): void {
   const { config, architecture, classes, lesionClasses, numClasses, patch, batch, features } = s;
   run.writeRecord({
     config,
@@ -70,6 +71,13 @@ function writeRunRecord(run: TrainingRun, s: TrainingSetup): void {
     batch,
     features,
     plans: path.resolve(config.preprocessed),
+    machine: {
+      cpu: os.cpus()[0]?.model.trim() ?? "unknown",
+      threads: engineInfo().threads,
+      libtorch: engineInfo().version,
+      device: s.device,
+      worldSize,
+    },
   });
   // The run carries its own copy of the plans, so checkpoints stay usable if the preprocessed folder moves.
   run.writePlans(s.plans);
@@ -125,7 +133,7 @@ async function trainOnDevice(
     // Augmentation draws from libtorch's generator: a stream of its own per rank.
     if (!main) manualSeed(rankSeed(config.seed, rank) + 104729 * start.startEpoch);
   }
-  if (main) writeRunRecord(run, { ...setup, batch: globalBatch });
+  if (main) writeRunRecord(run, { ...setup, batch: globalBatch }, o.group?.worldSize ?? 1);
   const loaders = openLoaders(setup, start.startEpoch, rank);
   const log: EpochLog[] = [];
   try {

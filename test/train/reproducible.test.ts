@@ -70,3 +70,31 @@ test("the same seed trains the same model on a worker thread, with and without c
   assert.equal(verdict.same, true);
   assert.equal(verdict.stepsCompared, 18);
 });
+
+test("OMP_DYNAMIC=true in the environment changes nothing: setThreads turns OpenMP's load-based sizing off", () => {
+  // With dynamic adjustment on, libgomp gives a parallel region fewer threads when the 15-minute load average
+  // is high, and a reduction split over fewer threads sums in another order (#20: measured on a loaded 2-core
+  // machine, a 1M-element sum moved by 1.2e-4). The thread setting must survive whatever the environment says.
+  const engine = new URL("../../src/engine/index.js", import.meta.url).href;
+  const script = `
+    const e = await import(${JSON.stringify(engine)});
+    e.setThreads(2);
+    e.manualSeed(3);
+    const x = e.randn([2, 4, 24, 24, 24]);
+    const w = e.randn([8, 4, 3, 3, 3]).requiresGrad_();
+    const loss = e.F.conv3d(x, w, null, { padding: 1 }).pow(2).mean();
+    loss.backward();
+    console.log(JSON.stringify({ dynamic: e.engineInfo().ompDynamic ?? null, loss: loss.item(), sum: x.sum().item(),
+      grad: Array.from(w.grad.data()) }));`;
+  const run = (dynamic: string) => {
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      encoding: "utf8",
+      env: { ...process.env, OMP_DYNAMIC: dynamic },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { dynamic: boolean | null; loss: number; sum: number; grad: number[] };
+  };
+  const [off, on] = [run("false"), run("true")];
+  if (on.dynamic !== null) assert.equal(on.dynamic, false, "OpenMP's dynamic adjustment is off after setThreads");
+  assert.deepEqual(on, off);
+});

@@ -1,6 +1,7 @@
 // Training end to end on tiny synthetic cases: binary and BackSplit overfit, exact resume, splits.
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { fiveFoldSplits } from "../../src/dataset/splits.js";
@@ -68,6 +69,16 @@ test("a run interrupted after 2 of 4 epochs and resumed ends with exactly the we
   );
   assert.equal(new Set(digests).size, 4, "the weights change every epoch, and so does the digest");
   assert.match(digests[0] ?? "", /^[0-9a-f]{16}$/);
+  // The run says where it trained: bit-identity holds for the same CPU model, threads and libtorch.
+  const { machine } = JSON.parse(readFileSync(path.join(root, "straight", "training.json"), "utf8"));
+  assert.deepEqual(machine, {
+    cpu: os.cpus()[0].model.trim(),
+    threads: 2,
+    libtorch: machine.libtorch,
+    device: "cpu",
+    worldSize: 1,
+  });
+  assert.match(machine.libtorch, /^\d+\.\d+/);
   // BackSplit head: background + lesion + 2 tissue classes.
   assert.deepEqual(a.get("head0.weight")!.shape.slice(0, 2), [4, 4]);
   assert.ok(existsSync(path.join(root, "straight", "checkpoints", "best.safetensors")));
