@@ -40,6 +40,8 @@ function compare(a, b) {
     a,
     b,
     same,
+    sameMachine,
+    machines: sameMachine ? ma : [ma, mb],
     epochs: [la.length, lb.length],
     stepsCompared: steps,
     firstStep,

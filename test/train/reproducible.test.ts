@@ -68,6 +68,8 @@ test("the same seed trains the same model on a worker thread, with and without c
   assert.equal(compared.status, 0, compared.stdout + compared.stderr);
   const verdict = JSON.parse(compared.stdout);
   assert.equal(verdict.same, true);
+  assert.equal(verdict.sameMachine, true);
+  assert.equal(verdict.machines.threads, 2);
   assert.equal(verdict.stepsCompared, 18);
 });
 
