@@ -9,11 +9,12 @@ import { parseArgs } from "node:util";
 import { type Dataset, openDataset } from "../../src/dataset/layout.js";
 import type { Evaluation } from "../../src/evaluate/evaluate.js";
 import { type PooledMetric, type PooledSummary, pooledLesionSummary } from "../../src/evaluate/pooled.js";
-import { runExperiment } from "../../src/experiment/experiment.js";
+import { type ExperimentArm, runExperiment } from "../../src/experiment/experiment.js";
 import { workerSteps } from "../../src/jobs/worker-steps.js";
 import { fingerprintDataset } from "../../src/plan/fingerprint.js";
 import { type Plans, planExperiment, writePlans } from "../../src/plan/plan.js";
 import { preprocessDataset } from "../../src/preprocess/preprocess.js";
+import { TrainingRun } from "../../src/run/record.js";
 import { writeFileAtomicSync } from "../../src/util/atomic.js";
 
 export interface Preset {
@@ -27,6 +28,8 @@ export interface Preset {
   batch: number;
   /** Sliding-window step as a fraction of the patch (0.5 as nnU-Net; 1 for no overlap). */
   tileStep: number;
+  /** Validation patches per epoch (default 4). */
+  validationIterations?: number;
 }
 
 /** The presets both real benchmarks use. */
@@ -57,8 +60,8 @@ export const PRESETS: Record<string, Preset> = {
 };
 
 export interface Prepared {
-  /** BackSplit arms: name → background sources in priority order. */
-  arms: { name: string; sources: string[] }[];
+  /** BackSplit arms: name → background sources in priority order (and what unlabelled voxels become). */
+  arms: ExperimentArm[];
   /** Folds (each test case predicted by the model that did not see it). */
   splits: { train: string[]; val: string[] }[];
   /** Lesions below this volume count as small. */
@@ -79,6 +82,71 @@ function fmt(m: PooledMetric): string {
   const ci = Number.isNaN(m.ci[0]) ? "" : ` [${m.ci[0].toFixed(3)}, ${m.ci[1].toFixed(3)}]`;
   const spread = m.perSeed.length > 1 ? ` ±${m.seedSd.toFixed(3)}` : "";
   return `${m.value.toFixed(3)}${spread}${ci}`;
+}
+
+const PAIRED = ["lesionF1", "recall", "smallLesionRecall", "falsePositivesPerCase", "voxelDice"] as const;
+/** Metrics where a lower value is better. */
+const LOWER_IS_BETTER = new Set<string>(["falsePositivesPerCase"]);
+
+export interface PairedDifference {
+  /** Arm − binary, seed by seed (each seed's models on the same test cases). */
+  perSeed: number[];
+  mean: number;
+  sd: number;
+  /** Seeds on which the arm was better than binary (lower for false positives). */
+  better: number;
+}
+
+/** Per-seed paired differences arm − binary of the pooled metrics. */
+export function pairedBySeed(arm: PooledSummary, binary: PooledSummary): Record<string, PairedDifference> {
+  return Object.fromEntries(
+    PAIRED.map((m) => {
+      const d = arm[m].perSeed.map((v, i) => v - binary[m].perSeed[i]);
+      const valid = d.filter((x) => !Number.isNaN(x));
+      const mean = valid.reduce((a, b) => a + b, 0) / Math.max(valid.length, 1);
+      const sd = Math.sqrt(valid.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(valid.length - 1, 1));
+      const better = valid.filter((x) => (LOWER_IS_BETTER.has(m) ? x < 0 : x > 0)).length;
+      return [m, { perSeed: d, mean, sd, better }];
+    }),
+  );
+}
+
+/**
+ * The model's Fisher trace ratio tr I_Z / tr I_Y (Monte Carlo, first validation patch, last epoch of the
+ * --fisher-log), averaged over the folds, one value per seed: how much more information the finer labels
+ * carry about the weights (1 for a binary model, whose Z is Y).
+ */
+export function fisherTraceRatios(experimentDir: string, arm: string, seeds: number[], folds: number[]): number[] {
+  return seeds.map((seed) => {
+    const ratios = folds.flatMap((fold) => {
+      const log = new TrainingRun(path.join(experimentDir, "runs", `${arm}_seed${seed}_fold${fold}`)).log();
+      const last = [...log].reverse().find((e) => e.fisher && e.fisher.traceY > 0);
+      return last?.fisher ? [last.fisher.traceZ / last.fisher.traceY] : [];
+    });
+    return ratios.length ? ratios.reduce((a, b) => a + b, 0) / ratios.length : Number.NaN;
+  });
+}
+
+function pairedCell(d: PairedDifference, seeds: number): string {
+  const sign = (x: number) => `${x >= 0 ? "+" : "−"}${Math.abs(x).toFixed(3)}`;
+  return `${sign(d.mean)} ± ${d.sd.toFixed(3)} (${d.better}/${seeds})`;
+}
+
+/** Paired differences with binary and the Fisher trace ratio, one row per arm. */
+export function pairedTable(
+  rows: { arm: string; paired?: Record<string, PairedDifference>; fisher: number[] }[],
+  seeds: number,
+): string {
+  const fisher = (v: number[]) => (v.some(Number.isNaN) ? "–" : v.map((x) => x.toFixed(2)).join(" / "));
+  return [
+    "| arm − binary | lesion F1 | recall | small-lesion recall | FP / case | voxel Dice | Fisher tr I_Z / tr I_Y (per seed) |",
+    "|---|---|---|---|---|---|---|",
+    ...rows.map((r) =>
+      r.paired
+        ? `| ${r.arm} | ${PAIRED.map((m) => pairedCell(r.paired![m], seeds)).join(" | ")} | ${fisher(r.fisher)} |`
+        : `| ${r.arm} (reference) | | | | | | ${fisher(r.fisher)} |`,
+    ),
+  ].join("\n");
 }
 
 export function summaryTable(rows: { arm: string; summary: PooledSummary }[]): string {
@@ -188,7 +256,7 @@ export async function main(b: RealBenchmark): Promise<void> {
         configuration: preset.configuration,
         epochs: preset.epochs,
         iterationsPerEpoch: preset.iterations,
-        validationIterations: 4,
+        validationIterations: preset.validationIterations ?? 4,
         batchSize: preset.batch,
         patchSize: preset.patch,
         features: preset.features,
@@ -222,7 +290,13 @@ export async function main(b: RealBenchmark): Promise<void> {
     const evaluations: Evaluation[] = preset.seeds.map((s) => result.evaluations[`${arm}_seed${s}`]);
     return { arm, summary: pooledLesionSummary(evaluations, { smallMm3: prepared.smallMm3 }) };
   });
-  const lines = rows.map((r) => {
+  const folds = prepared.splits.map((_, f) => f);
+  const extras = rows.map((r) => ({
+    arm: r.arm,
+    paired: r.arm === "binary" ? undefined : pairedBySeed(r.summary, rows[0].summary),
+    fisher: fisherTraceRatios(experimentDir, r.arm, preset.seeds, folds),
+  }));
+  const lines = rows.map((r, i) => {
     const arm = prepared.arms.find((a) => a.name === r.arm);
     const pick = (m: PooledMetric) => ({ value: m.value, ci95: m.ci, seedSd: m.seedSd, perSeed: m.perSeed });
     return JSON.stringify({
@@ -230,6 +304,7 @@ export async function main(b: RealBenchmark): Promise<void> {
       preset: presetName,
       arm: r.arm,
       sources: arm?.sources ?? [],
+      ...(arm?.unassigned ? { unassigned: arm.unassigned } : {}),
       seeds: preset.seeds,
       referenceLesions: r.summary.referenceLesions,
       smallReferenceLesions: r.summary.smallReferenceLesions,
@@ -240,6 +315,8 @@ export async function main(b: RealBenchmark): Promise<void> {
       recall: pick(r.summary.recall),
       falsePositivesPerCase: pick(r.summary.falsePositivesPerCase),
       voxelDice: pick(r.summary.voxelDice),
+      ...(extras[i].paired ? { pairedVsBinary: extras[i].paired } : {}),
+      fisherTraceRatio: { perSeed: extras[i].fisher },
       device: values.device,
       configuration: preset.configuration,
       budget: `${preset.epochs}x${preset.iterations}`,
@@ -261,11 +338,15 @@ export async function main(b: RealBenchmark): Promise<void> {
       "",
       table,
       "",
+      "Paired by seed (arm − binary: mean ± SD over seeds, seeds better in brackets; the same test cases), and each model's Fisher trace ratio:",
+      "",
+      pairedTable(extras, preset.seeds.length),
+      "",
       ...prepared.notes.map((n) => `- ${n}`),
       "",
     ].join("\n"),
   );
-  log(`\n${table}`);
+  log(`\n${table}\n\n${pairedTable(extras, preset.seeds.length)}`);
   log(`report: ${result.report.html}`);
   log(`summary: ${path.join(experimentDir, "summary.md")} (${minutes().toFixed(1)} min)`);
 }

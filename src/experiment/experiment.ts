@@ -21,7 +21,7 @@ export interface ExperimentConfig {
   /** Background sources of the BackSplit arm, in priority order (one arm named "backsplit"). */
   sources: string[];
   /** Several BackSplit arms instead, each with its own sources; each is compared with binary. */
-  arms?: { name: string; sources: string[] }[];
+  arms?: ExperimentArm[];
   folds: number[];
   seeds: number[];
   /** Everything else of the training configuration, shared by both arms. */
@@ -29,6 +29,14 @@ export interface ExperimentConfig {
   predict: PredictOptions;
   /** Each training data-parallel over this many local processes (1: one worker thread). */
   nproc?: number;
+}
+
+/** A BackSplit arm: its background sources in priority order, and what voxels no source labels become. */
+export interface ExperimentArm {
+  name: string;
+  sources: string[];
+  /** Default: the training configuration's (a background class of its own). */
+  unassigned?: TrainConfig["unassigned"];
 }
 
 export interface ExperimentSteps {
@@ -64,8 +72,11 @@ export interface ExperimentJob {
 
 function variantsOf(c: ExperimentConfig) {
   return [
-    { name: "binary", mode: "binary" as const, sources: [] as string[] },
-    ...(c.arms ?? [{ name: "backsplit", sources: c.sources }]).map((a) => ({ ...a, mode: "backsplit" as const })),
+    { name: "binary", mode: "binary" as const, sources: [] as string[], unassigned: undefined },
+    ...(c.arms ?? [{ name: "backsplit", sources: c.sources }]).map((a: ExperimentArm) => ({
+      ...a,
+      mode: "backsplit" as const,
+    })),
   ];
 }
 
@@ -115,6 +126,7 @@ export function experimentJobs(c: ExperimentConfig): ExperimentJob[] {
           preprocessed: c.preprocessed,
           mode: arm.mode,
           sources: arm.sources,
+          ...(arm.unassigned ? { unassigned: arm.unassigned } : {}),
           fold,
           seed: arm.seed,
           out: run,
@@ -227,7 +239,7 @@ export async function collectExperiment(c: ExperimentConfig): Promise<Experiment
       dataset: c.dataset.root,
       "background sources": variants
         .slice(1)
-        .map((v) => `${v.name}: ${v.sources.join(" > ")}`)
+        .map((v) => `${v.name}: ${v.sources.join(" > ")}${v.unassigned ? ` (unassigned: ${v.unassigned})` : ""}`)
         .join("; "),
       folds: c.folds.join(", "),
       seeds: c.seeds.join(", "),

@@ -7,7 +7,9 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { tinyDataset, tinyExperimentArgs } from "../fixtures/training.js";
+import { openDataset } from "../../src/dataset/layout.js";
+import { experimentJobs } from "../../src/experiment/experiment.js";
+import { config, tinyDataset, tinyExperimentArgs } from "../fixtures/training.js";
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "bin", "backsplit.mjs");
 
@@ -68,4 +70,35 @@ test("emitted jobs, --jobs 2 and a local run give the same comparison; collect w
   assert.equal(bad.status, 2);
   const noPlan = run(["experiment", "--plan", path.join(root, "nope.json"), "--job", "0"]);
   assert.equal(noPlan.status, 3);
+});
+
+test("an arm's own unassigned rule reaches its trainings, and binary keeps the shared one", async () => {
+  const { root, preprocessed } = await tinyDataset();
+  const jobs = experimentJobs({
+    dataset: openDataset(root),
+    preprocessed,
+    out: path.join(root, "arms"),
+    sources: [],
+    arms: [
+      { name: "tissue", sources: ["tissue"] },
+      { name: "tissue_marginal", sources: ["tissue"], unassigned: "marginal" },
+    ],
+    folds: [0],
+    seeds: [1],
+    train: config(root, preprocessed, {}),
+    predict: {
+      collapse: "prob",
+      threshold: 0.5,
+      mirror: false,
+      device: "cpu",
+      saveProbabilities: false,
+      saveClasses: false,
+    },
+  });
+  const byLabel = Object.fromEntries(jobs.map((j) => [j.label, j.train]));
+  assert.equal(byLabel["binary_seed1 fold 0"].mode, "binary");
+  assert.equal(byLabel["binary_seed1 fold 0"].unassigned, undefined);
+  assert.equal(byLabel["tissue_seed1 fold 0"].unassigned, undefined);
+  assert.equal(byLabel["tissue_marginal_seed1 fold 0"].unassigned, "marginal");
+  assert.deepEqual(byLabel["tissue_marginal_seed1 fold 0"].sources, ["tissue"]);
 });

@@ -1,0 +1,122 @@
+// npm run bench -- brats-et [--quick | --preset full] [--device cuda] [--seeds 1,2,3] [--arms subregions,cluster]
+//   [--out DIR] [--threads N] [--json] [--epochs N] [--iterations N] [--patch AxBxC] [--features A,B,…]
+// The KiTS-cyst analogue on the BraTS subset: the target is the enhancing tumour (BraTS label 4), a
+// small structure whose look-alikes (necrosis inside its rim, oedema and non-enhancing tumour around it)
+// become background classes, as kidney and tumour do for the paper's cysts. 3D, both folds of 2 training
+// / 2 test cases, one budget for every arm. Arms:
+//   binary               enhancing tumour against everything else
+//   subregions           necrosis, oedema, non-enhancing tumour and the rest of the brain as classes; outside
+//                        the brain is the generic background
+//   subregions_marginal  only the tumour sub-regions labelled; the brain and the outside are unassigned and
+//                        trained with the marginal loss (--unassigned marginal): the few-clicks setting
+//   cluster              a 4-class Gaussian mixture on FLAIR and T1c inside the brain: no labels used
+// Resumable: run it again with the same --out and finished runs are read back, not trained again.
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { openDataset } from "../src/dataset/layout.js";
+import { readVolume, writeVolume } from "../src/io/read.js";
+import { clusterSource } from "../src/labels/cluster.js";
+import { splitBratsLabels } from "./lib/brats-labels.js";
+import { type Prepared, type Preset, type RealBenchmark, SHARED, main } from "./lib/real-benchmark.js";
+
+const CASES = ["brats_2013_pat0003_1", "brats_2013_pat0004_1", "brats_2013_pat0005_1", "brats_2013_pat0006_1"];
+const CHANNELS = ["Flair_subtrMeanDivStd", "T1c_subtrMeanDivStd"];
+export const BRATS_ET_PRESETS: Record<string, Preset> = {
+  // Sized for 2 CPU cores: 24 trainings (4 arms × 2 folds × 3 seeds) in about 2 hours (docs/results.md).
+  quick: {
+    configuration: "3d_fullres",
+    seeds: [1, 2, 3],
+    epochs: 20,
+    iterations: 25,
+    patch: [48, 48, 48],
+    features: [8, 16, 32, 64],
+    batch: 2,
+    tileStep: 0.5,
+    validationIterations: 4,
+  },
+  // A GPU: nnU-Net-sized 3D network and budget.
+  full: {
+    configuration: "3d_fullres",
+    seeds: [1, 2, 3],
+    epochs: 100,
+    iterations: 100,
+    patch: [96, 96, 96],
+    features: [32, 64, 128, 256, 320],
+    batch: 2,
+    tileStep: 0.5,
+    validationIterations: 10,
+  },
+};
+
+export const BRATS_ET: RealBenchmark = {
+  name: "brats-et",
+  presets: BRATS_ET_PRESETS,
+  async prepare(root, log): Promise<Prepared> {
+    const brats = path.join(SHARED, "brats2015-subset");
+    for (const d of ["imagesTr", "labelsTr", "backgroundTr/subregions", "backgroundTr/tumour"])
+      mkdirSync(path.join(root, d), { recursive: true });
+    for (const id of CASES) {
+      log(`case ${id}: enhancing tumour as the lesion; necrosis, oedema, non-enhancing tumour and brain as sources`);
+      CHANNELS.forEach((ch, i) =>
+        symlinkSync(path.join(brats, id, `${ch}.nii.gz`), path.join(root, "imagesTr", `${id}_000${i}.nii.gz`)),
+      );
+      const classes = await readVolume(path.join(brats, id, "OTMultiClass.nii.gz"));
+      const brain = await readVolume(path.join(brats, id, "brainmask.nii.gz"));
+      const split = splitBratsLabels(classes.data, brain.data);
+      await writeVolume(path.join(root, "labelsTr", `${id}.nii.gz`), classes.withData(split.lesion));
+      await writeVolume(
+        path.join(root, "backgroundTr", "subregions", `${id}.nii.gz`),
+        classes.withData(split.subregions),
+      );
+      await writeVolume(path.join(root, "backgroundTr", "tumour", `${id}.nii.gz`), classes.withData(split.tumour));
+    }
+    const tumourLabels = { necrosis: 1, oedema: 2, non_enhancing: 3 };
+    writeFileSync(
+      path.join(root, "dataset.json"),
+      `${JSON.stringify(
+        {
+          name: "BraTSEnhancingTumour",
+          channel_names: { "0": "FLAIR", "1": "T1c" },
+          labels: { background: 0, enhancing_tumour: 1 },
+          numTraining: CASES.length,
+          file_ending: ".nii.gz",
+          background_sources: {
+            subregions: {
+              labels: { ...tumourLabels, brain: 4 },
+              description: "BraTS tumour sub-regions other than the enhancing tumour, and the rest of the brain",
+            },
+            tumour: {
+              labels: tumourLabels,
+              description: "BraTS tumour sub-regions other than the enhancing tumour only (the brain is not labelled)",
+            },
+          },
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    log("source 'cluster': 4-class Gaussian mixture on FLAIR and T1c inside the brain");
+    await clusterSource(openDataset(root), { source: "cluster", channels: [0, 1], k: 4, workers: 1 });
+    return {
+      arms: [
+        { name: "subregions", sources: ["subregions"] },
+        { name: "subregions_marginal", sources: ["tumour"], unassigned: "marginal" },
+        { name: "cluster", sources: ["cluster"] },
+      ],
+      splits: [
+        { train: CASES.slice(0, 2), val: CASES.slice(2) },
+        { train: CASES.slice(2), val: CASES.slice(0, 2) },
+      ],
+      smallMm3: 100,
+      notes: [
+        "Target: the enhancing tumour (BraTS label 4). Each case is tested once, by the model of the fold that did not train on it; lesion metrics pool the 4 test cases.",
+        "The enhancing tumour is a rim, often cut into several components; lesion counts include its fragments.",
+        "subregions_marginal: voxels outside the tumour sub-regions carry no class and are trained with the marginal loss (the lesion channel against the sum of the others).",
+        "cluster: a 4-class Gaussian mixture on FLAIR and T1c inside the brain (non-zero FLAIR), no labels used.",
+        "The images are z-scored inside the brain by the data's provider; nnU-Net's z-score normalisation is applied on top.",
+      ],
+    };
+  },
+};
+
+await main(BRATS_ET);

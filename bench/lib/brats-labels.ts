@@ -1,0 +1,27 @@
+// BraTS labels (OTMultiClass, the BraTS 2013 convention) split for the enhancing-tumour benchmark.
+
+export const BRATS_LABELS = { necrosis: 1, oedema: 2, non_enhancing: 3, enhancing: 4 } as const;
+
+/**
+ * The lesion (enhancing tumour) and the two background sources of one case: `subregions` (necrosis 1,
+ * oedema 2, non-enhancing tumour 3, the rest of the brain 4; outside the brain 0) and `tumour` (the same
+ * sub-regions only; the brain and the outside 0, unassigned).
+ */
+export function splitBratsLabels(
+  classes: ArrayLike<number>,
+  brain: ArrayLike<number>,
+): { lesion: Uint8Array; subregions: Uint8Array; tumour: Uint8Array } {
+  const n = classes.length;
+  const lesion = new Uint8Array(n);
+  const subregions = new Uint8Array(n);
+  const tumour = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = classes[i];
+    lesion[i] = v === BRATS_LABELS.enhancing ? 1 : 0;
+    const part =
+      v === BRATS_LABELS.necrosis ? 1 : v === BRATS_LABELS.oedema ? 2 : v === BRATS_LABELS.non_enhancing ? 3 : 0;
+    tumour[i] = part;
+    subregions[i] = part || (brain[i] > 0 && v !== BRATS_LABELS.enhancing ? 4 : 0);
+  }
+  return { lesion, subregions, tumour };
+}
