@@ -112,16 +112,17 @@ export function pairedBySeed(arm: PooledSummary, binary: PooledSummary): Record<
 }
 
 /**
- * The model's Fisher trace ratio tr I_Z / tr I_Y (Monte Carlo, first validation patch, last epoch of the
- * --fisher-log), averaged over the folds, one value per seed: how much more information the finer labels
- * carry about the weights (1 for a binary model, whose Z is Y).
+ * The model's Fisher trace ratio tr I_Y / tr I_Z (Monte Carlo, first validation patch, last epoch of the
+ * --fisher-log; Y the model's own classes, Z their lesion/background coarsening), averaged over the folds,
+ * one value per seed: how much more the model's labels say about its weights than the binary label does
+ * (1 for a binary model, whose Y is Z).
  */
 export function fisherTraceRatios(experimentDir: string, arm: string, seeds: number[], folds: number[]): number[] {
   return seeds.map((seed) => {
     const ratios = folds.flatMap((fold) => {
       const log = new TrainingRun(path.join(experimentDir, "runs", `${arm}_seed${seed}_fold${fold}`)).log();
-      const last = [...log].reverse().find((e) => e.fisher && e.fisher.traceY > 0);
-      return last?.fisher ? [last.fisher.traceZ / last.fisher.traceY] : [];
+      const last = [...log].reverse().find((e) => e.fisher && e.fisher.traceZ > 0);
+      return last?.fisher ? [last.fisher.traceY / last.fisher.traceZ] : [];
     });
     return ratios.length ? ratios.reduce((a, b) => a + b, 0) / ratios.length : Number.NaN;
   });
@@ -139,7 +140,7 @@ export function pairedTable(
 ): string {
   const fisher = (v: number[]) => (v.some(Number.isNaN) ? "–" : v.map((x) => x.toFixed(2)).join(" / "));
   return [
-    "| arm − binary | lesion F1 | recall | small-lesion recall | FP / case | voxel Dice | Fisher tr I_Z / tr I_Y (per seed) |",
+    "| arm − binary | lesion F1 | recall | small-lesion recall | FP / case | voxel Dice | Fisher tr I_Y / tr I_Z (per seed) |",
     "|---|---|---|---|---|---|---|",
     ...rows.map((r) =>
       r.paired

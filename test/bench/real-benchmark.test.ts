@@ -65,7 +65,7 @@ test("paired differences arm − binary seed by seed, with the seeds where the a
   assert.match(table, /\| 2\.00 \/ 3\.00 \/ 4\.00 \|$/);
 });
 
-test("Fisher trace ratio per seed: last logged epoch's tr I_Z / tr I_Y, averaged over the folds", () => {
+test("Fisher trace ratio per seed: last logged epoch's tr I_Y / tr I_Z, averaged over the folds", () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "bs-fisher-ratio-"));
   const write = (run: string, entries: { traceY: number; traceZ: number }[]) => {
     mkdirSync(path.join(dir, "runs", run), { recursive: true });
@@ -75,10 +75,10 @@ test("Fisher trace ratio per seed: last logged epoch's tr I_Z / tr I_Y, averaged
     writeFileSync(path.join(dir, "runs", run, "log.jsonl"), `${lines.join("\n")}\n`);
   };
   write("split_seed1_fold0", [
-    { traceY: 1, traceZ: 9 },
-    { traceY: 2, traceZ: 4 },
+    { traceY: 9, traceZ: 1 },
+    { traceY: 4, traceZ: 2 },
   ]); // last: 2
-  write("split_seed1_fold1", [{ traceY: 1, traceZ: 4 }]); // 4
+  write("split_seed1_fold1", [{ traceY: 4, traceZ: 1 }]); // 4
   write("split_seed2_fold0", [{ traceY: 5, traceZ: 5 }]); // 1
   // seed 2 fold 1 has no log: the mean is over the folds that have one; seed 3 has none at all.
   const ratios = fisherTraceRatios(dir, "split", [1, 2, 3], [0, 1]);
