@@ -1,4 +1,4 @@
-// npm run bench -- ms [--quick | --preset full] [--device cuda] [--seeds 1,2,3] [--arms atlas,clicks] [--out DIR] [--json]
+// npm run bench -- ms [--quick | --preset small3d | --preset full] [--device cuda] [--seeds 1,2,3] [--arms atlas,clicks] [--out DIR] [--json]
 // MS lesions (Lesjak 2017): patients 07 and 19, each trained on once and tested on once; FLAIR, T1
 // and T2 in MNI space. BackSplit arms by background source:
 //   atlas     — JHU white-matter tracts grouped into 4 families, then HarvardOxford cortex (same grid)

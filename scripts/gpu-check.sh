@@ -12,7 +12,8 @@
 # 128³), train (BraTS, 128³, batch 2, widths 32…320, AMP), predict (a BraTS volume, mirroring, peak GPU
 # memory), ddp (an NCCL process group at world size 1 against none: the overhead goal ≤ 3 %),
 # deterministic (train's cost with --deterministic, and two such runs compared by weight digest; its
-# line goes to train.jsonl), brats (3D preset, binary and BackSplit arms, one seed, a short budget).
+# line goes to train.jsonl), brats-et (#18's enhancing-tumour benchmark, full preset: binary and the
+# sub-regions arm, one seed, a short budget; its lines go to brats.jsonl).
 # OUTDIR gets at most 8 files (what the device tool brings back): machine.json, log.txt, steps.jsonl
 # (one line per step: rc and seconds) and engine/train/predict/ddp/brats.jsonl (the benchmarks' JSON lines).
 # Every step has a timeout and the whole run a budget (GPU_CHECK_BUDGET_S, default 470 s); a step that
@@ -218,8 +219,8 @@ if $dry; then
   step ddp 120 ddp.jsonl -- "${bench[@]}" ddp --device cpu --steps 3
   step deterministic 180 train.jsonl -- "${bench[@]}" train --device cpu --threads 2 --dataset brats --data "$data/brats2015-subset" \
     --patch 32x32x32 --batch 2 --features 4,8,16 --iterations 2 --deterministic
-  step brats 300 brats.jsonl -- "${bench[@]}" brats --preset full --device cpu --threads 2 --seeds 1 --epochs 1 --iterations 2 \
-    --patch 64x64x64 --features 4,8,16 --tile-step 1 --out "$work/brats"
+  step brats-et 300 brats.jsonl -- "${bench[@]}" brats-et --preset full --arms subregions --device cpu --threads 2 --seeds 1 \
+    --epochs 1 --iterations 2 --patch 64x64x64 --features 4,8,16 --tile-step 1 --out "$work/brats-et"
 else
   step build-native 150 - -- "$NODE" scripts/build-native.mjs --force
   step engine-info 60 - -- "$NODE" --input-type=module -e '
@@ -243,8 +244,8 @@ else
   # #20: the cost of --deterministic, and whether two deterministic runs end with the same weights.
   step deterministic 90 train.jsonl -- "${bench[@]}" train --device cuda --amp --threads "$threads" --dataset brats \
     --data "$data/brats2015-subset" --patch 96x96x96 --batch 2 --features 32,64,128,256 --iterations 10 --deterministic
-  step brats 240 brats.jsonl -- "${bench[@]}" brats --preset full --device cuda --threads "$threads" --seeds 1 \
-    --epochs "${GPU_CHECK_BRATS_EPOCHS:-4}" --iterations "${GPU_CHECK_BRATS_ITERATIONS:-40}" --out "$work/brats"
+  step brats-et 240 brats.jsonl -- "${bench[@]}" brats-et --preset full --arms subregions --device cuda --threads "$threads" \
+    --seeds 1 --epochs "${GPU_CHECK_BRATS_EPOCHS:-4}" --iterations "${GPU_CHECK_BRATS_ITERATIONS:-40}" --out "$work/brats-et"
 fi
 
 say "done: $failures step(s) failed; results in $out"

@@ -46,6 +46,18 @@ export const PRESETS: Record<string, Preset> = {
     batch: 4,
     tileStep: 0.5,
   },
+  // 3D sized for 2 CPU cores (#18): the network and budget under which our trainer beat the PyTorch twin
+  // in 3D (docs/results.md §0), 500 iterations. `bench -- ms --preset small3d --arms atlas,clicks`.
+  small3d: {
+    configuration: "3d_fullres",
+    seeds: [1, 2, 3],
+    epochs: 20,
+    iterations: 25,
+    patch: [48, 48, 48],
+    features: [8, 16, 32, 64],
+    batch: 2,
+    tileStep: 0.5,
+  },
   // A GPU run: 3D, nnU-Net-like widths and a longer schedule.
   full: {
     configuration: "3d_fullres",
