@@ -108,11 +108,45 @@ export function pooledLesionSummary(
   const random = mulberry32(o.seed ?? 1234);
   const resamples = o.resamples ?? 2000;
   const boot: Record<string, number[]> = Object.fromEntries(Object.keys(metrics).map((k) => [k, []]));
+  // Each resample is reduced to counts in one pass (an untrained model can leave 10⁵ false-positive units);
+  // the draws and the order of the Dice sums are those of the metric functions above, so are the values.
+  const columns = perSeedUnits.map((units) => ({
+    falsePositive: Uint8Array.from(units, (u) => (u.falsePositive ? 1 : 0)),
+    detected: Uint8Array.from(units, (u) => (u.detected ? 1 : 0)),
+    small: Uint8Array.from(units, (u) => (!u.falsePositive && u.refVolumeMm3 < smallMm3 ? 1 : 0)),
+    dice: Float64Array.from(units, (u) => u.dice),
+  }));
   for (let b = 0; b < resamples; b++) {
-    const drawn = perSeedUnits.map((units) => units.map(() => units[Math.floor(random() * units.length)]));
-    for (const [name, f] of Object.entries(metrics)) {
-      const values = drawn.map((u, s) => f(u, cases[s])).filter((v) => !Number.isNaN(v));
-      if (values.length) boot[name].push(mean(values));
+    const values: Record<string, number[]> = Object.fromEntries(Object.keys(metrics).map((k) => [k, []]));
+    columns.forEach((col, s) => {
+      const n = col.dice.length;
+      let refs = 0;
+      let tp = 0;
+      let small = 0;
+      let smallDetected = 0;
+      let diceSum = 0;
+      for (let i = 0; i < n; i++) {
+        const k = Math.floor(random() * n);
+        if (col.falsePositive[k]) continue;
+        refs++;
+        tp += col.detected[k];
+        diceSum += col.dice[k];
+        if (col.small[k]) {
+          small++;
+          smallDetected += col.detected[k];
+        }
+      }
+      const fp = n - refs;
+      const fn = refs - tp;
+      values.lesionDice.push(n ? diceSum / n : 1);
+      values.lesionF1.push(2 * tp + fp + fn === 0 ? 1 : (2 * tp) / (2 * tp + fp + fn));
+      values.recall.push(refs ? tp / refs : Number.NaN);
+      values.smallLesionRecall.push(small ? smallDetected / small : Number.NaN);
+      values.falsePositivesPerCase.push(fp / Math.max(cases[s], 1));
+    });
+    for (const [name, v] of Object.entries(values)) {
+      const valid = v.filter((x) => !Number.isNaN(x));
+      if (valid.length) boot[name].push(mean(valid));
     }
   }
   const summarizeMetric = (name: string): PooledMetric => {

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Evaluation } from "../../src/evaluate/evaluate.js";
 import { pooledLesionSummary } from "../../src/evaluate/pooled.js";
+import { mulberry32 } from "../../src/util/random.js";
 import { assertClose } from "../helpers/assert.js";
 
 type Lesion = [volume: number, dice: number];
@@ -84,4 +85,87 @@ test("the bootstrap CI of pooled recall matches the binomial normal approximatio
     { resamples: 200 },
   );
   assert.deepEqual(perfect.lesionF1.ci, [1, 1]);
+});
+
+test("the bootstrap CIs equal a direct resampling of the units with the same draws", () => {
+  // Two seeds with detected, missed, small and false-positive units; the reference resamples unit lists
+  // and recomputes each metric from its definition.
+  const seeds = [
+    evaluation([
+      {
+        lesions: [
+          [10, 0.8],
+          [50, 0],
+          [20, 0.3],
+          [400, 0.9],
+        ],
+        fp: 3,
+      },
+      {
+        lesions: [
+          [5, 0],
+          [200, 0.6],
+        ],
+        fp: 1,
+      },
+    ]),
+    evaluation([
+      {
+        lesions: [
+          [10, 0],
+          [50, 0.7],
+          [20, 0.3],
+          [400, 0.95],
+        ],
+        fp: 0,
+      },
+      {
+        lesions: [
+          [5, 0.2],
+          [200, 0],
+        ],
+        fp: 5,
+      },
+    ]),
+  ];
+  const resamples = 300;
+  const summary = pooledLesionSummary(seeds, { smallMm3: 30, resamples, seed: 7 });
+  type U = { v: number; dice: number; detected: boolean; fp: boolean };
+  const units: U[][] = seeds.map((e) =>
+    e.cases.flatMap((c) => [
+      ...c.classes["1"].lesions.map((l) => ({ v: l.refVolumeMm3, dice: l.dice, detected: l.detected, fp: false })),
+      ...Array.from({ length: c.classes["1"].falsePositives }, () => ({ v: 0, dice: 0, detected: false, fp: true })),
+    ]),
+  );
+  const metric = {
+    lesionDice: (u: U[]) => u.filter((x) => !x.fp).reduce((s, x) => s + x.dice, 0) / u.length,
+    lesionF1: (u: U[]) => {
+      const tp = u.filter((x) => x.detected).length;
+      return (2 * tp) / (2 * tp + u.filter((x) => x.fp).length + u.filter((x) => !x.fp && !x.detected).length);
+    },
+    recall: (u: U[]) => u.filter((x) => x.detected).length / u.filter((x) => !x.fp).length,
+    smallLesionRecall: (u: U[]) => {
+      const small = u.filter((x) => !x.fp && x.v < 30);
+      return small.length ? small.filter((x) => x.detected).length / small.length : Number.NaN;
+    },
+    falsePositivesPerCase: (u: U[]) => u.filter((x) => x.fp).length / 2,
+  };
+  const random = mulberry32(7);
+  const boot: Record<string, number[]> = Object.fromEntries(Object.keys(metric).map((k) => [k, []]));
+  for (let b = 0; b < resamples; b++) {
+    const drawn = units.map((u) => u.map(() => u[Math.floor(random() * u.length)]));
+    for (const [name, f] of Object.entries(metric)) {
+      const v = drawn.map(f).filter((x) => !Number.isNaN(x));
+      if (v.length) boot[name].push(v.reduce((a, c) => a + c, 0) / v.length);
+    }
+  }
+  for (const name of Object.keys(metric) as (keyof typeof metric)[]) {
+    const sorted = boot[name].sort((a, b) => a - b);
+    const q = (p: number) => {
+      const pos = p * (sorted.length - 1);
+      const lo = Math.floor(pos);
+      return sorted[lo] + (sorted[Math.ceil(pos)] - sorted[lo]) * (pos - lo);
+    };
+    assert.deepEqual(summary[name].ci, [q(0.025), q(0.975)], name);
+  }
 });
