@@ -9,7 +9,15 @@ import { parseArgs } from "node:util";
 import { type Dataset, openDataset } from "../../src/dataset/layout.js";
 import type { Evaluation } from "../../src/evaluate/evaluate.js";
 import { type PooledMetric, type PooledSummary, pooledLesionSummary } from "../../src/evaluate/pooled.js";
-import { type ExperimentArm, runExperiment } from "../../src/experiment/experiment.js";
+import {
+  type ExperimentArm,
+  type ExperimentConfig,
+  type ExperimentResult,
+  collectExperiment,
+  experimentJobs,
+  runExperiment,
+} from "../../src/experiment/experiment.js";
+import { runJobsInParallel, writeExperimentPlan } from "../../src/experiment/scale-out.js";
 import { workerSteps } from "../../src/jobs/worker-steps.js";
 import { fingerprintDataset } from "../../src/plan/fingerprint.js";
 import { type Plans, planExperiment, writePlans } from "../../src/plan/plan.js";
@@ -190,6 +198,8 @@ export async function main(b: RealBenchmark): Promise<void> {
       features: { type: "string" },
       "tile-step": { type: "string" },
       arms: { type: "string" },
+      // Experiment jobs run this many at a time as child processes (resumable; --threads per job).
+      jobs: { type: "string" },
       json: { type: "boolean", default: false },
     },
   });
@@ -256,45 +266,63 @@ export async function main(b: RealBenchmark): Promise<void> {
   // 3. The experiment: binary and every BackSplit arm, all folds × seeds.
   const experimentDir = path.join(out, `experiment_${presetName}`);
   const json = Boolean(values.json);
-  const result = await runExperiment(
-    {
-      dataset,
-      preprocessed,
-      out: experimentDir,
-      sources: prepared.arms[0].sources,
-      arms: prepared.arms,
-      folds: prepared.splits.map((_, f) => f),
-      seeds: preset.seeds,
-      train: {
-        configuration: preset.configuration,
-        epochs: preset.epochs,
-        iterationsPerEpoch: preset.iterations,
-        validationIterations: preset.validationIterations ?? 4,
-        batchSize: preset.batch,
-        patchSize: preset.patch,
-        features: preset.features,
-        lr: 1e-2,
-        device: values.device,
-        amp: values.device !== "cpu",
-        threads: values.threads ? Number(values.threads) : undefined,
-        augment: true,
-        lesionShare: 1 / 3,
-        diceOver: "lesion",
-        fisherLog: true,
-      },
-      predict: {
-        collapse: "prob",
-        threshold: 0.5,
-        mirror: false,
-        device: values.device,
-        saveProbabilities: false,
-        saveClasses: false,
-        amp: values.device !== "cpu",
-        tileStep: preset.tileStep,
-      },
+  const config: ExperimentConfig = {
+    dataset,
+    preprocessed,
+    out: experimentDir,
+    sources: prepared.arms[0].sources,
+    arms: prepared.arms,
+    folds: prepared.splits.map((_, f) => f),
+    seeds: preset.seeds,
+    train: {
+      configuration: preset.configuration,
+      epochs: preset.epochs,
+      iterationsPerEpoch: preset.iterations,
+      validationIterations: preset.validationIterations ?? 4,
+      batchSize: preset.batch,
+      patchSize: preset.patch,
+      features: preset.features,
+      lr: 1e-2,
+      device: values.device,
+      amp: values.device !== "cpu",
+      threads: values.threads ? Number(values.threads) : undefined,
+      augment: true,
+      lesionShare: 1 / 3,
+      diceOver: "lesion",
+      fisherLog: true,
     },
-    workerSteps(json),
-  );
+    predict: {
+      collapse: "prob",
+      threshold: 0.5,
+      mirror: false,
+      device: values.device,
+      saveProbabilities: false,
+      saveClasses: false,
+      amp: values.device !== "cpu",
+      tileStep: preset.tileStep,
+    },
+  };
+  const jobs = values.jobs ? Number(values.jobs) : 1;
+  let result: ExperimentResult | null;
+  if (jobs > 1) {
+    // The experiment's jobs as child processes, `jobs` at a time (one thread each unless --threads says).
+    const planFile = writeExperimentPlan(config);
+    const list = experimentJobs(config);
+    const code = await runJobsInParallel(
+      planFile,
+      list.map((j) => j.index),
+      {
+        parallel: jobs,
+        device: values.device,
+        threads: values.threads ? Number(values.threads) : undefined,
+        onStart: (k, slot) => log(`job ${k} (${list[k].label}) started in slot ${slot}`),
+        onEnd: (k, c) =>
+          log(`job ${k} (${list[k].label}) ${c === 0 ? "done" : `failed (exit ${c})`} at ${minutes().toFixed(1)} min`),
+      },
+    );
+    if (code !== 0) throw new Error(`a job failed (exit ${code}); run the benchmark again to resume`);
+    result = await collectExperiment(config);
+  } else result = await runExperiment(config, workerSteps(json));
   if (!result) throw new Error("the benchmark runs as one process (no launcher variables)");
 
   // 4. One JSON line per arm: pooled lesion-level metrics, mean over seeds, bootstrap CI.
