@@ -4,8 +4,9 @@
 // precision, so the candidates trade it against recall and Dice on data the models did not train on.
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
+import { connectedComponents } from "../grid/components.js";
 import { IMAGE_ENDINGS, readVolume } from "../io/read.js";
-import { NO_POSTPROCESSING, applyPostprocessing } from "../predict/postprocess.js";
+import { NO_POSTPROCESSING, applyPostprocessing, binaryMask } from "../predict/postprocess.js";
 import type { PostprocessingRule } from "../run/config.js";
 import type { PostprocessingRecord } from "../run/record.js";
 import { lesionMetrics } from "./metrics.js";
@@ -103,8 +104,8 @@ export async function determinePostprocessing(
       throw new Error(`${predFile}: shape ${pred.shape.join("×")} differs from the reference ${ref.shape.join("×")}`);
     const probFile = imageIn(predictions, `${id}_prob`);
     cases.push({
-      mask: Uint8Array.from(pred.data, (v) => (v ? 1 : 0)),
-      ref: Uint8Array.from(ref.data, (v) => (v === label ? 1 : 0)),
+      mask: binaryMask(pred.data),
+      ref: binaryMask(ref.data, label),
       prob: probFile ? (await readVolume(probFile)).data : undefined,
       shape: ref.shape,
       spacing: ref.spacing,
@@ -118,7 +119,19 @@ export async function determinePostprocessing(
     ...(probabilities ? MIN_PEAK_PROBABILITIES.map((p) => ({ minVolumeMm3: 0, minPeakProbability: p })) : []),
   ];
   const without = score(cases, NO_POSTPROCESSING);
-  const candidates = rules.map((r) => score(cases, r));
+  // A rule that removes no component in any case scores exactly as no postprocessing: not recomputed.
+  const components = cases.map((c) => {
+    const { labels, count, sizes } = connectedComponents(c.mask, c.shape, 26);
+    const peak = new Float64Array(count + 1);
+    if (c.prob)
+      for (let i = 0; i < labels.length; i++) if (labels[i]) peak[labels[i]] = Math.max(peak[labels[i]], c.prob[i]);
+    return { sizes: sizes.slice(1), peak: [...peak.subarray(1)] };
+  });
+  const removesSome = (r: PostprocessingRule) =>
+    components.some(({ sizes, peak }) =>
+      sizes.some((n, k) => n * voxel < r.minVolumeMm3 || (r.minPeakProbability > 0 && peak[k] < r.minPeakProbability)),
+    );
+  const candidates = rules.map((r) => (removesSome(r) ? score(cases, r) : { ...without, rule: r }));
   let chosen = without;
   for (const c of candidates) if (c.f1 > chosen.f1 && c.dice >= without.dice) chosen = c;
   return { rule: chosen.rule, without, chosen, candidates, cases: cases.length, probabilities };

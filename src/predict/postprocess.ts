@@ -18,6 +18,14 @@ export function describeRule(rule: PostprocessingRule): string {
   return parts.length ? `remove components ${parts.join(" or ")}` : "none";
 }
 
+/** 0/1 copy of a mask (a plain loop: TypedArray.from with a map function is ~50× slower on 10⁷ voxels). */
+export function binaryMask(mask: ArrayLike<number>, value?: number): Uint8Array {
+  const out = new Uint8Array(mask.length);
+  if (value === undefined) for (let i = 0; i < out.length; i++) out[i] = mask[i] ? 1 : 0;
+  else for (let i = 0; i < out.length; i++) out[i] = mask[i] === value ? 1 : 0;
+  return out;
+}
+
 /**
  * The mask without the components the rule removes (26-connected, as lesions are counted), and how many
  * were removed. `probability` (the lesion probability per voxel) is needed only for a peak-probability test.
@@ -29,7 +37,7 @@ export function applyPostprocessing(
   rule: PostprocessingRule,
   probability?: ArrayLike<number>,
 ): { mask: Uint8Array; removed: number } {
-  const out = Uint8Array.from(mask, (v) => (v ? 1 : 0));
+  const out = binaryMask(mask);
   if (isNoPostprocessing(rule)) return { mask: out, removed: 0 };
   if (rule.minPeakProbability > 0 && !probability)
     throw new Error("a peak-probability postprocessing rule needs the lesion probability map");
