@@ -359,6 +359,9 @@ export async function main(b: RealBenchmark): Promise<void> {
       ...(extras[i].paired ? { pairedVsBinary: extras[i].paired } : {}),
       fisherTraceRatio: { perSeed: extras[i].fisher },
       device: values.device,
+      threadsPerTraining: values.threads ? Number(values.threads) : null,
+      jobs,
+      cpu: os.cpus()[0]?.model.trim() ?? null,
       configuration: preset.configuration,
       budget: `${preset.epochs}x${preset.iterations}`,
       patch: preset.patch,
@@ -374,7 +377,7 @@ export async function main(b: RealBenchmark): Promise<void> {
     [
       `# bench ${b.name} (${presetName})`,
       "",
-      `${preset.configuration}; ${preset.seeds.length} seed(s) ${preset.seeds.join(", ")}; ${preset.epochs} × ${preset.iterations} iterations, batch ${preset.batch}, patch ${preset.patch.join("×")}, features ${preset.features.join(", ")}; tile step ${preset.tileStep}; device ${values.device}, ${os.availableParallelism()} CPU threads; ${minutes().toFixed(1)} min in all (${sourcesMinutes.toFixed(1)} min for the dataset and sources).`,
+      `${preset.configuration}; ${preset.seeds.length} seed(s) ${preset.seeds.join(", ")}; ${preset.epochs} × ${preset.iterations} iterations, batch ${preset.batch}, patch ${preset.patch.join("×")}, features ${preset.features.join(", ")}; tile step ${preset.tileStep}; device ${values.device}, ${values.threads ?? "all"} thread(s) per training, ${jobs} job(s) at a time, ${os.availableParallelism()} CPU cores (${os.cpus()[0]?.model.trim() ?? "unknown CPU"}); ${minutes().toFixed(1)} min in all (${sourcesMinutes.toFixed(1)} min for the dataset and sources).`,
       "Values: mean over seeds ± seed SD [95 % lesion-level bootstrap CI]; lesion metrics pooled over the test cases.",
       "",
       table,
