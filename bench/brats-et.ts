@@ -16,28 +16,18 @@ import path from "node:path";
 import { openDataset } from "../src/dataset/layout.js";
 import { readVolume, writeVolume } from "../src/io/read.js";
 import { clusterSource } from "../src/labels/cluster.js";
-import { splitBratsLabels } from "./lib/brats-labels.js";
+import { BRATS_CASES, BRATS_CHANNELS, splitBratsLabels } from "./lib/brats-labels.js";
 import { PRESETS, type Prepared, type Preset, type RealBenchmark, SHARED, main } from "./lib/real-benchmark.js";
 
-const CASES = ["brats_2013_pat0003_1", "brats_2013_pat0004_1", "brats_2013_pat0005_1", "brats_2013_pat0006_1"];
-const CHANNELS = ["Flair_subtrMeanDivStd", "T1c_subtrMeanDivStd"];
+const CASES = BRATS_CASES;
+const CHANNELS = BRATS_CHANNELS;
 export const BRATS_ET_PRESETS: Record<string, Preset> = {
   // Sized for 2 CPU cores: 24 trainings (4 arms × 2 folds × 3 seeds); the small3d preset of the other
   // real benchmarks (docs/results.md has the measured time).
   quick: PRESETS.small3d,
   small3d: PRESETS.small3d,
-  // A GPU: nnU-Net-sized 3D network and budget.
-  full: {
-    configuration: "3d_fullres",
-    seeds: [1, 2, 3],
-    epochs: 100,
-    iterations: 100,
-    patch: [96, 96, 96],
-    features: [32, 64, 128, 256, 320],
-    batch: 2,
-    tileStep: 0.5,
-    validationIterations: 10,
-  },
+  // A GPU: the other real benchmarks' full preset (nnU-Net-sized 3D network and budget).
+  full: { ...PRESETS.full, validationIterations: 10 },
 };
 
 export const BRATS_ET: RealBenchmark = {

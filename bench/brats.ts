@@ -10,10 +10,11 @@
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { readVolume, writeVolume } from "../src/io/read.js";
+import { BRATS_CASES, BRATS_CHANNELS } from "./lib/brats-labels.js";
 import { PRESETS, type Prepared, type RealBenchmark, SHARED, main } from "./lib/real-benchmark.js";
 
-const CASES = ["brats_2013_pat0003_1", "brats_2013_pat0004_1", "brats_2013_pat0005_1", "brats_2013_pat0006_1"];
-const CHANNELS = ["Flair_subtrMeanDivStd", "T1c_subtrMeanDivStd"];
+const CASES = BRATS_CASES;
+const CHANNELS = BRATS_CHANNELS;
 /** OTMultiClass values → background-source classes (necrosis, value 1, is the lesion). */
 const SUBREGIONS = { oedema: 2, non_enhancing: 3, enhancing: 4 } as const;
 

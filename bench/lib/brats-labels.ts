@@ -1,5 +1,14 @@
 // BraTS labels (OTMultiClass, the BraTS 2013 convention) split for the enhancing-tumour benchmark.
 
+/** The four cases of ../shared/data/brats2015-subset and the two channels the benchmarks use. */
+export const BRATS_CASES = [
+  "brats_2013_pat0003_1",
+  "brats_2013_pat0004_1",
+  "brats_2013_pat0005_1",
+  "brats_2013_pat0006_1",
+];
+export const BRATS_CHANNELS = ["Flair_subtrMeanDivStd", "T1c_subtrMeanDivStd"];
+
 export const BRATS_LABELS = { necrosis: 1, oedema: 2, non_enhancing: 3, enhancing: 4 } as const;
 
 /**
