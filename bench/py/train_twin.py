@@ -12,7 +12,6 @@ Usage: train_twin.py CONFIG_JSON   (keys: cache, train, test, dims, patch, batch
 iterations, seed, lr, threads, out, reference_labels, val_iterations)
 """
 import json
-import math
 import os
 import sys
 import time
@@ -129,35 +128,38 @@ def pseudo_dice(net, batches, dims):
     return 1.0 if tp + fp + fn == 0 else 2 * tp / (2 * tp + fp + fn)
 
 
-def predict_case(net, case, dims, patch, divisor):
+def predict_case(net, case, dims, patch):
+    """Sliding window, step half a patch, tiles averaged uniformly; in 2D a window of slices of one voxel.
+
+    2D used to run whole slices through the net: a net trained on patches (instance norm) then predicted far
+    less (measured on BraTS enhancing tumour: our models' Dice 0.43 -> 0.07 that way), so both 2D and 3D tile.
+    """
     net.eval()
     c, nz, ny, nx = case.shape
+    window = [1, *patch] if dims == 2 else list(patch)
     prob = np.zeros((nz, ny, nx), dtype=np.float32)
+    count = np.zeros_like(prob)
+    starts = []
+    for n, p in zip((nz, ny, nx), window):
+        step = max(1, p // 2)
+        s = list(range(0, max(1, n - p + 1), step))
+        if s[-1] != max(0, n - p):
+            s.append(max(0, n - p))
+        starts.append(s)
     with torch.no_grad():
-        if dims == 2:
-            py, px = (math.ceil(n / divisor) * divisor for n in (ny, nx))
-            for z in range(nz):
-                sl = np.zeros((1, c, py, px), dtype=np.float32)
-                sl[0, :, :ny, :nx] = case.data[:, z]
-                prob[z] = net(torch.from_numpy(sl)).softmax(1)[0, 1, :ny, :nx].numpy()
-        else:
-            count = np.zeros_like(prob)
-            starts = []
-            for n, p in zip((nz, ny, nx), patch):
-                step = max(1, p // 2)
-                s = list(range(0, max(1, n - p + 1), step))
-                if s[-1] != max(0, n - p):
-                    s.append(max(0, n - p))
-                starts.append(s)
-            for z0 in starts[0]:
-                for y0 in starts[1]:
-                    for x0 in starts[2]:
-                        img = crop(case.data, [z0, y0, x0], patch, 1)[None]
-                        p = net(torch.from_numpy(img)).softmax(1)[0, 1].numpy()
-                        z1, y1, x1 = min(nz, z0 + patch[0]), min(ny, y0 + patch[1]), min(nx, x0 + patch[2])
-                        prob[z0:z1, y0:y1, x0:x1] += p[: z1 - z0, : y1 - y0, : x1 - x0]
-                        count[z0:z1, y0:y1, x0:x1] += 1
-            prob /= np.maximum(count, 1)
+        for z0 in starts[0]:
+            for y0 in starts[1]:
+                for x0 in starts[2]:
+                    img = crop(case.data, [z0, y0, x0], window, 1)
+                    if dims == 2:
+                        img = img[:, 0]
+                    p = net(torch.from_numpy(img[None])).softmax(1)[0, 1].numpy()
+                    if dims == 2:
+                        p = p[None]
+                    z1, y1, x1 = min(nz, z0 + window[0]), min(ny, y0 + window[1]), min(nx, x0 + window[2])
+                    prob[z0:z1, y0:y1, x0:x1] += p[: z1 - z0, : y1 - y0, : x1 - x0]
+                    count[z0:z1, y0:y1, x0:x1] += 1
+    prob /= np.maximum(count, 1)
     net.train()
     return prob
 
@@ -212,9 +214,8 @@ def main():
         print(json.dumps({"epoch": epoch, "trainLoss": total / iterations, "pseudoDice": pseudo_dice(net, val, dims),
                           "seconds": time.time() - started}), flush=True)
     os.makedirs(cfg["out"], exist_ok=True)
-    divisor = 2 ** (len(cfg["features"]) - 1)
     for case in test_cases:
-        prob = predict_case(net, case, dims, patch, divisor)
+        prob = predict_case(net, case, dims, patch)
         write_mask(case, prob, os.path.join(cfg["reference_labels"], case.id + ".nii.gz"), os.path.join(cfg["out"], case.id + ".nii.gz"))
     print(json.dumps({"done": True}), flush=True)
 
