@@ -19,8 +19,6 @@ import { clusterSource } from "../src/labels/cluster.js";
 import { BRATS_CASES, BRATS_CHANNELS, splitBratsLabels } from "./lib/brats-labels.js";
 import { PRESETS, type Prepared, type Preset, type RealBenchmark, SHARED, main } from "./lib/real-benchmark.js";
 
-const CASES = BRATS_CASES;
-const CHANNELS = BRATS_CHANNELS;
 export const BRATS_ET_PRESETS: Record<string, Preset> = {
   // Sized for 2 CPU cores: 24 trainings (4 arms × 2 folds × 3 seeds); the small3d preset of the other
   // real benchmarks (docs/results.md has the measured time).
@@ -37,9 +35,9 @@ export const BRATS_ET: RealBenchmark = {
     const brats = path.join(SHARED, "brats2015-subset");
     for (const d of ["imagesTr", "labelsTr", "backgroundTr/subregions", "backgroundTr/tumour"])
       mkdirSync(path.join(root, d), { recursive: true });
-    for (const id of CASES) {
+    for (const id of BRATS_CASES) {
       log(`case ${id}: enhancing tumour as the lesion; necrosis, oedema, non-enhancing tumour and brain as sources`);
-      CHANNELS.forEach((ch, i) =>
+      BRATS_CHANNELS.forEach((ch, i) =>
         symlinkSync(path.join(brats, id, `${ch}.nii.gz`), path.join(root, "imagesTr", `${id}_000${i}.nii.gz`)),
       );
       const classes = await readVolume(path.join(brats, id, "OTMultiClass.nii.gz"));
@@ -60,7 +58,7 @@ export const BRATS_ET: RealBenchmark = {
           name: "BraTSEnhancingTumour",
           channel_names: { "0": "FLAIR", "1": "T1c" },
           labels: { background: 0, enhancing_tumour: 1 },
-          numTraining: CASES.length,
+          numTraining: BRATS_CASES.length,
           file_ending: ".nii.gz",
           background_sources: {
             subregions: {
@@ -86,8 +84,8 @@ export const BRATS_ET: RealBenchmark = {
         { name: "cluster", sources: ["cluster"] },
       ],
       splits: [
-        { train: CASES.slice(0, 2), val: CASES.slice(2) },
-        { train: CASES.slice(2), val: CASES.slice(0, 2) },
+        { train: BRATS_CASES.slice(0, 2), val: BRATS_CASES.slice(2) },
+        { train: BRATS_CASES.slice(2), val: BRATS_CASES.slice(0, 2) },
       ],
       smallMm3: 100,
       notes: [

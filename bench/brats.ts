@@ -13,8 +13,6 @@ import { readVolume, writeVolume } from "../src/io/read.js";
 import { BRATS_CASES, BRATS_CHANNELS } from "./lib/brats-labels.js";
 import { PRESETS, type Prepared, type RealBenchmark, SHARED, main } from "./lib/real-benchmark.js";
 
-const CASES = BRATS_CASES;
-const CHANNELS = BRATS_CHANNELS;
 /** OTMultiClass values → background-source classes (necrosis, value 1, is the lesion). */
 const SUBREGIONS = { oedema: 2, non_enhancing: 3, enhancing: 4 } as const;
 
@@ -25,9 +23,9 @@ export const BRATS: RealBenchmark = {
     const brats = path.join(SHARED, "brats2015-subset");
     for (const d of ["imagesTr", "labelsTr", "backgroundTr/subregions"])
       mkdirSync(path.join(root, d), { recursive: true });
-    for (const id of CASES) {
+    for (const id of BRATS_CASES) {
       log(`case ${id}: necrosis as the lesion, the other sub-regions and the brain as background classes`);
-      CHANNELS.forEach((ch, i) =>
+      BRATS_CHANNELS.forEach((ch, i) =>
         symlinkSync(path.join(brats, id, `${ch}.nii.gz`), path.join(root, "imagesTr", `${id}_000${i}.nii.gz`)),
       );
       const classes = await readVolume(path.join(brats, id, "OTMultiClass.nii.gz"));
@@ -58,7 +56,7 @@ export const BRATS: RealBenchmark = {
           name: "BraTSNecrosis",
           channel_names: { "0": "FLAIR", "1": "T1c" },
           labels: { background: 0, necrosis: 1 },
-          numTraining: CASES.length,
+          numTraining: BRATS_CASES.length,
           file_ending: ".nii.gz",
           background_sources: {
             subregions: {
@@ -74,8 +72,8 @@ export const BRATS: RealBenchmark = {
     return {
       arms: [{ name: "subregions", sources: ["subregions"] }],
       splits: [
-        { train: CASES.slice(0, 2), val: CASES.slice(2) },
-        { train: CASES.slice(2), val: CASES.slice(0, 2) },
+        { train: BRATS_CASES.slice(0, 2), val: BRATS_CASES.slice(2) },
+        { train: BRATS_CASES.slice(2), val: BRATS_CASES.slice(0, 2) },
       ],
       smallMm3: 100,
       notes: [

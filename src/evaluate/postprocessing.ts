@@ -4,9 +4,14 @@
 // precision, so the candidates trade it against recall and Dice on data the models did not train on.
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
-import { connectedComponents } from "../grid/components.js";
 import { IMAGE_ENDINGS, readVolume } from "../io/read.js";
-import { NO_POSTPROCESSING, applyPostprocessing, binaryMask } from "../predict/postprocess.js";
+import {
+  NO_POSTPROCESSING,
+  applyPostprocessing,
+  binaryMask,
+  lesionComponents,
+  ruleRemoves,
+} from "../predict/postprocess.js";
 import type { PostprocessingRule } from "../run/config.js";
 import type { PostprocessingRecord } from "../run/record.js";
 import { lesionMetrics } from "./metrics.js";
@@ -120,17 +125,12 @@ export async function determinePostprocessing(
   ];
   const without = score(cases, NO_POSTPROCESSING);
   // A rule that removes no component in any case scores exactly as no postprocessing: not recomputed.
-  const components = cases.map((c) => {
-    const { labels, count, sizes } = connectedComponents(c.mask, c.shape, 26);
-    const peak = new Float64Array(count + 1);
-    if (c.prob)
-      for (let i = 0; i < labels.length; i++) if (labels[i]) peak[labels[i]] = Math.max(peak[labels[i]], c.prob[i]);
-    return { sizes: sizes.slice(1), peak: [...peak.subarray(1)] };
-  });
+  const components = cases.map((c) => lesionComponents(c.mask, c.shape, c.prob));
   const removesSome = (r: PostprocessingRule) =>
-    components.some(({ sizes, peak }) =>
-      sizes.some((n, k) => n * voxel < r.minVolumeMm3 || (r.minPeakProbability > 0 && peak[k] < r.minPeakProbability)),
-    );
+    components.some(({ count, sizes, peak }) => {
+      for (let k = 1; k <= count; k++) if (ruleRemoves(r, sizes[k], voxel, peak[k])) return true;
+      return false;
+    });
   const candidates = rules.map((r) => (removesSome(r) ? score(cases, r) : { ...without, rule: r }));
   let chosen = without;
   for (const c of candidates) if (c.f1 > chosen.f1 && c.dice >= without.dice) chosen = c;

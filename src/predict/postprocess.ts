@@ -26,6 +26,26 @@ export function binaryMask(mask: ArrayLike<number>, value?: number): Uint8Array 
   return out;
 }
 
+/** The 26-connected components of a 0/1 mask with each one's peak lesion probability (0 without a map). */
+export function lesionComponents(
+  mask: Uint8Array,
+  shape: readonly number[],
+  probability?: ArrayLike<number>,
+): { labels: Int32Array; count: number; sizes: number[]; peak: Float64Array } {
+  const { labels, count, sizes } = connectedComponents(mask, shape, 26);
+  const peak = new Float64Array(count + 1);
+  if (probability)
+    for (let i = 0; i < labels.length; i++) if (labels[i]) peak[labels[i]] = Math.max(peak[labels[i]], probability[i]);
+  return { labels, count, sizes, peak };
+}
+
+/** Whether the rule removes a component of `voxels` voxels (each `voxelMm3`) whose peak probability is `peak`. */
+export function ruleRemoves(rule: PostprocessingRule, voxels: number, voxelMm3: number, peak: number): boolean {
+  const small = rule.minVolumeMm3 > 0 && voxels * voxelMm3 < rule.minVolumeMm3;
+  const faint = rule.minPeakProbability > 0 && peak < rule.minPeakProbability;
+  return small || faint;
+}
+
 /**
  * The mask without the components the rule removes (26-connected, as lesions are counted), and how many
  * were removed. `probability` (the lesion probability per voxel) is needed only for a peak-probability test.
@@ -41,17 +61,12 @@ export function applyPostprocessing(
   if (isNoPostprocessing(rule)) return { mask: out, removed: 0 };
   if (rule.minPeakProbability > 0 && !probability)
     throw new Error("a peak-probability postprocessing rule needs the lesion probability map");
-  const { labels, count, sizes } = connectedComponents(out, shape, 26);
+  const { labels, count, sizes, peak } = lesionComponents(out, shape, probability);
   const voxel = spacing[0] * spacing[1] * spacing[2];
-  const peak = new Float64Array(count + 1);
-  if (probability)
-    for (let i = 0; i < labels.length; i++) if (labels[i]) peak[labels[i]] = Math.max(peak[labels[i]], probability[i]);
   const remove = new Uint8Array(count + 1);
   let removed = 0;
   for (let c = 1; c <= count; c++) {
-    const small = rule.minVolumeMm3 > 0 && sizes[c] * voxel < rule.minVolumeMm3;
-    const faint = rule.minPeakProbability > 0 && peak[c] < rule.minPeakProbability;
-    if (small || faint) {
+    if (ruleRemoves(rule, sizes[c], voxel, peak[c])) {
       remove[c] = 1;
       removed++;
     }
