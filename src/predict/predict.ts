@@ -79,6 +79,8 @@ export interface PredictOptions {
   amp?: boolean;
   /** Tile step as a fraction of the patch (nnU-Net: 0.5; 1 = no overlap, about 2^dims times fewer tiles). */
   tileStep?: number;
+  /** Averaging of overlapping tiles (default "gaussian", nnU-Net's). */
+  tileWeighting?: "gaussian" | "uniform";
   /** Also write {case}_fisher_gap.nii.gz: the closed-form logit-space Fisher gap (1 − p_lesion)(1 − ‖q‖²). */
   saveFisherMap?: boolean;
   /** Which weights: the final ones (default, nnU-Net's) or the best validation EMA's. */
@@ -117,6 +119,7 @@ export async function predictImages(
       amp: o.amp,
       channels: lesionOnly ? channels : undefined,
       stepFraction: o.tileStep,
+      tileWeighting: o.tileWeighting,
       onTile,
     });
     for (let i = 0; i < p.length; i++) probs[i] += p[i] / models.length;

@@ -40,6 +40,9 @@ export interface SlidingOptions {
   stepFraction?: number;
   /** Average over every combination of flipped axes (8 passes in 3D). */
   mirror?: boolean;
+  /** How overlapping tiles are averaged: "gaussian" (nnU-Net's default: tile centres count more) or
+   * "uniform" (plain mean, MONAI's "constant" mode). */
+  tileWeighting?: "gaussian" | "uniform";
   amp?: boolean;
   /** Tiles per forward pass (default 2). */
   batchSize?: number;
@@ -77,7 +80,10 @@ export function slidingWindow(
   const keepIndex = o.channels ? tensor(new BigInt64Array(keep.map(BigInt)), [k], { device: o.device }) : null;
   const sums = new Float32Array(k * size);
   const weights = new Float32Array(size);
-  const gauss = gaussianImportance(o.patch);
+  const gauss =
+    (o.tileWeighting ?? "gaussian") === "gaussian"
+      ? gaussianImportance(o.patch)
+      : new Float32Array(o.patch[0] * o.patch[1] * o.patch[2]).fill(1);
   const starts = o.patch.map((p, a) => tileStarts(padded[a], p, o.stepFraction ?? 0.5));
   const tiles = starts[0].flatMap((z) => starts[1].flatMap((y) => starts[2].map((x) => [z, y, x])));
   const flips = o.mirror ? [[], [2], [3], [4], [2, 3], [2, 4], [3, 4], [2, 3, 4]] : [[]];

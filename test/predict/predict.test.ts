@@ -56,6 +56,40 @@ test("one tile equals a plain forward pass; overlapping tiles give valid probabi
   });
 });
 
+test("uniform tile weighting is the plain mean of the overlapping tiles' softmax", () => {
+  setThreads(2);
+  manualSeed(2);
+  const net = new PlainUNet({ dims: 3, inChannels: 1, numClasses: 2, features: [4, 8] }).eval();
+  tidy(() => {
+    // x = 24 with a 16-wide patch: tiles start at 0 and 8, so x in [8, 16) is covered twice.
+    const x = randn([1, 1, 8, 16, 24]);
+    const p = slidingWindow(net, x.data<"float32">(), 1, [8, 16, 24], {
+      patch: [8, 16, 16],
+      numClasses: 2,
+      device: "cpu",
+      tileWeighting: "uniform",
+    });
+    const tile = (x0: number) =>
+      noGrad(() => F.softmax(net.forward(x.slice(4, x0, x0 + 16)) as Tensor, 1)).data<"float32">();
+    const [left, right] = [tile(0), tile(8)];
+    const at = (t: Float32Array, c: number, z: number, y: number, xi: number) => t[xi + 16 * (y + 16 * (z + 8 * c))];
+    const expected: number[] = [];
+    const got: number[] = [];
+    for (const [c, z, y] of [
+      [1, 0, 0],
+      [0, 3, 7],
+      [1, 7, 15],
+    ])
+      for (let xi = 0; xi < 24; xi++) {
+        const a = xi < 16 ? at(left, c, z, y, xi) : null;
+        const b = xi >= 8 ? at(right, c, z, y, xi - 8) : null;
+        expected.push(a !== null && b !== null ? (a + b) / 2 : (a ?? b)!);
+        got.push(p[xi + 24 * (y + 16 * (z + 8 * c))]);
+      }
+    assertClose(got, expected, 1e-5, 1e-6, "uniform mean");
+  });
+});
+
 test("with mirroring, keeping one channel gives that channel of the full result", () => {
   setThreads(2);
   manualSeed(1);

@@ -1,0 +1,149 @@
+// npm run bench -- twin-fp --from DIR [--fold 0] [--seeds 1,2,3] [--thresholds 0.5,0.6,0.7,0.8,0.9]
+//   [--retrain noaug] [--threads 1] [--json]
+// Where do our false-positive lesions come from? Takes a finished `twin-train` output (DIR) and, for our
+// models of one fold, separates the parts of prediction from training:
+//   tiling     re-predicts with Gaussian (ours, nnU-Net's) and uniform (the twin's) tile weighting;
+//   threshold  counts false positives and Dice at several probability thresholds of each;
+//   training   with --retrain noaug, retrains each seed with the same budget and no augmentation.
+// Every variant is scored by our `evaluate`, as the twin bench scores. One JSON line per variant, seed and
+// threshold; then the twin's rows of the same fold for comparison.
+import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { evaluateFolders, summarize } from "../src/evaluate/evaluate.js";
+import { readVolume, writeVolume } from "../src/io/read.js";
+import { workerSteps } from "../src/jobs/worker-steps.js";
+import type { TrainConfig } from "../src/train/index.js";
+
+const { values } = parseArgs({
+  options: {
+    from: { type: "string" },
+    fold: { type: "string", default: "0" },
+    seeds: { type: "string", default: "1,2,3" },
+    thresholds: { type: "string", default: "0.5,0.6,0.7,0.8,0.9" },
+    retrain: { type: "string" },
+    threads: { type: "string", default: "1" },
+    json: { type: "boolean", default: false },
+  },
+});
+if (!values.from || !existsSync(path.join(values.from, "runs"))) {
+  console.error("twin-fp: --from must name a finished `bench -- twin-train` output folder (with runs/)");
+  process.exit(2);
+}
+if (values.retrain !== undefined && values.retrain !== "noaug") {
+  console.error(`twin-fp: --retrain takes "noaug", not "${values.retrain}"`);
+  process.exit(2);
+}
+const from = values.from;
+const fold = Number(values.fold);
+const seeds = values.seeds.split(",").map(Number);
+const thresholds = values.thresholds.split(",").map(Number);
+const threads = Number(values.threads);
+const out = path.join(from, "fp-study");
+const testImages = path.join(from, "test-images", `fold${fold}`);
+const references = path.join(from, "references", `fold${fold}`);
+const steps = workerSteps(false);
+
+async function predict(run: string, folder: string, tileWeighting: "gaussian" | "uniform", label: string) {
+  if (existsSync(path.join(folder, "prediction.json"))) return;
+  await steps.predict(
+    {
+      runs: [run],
+      input: testImages,
+      out: folder,
+      threads,
+      options: {
+        collapse: "prob",
+        threshold: 0.5,
+        mirror: false,
+        device: "cpu",
+        saveProbabilities: true,
+        saveClasses: false,
+        tileWeighting,
+      },
+    },
+    label,
+  );
+}
+
+/** Scores the probability maps of `folder` at each threshold (masks written beside them, then `evaluate`). */
+async function sweep(variant: string, seed: number, folder: string) {
+  const cases = readdirProbabilities(folder);
+  for (const t of thresholds) {
+    const masks = `${folder}-t${t}`;
+    mkdirSync(masks, { recursive: true });
+    for (const c of cases) {
+      const p = await readVolume(path.join(folder, `${c}_prob.nii.gz`));
+      await writeVolume(path.join(masks, `${c}.nii.gz`), p.withData(Uint8Array.from(p.data, (v) => (v > t ? 1 : 0))));
+    }
+    const m = summarize(await evaluateFolders(masks, references, { classes: [1] })).perClass["1"].means;
+    const row = {
+      bench: "twin-fp",
+      variant,
+      fold,
+      seed,
+      threshold: t,
+      dice: Number(m.dice.toFixed(4)),
+      lesionF1: Number(m.f1.toFixed(4)),
+      lesionRecall: Number(m.recall.toFixed(4)),
+      falsePositives: m.falsePositives,
+    };
+    console.log(
+      values.json
+        ? JSON.stringify(row)
+        : `${variant} seed ${seed} t ${t}: Dice ${row.dice} F1 ${row.lesionF1} FP/case ${row.falsePositives}`,
+    );
+  }
+}
+
+function readdirProbabilities(folder: string): string[] {
+  const cases = readdirSync(folder)
+    .filter((f) => f.endsWith("_prob.nii.gz"))
+    .map((f) => f.replace(/_prob\.nii\.gz$/, ""));
+  if (cases.length === 0) throw new Error(`${folder} holds no probability maps (*_prob.nii.gz)`);
+  return cases.sort();
+}
+
+for (const seed of seeds) {
+  const run = path.join(from, "runs", `ours-fold${fold}-seed${seed}`);
+  for (const weighting of ["gaussian", "uniform"] as const) {
+    const folder = path.join(out, `${weighting}-fold${fold}-seed${seed}`);
+    await predict(run, folder, weighting, `${weighting} seed ${seed}`);
+    await sweep(`ours-${weighting}`, seed, folder);
+  }
+  if (values.retrain === "noaug") {
+    const base = JSON.parse(readFileSync(path.join(run, "training.json"), "utf8")) as { config: TrainConfig };
+    const retrained = path.join(out, "runs", `noaug-fold${fold}-seed${seed}`);
+    const config: TrainConfig = {
+      ...base.config,
+      augment: false,
+      out: retrained,
+      threads,
+      resume: existsSync(retrained),
+    };
+    await steps.train(config, `noaug seed ${seed}`);
+    const folder = path.join(out, `noaug-gaussian-fold${fold}-seed${seed}`);
+    await predict(retrained, folder, "gaussian", `noaug seed ${seed}`);
+    await sweep("ours-noaug-gaussian", seed, folder);
+  }
+  const twin = path.join(from, "rows", `twin-fold${fold}-seed${seed}.json`);
+  if (existsSync(twin)) {
+    const r = JSON.parse(readFileSync(twin, "utf8"));
+    const row = {
+      bench: "twin-fp",
+      variant: "twin-uniform",
+      fold,
+      seed,
+      threshold: 0.5,
+      dice: Number(r.dice.toFixed(4)),
+      lesionF1: Number(r.lesionF1.toFixed(4)),
+      lesionRecall: Number(r.lesionRecall.toFixed(4)),
+      falsePositives: r.falsePositives,
+    };
+    console.log(
+      values.json
+        ? JSON.stringify(row)
+        : `twin seed ${seed} t 0.5: Dice ${row.dice} F1 ${row.lesionF1} FP/case ${row.falsePositives}`,
+    );
+  }
+}
