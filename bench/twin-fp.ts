@@ -1,10 +1,11 @@
 // npm run bench -- twin-fp --from DIR [--fold 0] [--seeds 1,2,3] [--thresholds 0.5,0.6,0.7,0.8,0.9]
-//   [--retrain noaug] [--threads 1] [--json]
+//   [--retrain noaug,nods] [--threads 1] [--json]
 // Where do our false-positive lesions come from? Takes a finished `twin-train` output (DIR) and, for our
 // models of one fold, separates the parts of prediction from training:
 //   tiling     re-predicts with Gaussian (ours, nnU-Net's) and uniform (the twin's) tile weighting;
 //   threshold  counts false positives and Dice at several probability thresholds of each;
-//   training   with --retrain noaug, retrains each seed with the same budget and no augmentation.
+//   training   --retrain retrains each seed with the same budget and one change: noaug (no augmentation),
+//              nods (no deep supervision).
 // Every variant is scored by our `evaluate`, as the twin bench scores. One JSON line per variant, seed and
 // threshold; then the twin's rows of the same fold for comparison.
 import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
@@ -30,10 +31,16 @@ if (!values.from || !existsSync(path.join(values.from, "runs"))) {
   console.error("twin-fp: --from must name a finished `bench -- twin-train` output folder (with runs/)");
   process.exit(2);
 }
-if (values.retrain !== undefined && values.retrain !== "noaug") {
-  console.error(`twin-fp: --retrain takes "noaug", not "${values.retrain}"`);
-  process.exit(2);
-}
+const RETRAIN = {
+  noaug: { augment: false },
+  nods: { deepSupervision: false },
+} as const;
+const retrain = (values.retrain ?? "").split(",").filter(Boolean) as (keyof typeof RETRAIN)[];
+for (const r of retrain)
+  if (!(r in RETRAIN)) {
+    console.error(`twin-fp: --retrain takes ${Object.keys(RETRAIN).join(", ")}, not "${r}"`);
+    process.exit(2);
+  }
 const from = values.from;
 const fold = Number(values.fold);
 const seeds = values.seeds.split(",").map(Number);
@@ -111,20 +118,20 @@ for (const seed of seeds) {
     await predict(run, folder, weighting, `${weighting} seed ${seed}`);
     await sweep(`ours-${weighting}`, seed, folder);
   }
-  if (values.retrain === "noaug") {
+  for (const change of retrain) {
     const base = JSON.parse(readFileSync(path.join(run, "training.json"), "utf8")) as { config: TrainConfig };
-    const retrained = path.join(out, "runs", `noaug-fold${fold}-seed${seed}`);
+    const retrained = path.join(out, "runs", `${change}-fold${fold}-seed${seed}`);
     const config: TrainConfig = {
       ...base.config,
-      augment: false,
+      ...RETRAIN[change],
       out: retrained,
       threads,
       resume: existsSync(retrained),
     };
-    await steps.train(config, `noaug seed ${seed}`);
-    const folder = path.join(out, `noaug-gaussian-fold${fold}-seed${seed}`);
-    await predict(retrained, folder, "gaussian", `noaug seed ${seed}`);
-    await sweep("ours-noaug-gaussian", seed, folder);
+    await steps.train(config, `${change} seed ${seed}`);
+    const folder = path.join(out, `${change}-gaussian-fold${fold}-seed${seed}`);
+    await predict(retrained, folder, "gaussian", `${change} seed ${seed}`);
+    await sweep(`ours-${change}-gaussian`, seed, folder);
   }
   const twin = path.join(from, "rows", `twin-fold${fold}-seed${seed}.json`);
   if (existsSync(twin)) {

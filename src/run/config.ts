@@ -28,6 +28,8 @@ export interface TrainConfig {
   out: string;
   resume: boolean;
   augment: boolean;
+  /** Loss on every decoder level (nnU-Net's default, on) or on the full-resolution output only. */
+  deepSupervision?: boolean;
   lesionShare: number;
   diceOver: "all" | "lesion";
   /** CUDA: deterministic algorithms and cuDNN without autotuning (slower; CPU needs nothing). */

@@ -146,7 +146,7 @@ export function samplerSeed(config: TrainConfig, role: "train" | "validation", r
   return role === "train" ? rankSeed(config.seed, rank) : config.seed + 7919;
 }
 
-/** The network, seeded by the run's seed, on the device (deep supervision on). */
+/** The network, seeded by the run's seed, on the device (deep supervision on unless the config turns it off). */
 export function buildNetwork(s: TrainingSetup): Module {
   manualSeed(s.config.seed);
   return buildFromPlan(s.cfg, {
@@ -154,7 +154,7 @@ export function buildNetwork(s: TrainingSetup): Module {
     inChannels: s.channels,
     numClasses: s.numClasses,
     features: s.features,
-    deepSupervision: true,
+    deepSupervision: s.config.deepSupervision ?? true,
   }).to(s.device);
 }
 

@@ -238,3 +238,21 @@ test("unassigned voxels as 'unknown background' train with the marginal likeliho
   assert.deepEqual(record.classes, { background: 0, lesion: 1, upper: 2, lower: 3, unknown_background: 4 });
   assert.equal(record.numClasses, 4);
 });
+
+test("deep supervision is on by default; off, the network gives the loss its full-resolution output only", async () => {
+  setThreads(2);
+  const { setUpTraining, buildNetwork } = await import("../../src/train/setup.js");
+  const { outputsOf } = await import("../../src/train/step.js");
+  const { randn, tidy } = await import("../../src/engine/index.js");
+  const { root, preprocessed } = await tinyDataset();
+  const outputs = (deepSupervision?: boolean) => {
+    const c = config(root, preprocessed, { out: path.join(root, "ds"), deepSupervision });
+    const s = setUpTraining(c, "cpu");
+    const net = buildNetwork(s);
+    return tidy(() => outputsOf(net, randn([1, s.channels, ...s.patch])).map((o) => o.shape));
+  };
+  const on = outputs(undefined);
+  const off = outputs(false);
+  assert.ok(on.length > 1, `deep supervision: ${on.length} outputs`);
+  assert.deepEqual(off, [on[0]], "one output, the full-resolution one");
+});

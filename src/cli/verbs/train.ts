@@ -49,6 +49,7 @@ export const trainVerb: Verb = {
   --batch N, --patch ZxYxX, --features A,B,C   override the plan (small CPU runs)
   --lr X             initial learning rate (default 0.01)
   --no-augment       train without data augmentation
+  --no-deep-supervision  loss on the full-resolution output only (nnU-Net: on)
   --amp              mixed precision (CUDA)
   --deterministic    CUDA: deterministic algorithms, cuDNN without autotuning (CPU runs are always
                      bit-identical for one seed, machine and thread count)
@@ -82,6 +83,7 @@ ${COMMON_HELP}`,
     features: { type: "string" },
     lr: { type: "string" },
     "no-augment": { type: "boolean", default: false },
+    "no-deep-supervision": { type: "boolean", default: false },
     amp: { type: "boolean", default: false },
     deterministic: { type: "boolean", default: false },
     out: { type: "string" },
@@ -134,6 +136,7 @@ ${COMMON_HELP}`,
       resume: Boolean(values.resume),
       initFrom: values["init-from"] ? path.resolve(String(values["init-from"])) : undefined,
       augment: !values["no-augment"],
+      deepSupervision: !values["no-deep-supervision"],
       lesionShare: 1 / 3,
       diceOver: diceOverOption(values),
       batchDice: batchDiceOption(values),
