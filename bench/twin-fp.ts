@@ -84,23 +84,34 @@ async function sweep(variant: string, seed: number, folder: string) {
       await writeVolume(path.join(masks, `${c}.nii.gz`), p.withData(Uint8Array.from(p.data, (v) => (v > t ? 1 : 0))));
     }
     const m = summarize(await evaluateFolders(masks, references, { classes: [1] })).perClass["1"].means;
-    const row = {
-      bench: "twin-fp",
-      variant,
-      fold,
-      seed,
-      threshold: t,
-      dice: Number(m.dice.toFixed(4)),
-      lesionF1: Number(m.f1.toFixed(4)),
-      lesionRecall: Number(m.recall.toFixed(4)),
-      falsePositives: m.falsePositives,
-    };
-    console.log(
-      values.json
-        ? JSON.stringify(row)
-        : `${variant} seed ${seed} t ${t}: Dice ${row.dice} F1 ${row.lesionF1} FP/case ${row.falsePositives}`,
-    );
+    emit(variant, seed, t, { dice: m.dice, lesionF1: m.f1, lesionRecall: m.recall, falsePositives: m.falsePositives });
   }
+}
+
+/** One JSON line (or a readable one) per variant, seed and threshold. */
+function emit(
+  variant: string,
+  seed: number,
+  threshold: number,
+  m: { dice: number; lesionF1: number; lesionRecall: number; falsePositives: number },
+) {
+  const round = (v: number) => Number(v.toFixed(4));
+  const row = {
+    bench: "twin-fp",
+    variant,
+    fold,
+    seed,
+    threshold,
+    dice: round(m.dice),
+    lesionF1: round(m.lesionF1),
+    lesionRecall: round(m.lesionRecall),
+    falsePositives: m.falsePositives,
+  };
+  console.log(
+    values.json
+      ? JSON.stringify(row)
+      : `${variant} seed ${seed} t ${threshold}: Dice ${row.dice} F1 ${row.lesionF1} FP/case ${row.falsePositives}`,
+  );
 }
 
 function readdirProbabilities(folder: string): string[] {
@@ -134,23 +145,6 @@ for (const seed of seeds) {
     await sweep(`ours-${change}-gaussian`, seed, folder);
   }
   const twin = path.join(from, "rows", `twin-fold${fold}-seed${seed}.json`);
-  if (existsSync(twin)) {
-    const r = JSON.parse(readFileSync(twin, "utf8"));
-    const row = {
-      bench: "twin-fp",
-      variant: "twin-uniform",
-      fold,
-      seed,
-      threshold: 0.5,
-      dice: Number(r.dice.toFixed(4)),
-      lesionF1: Number(r.lesionF1.toFixed(4)),
-      lesionRecall: Number(r.lesionRecall.toFixed(4)),
-      falsePositives: r.falsePositives,
-    };
-    console.log(
-      values.json
-        ? JSON.stringify(row)
-        : `twin seed ${seed} t 0.5: Dice ${row.dice} F1 ${row.lesionF1} FP/case ${row.falsePositives}`,
-    );
-  }
+  // The twin's own row (uniform tiles, threshold 0.5), for comparison.
+  if (existsSync(twin)) emit("twin-uniform", seed, 0.5, JSON.parse(readFileSync(twin, "utf8")));
 }
