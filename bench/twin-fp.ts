@@ -75,15 +75,18 @@ async function predict(run: string, folder: string, tileWeighting: "gaussian" | 
 
 /** Scores the probability maps of `folder` at each threshold (masks written beside them, then `evaluate`). */
 async function sweep(variant: string, seed: number, folder: string) {
-  const cases = readdirProbabilities(folder);
+  const maskFolder = (t: number) => `${folder}-t${t}`;
+  for (const t of thresholds) mkdirSync(maskFolder(t), { recursive: true });
+  for (const c of readdirProbabilities(folder)) {
+    const p = await readVolume(path.join(folder, `${c}_prob.nii.gz`)); // read once, thresholded at each t
+    for (const t of thresholds)
+      await writeVolume(
+        path.join(maskFolder(t), `${c}.nii.gz`),
+        p.withData(Uint8Array.from(p.data, (v) => (v > t ? 1 : 0))),
+      );
+  }
   for (const t of thresholds) {
-    const masks = `${folder}-t${t}`;
-    mkdirSync(masks, { recursive: true });
-    for (const c of cases) {
-      const p = await readVolume(path.join(folder, `${c}_prob.nii.gz`));
-      await writeVolume(path.join(masks, `${c}.nii.gz`), p.withData(Uint8Array.from(p.data, (v) => (v > t ? 1 : 0))));
-    }
-    const m = summarize(await evaluateFolders(masks, references, { classes: [1] })).perClass["1"].means;
+    const m = summarize(await evaluateFolders(maskFolder(t), references, { classes: [1] })).perClass["1"].means;
     emit(variant, seed, t, { dice: m.dice, lesionF1: m.f1, lesionRecall: m.recall, falsePositives: m.falsePositives });
   }
 }
