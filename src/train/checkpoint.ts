@@ -28,6 +28,55 @@ export function restoreRng(base64: string): void {
   });
 }
 
+/**
+ * What a run learns from and how: resuming with another value here would continue one training with the
+ * settings of another (a benchmark re-run into the same folder with a new patch, seed or loss). Threads,
+ * device, paths, logging and fine-tuning's starting point are left out: they do not change what is learnt.
+ */
+function trainingIdentity(config: TrainConfig, resolved: { patch: number[]; batch: number; features: number[] }) {
+  return {
+    configuration: config.configuration,
+    mode: config.mode,
+    sources: config.sources,
+    unassigned: config.unassigned ?? "background",
+    nearMm: config.nearMm ?? null,
+    fold: config.fold,
+    seed: config.seed,
+    epochs: config.epochs,
+    iterationsPerEpoch: config.iterationsPerEpoch,
+    validationIterations: config.validationIterations,
+    patch: resolved.patch,
+    batch: resolved.batch,
+    features: resolved.features,
+    architecture: config.architecture ?? "plain",
+    lr: config.lr,
+    augment: config.augment,
+    deepSupervision: config.deepSupervision ?? true,
+    lesionShare: config.lesionShare,
+    diceOver: config.diceOver,
+    batchDice: config.batchDice ?? "nnU-Net's rule",
+  };
+}
+
+/**
+ * The settings in which a resumed run would differ from the run already in its folder, as
+ * "name: before → now" (empty when it may resume). The folder's record gives the resolved patch, batch
+ * and widths it trained with; `resolved` gives this call's.
+ */
+export function resumeConflicts(
+  run: TrainingRun,
+  config: TrainConfig,
+  resolved: { patch: number[]; batch: number; features: number[] },
+): string[] {
+  const record = run.record();
+  const before = trainingIdentity(run.latest().config, record);
+  const now = trainingIdentity(config, resolved);
+  const show = (v: unknown) => (Array.isArray(v) ? v.join(",") : String(v));
+  return (Object.keys(now) as (keyof typeof now)[])
+    .filter((k) => JSON.stringify(before[k]) !== JSON.stringify(now[k]))
+    .map((k) => `${k}: ${show(before[k])} → ${show(now[k])}`);
+}
+
 /** Where a run starts: its first epoch and the validation EMA so far. */
 export interface StartPoint {
   startEpoch: number;
@@ -36,17 +85,24 @@ export interface StartPoint {
 }
 
 /**
- * With --resume and a checkpoint: restores weights, optimiser, random generator and scaler, and
+ * With --resume and a checkpoint: refuses when the run was trained with other settings, else restores weights, optimiser, random generator and scaler, and
  * keeps only the logged epochs the checkpoint covers. Otherwise a fresh start (the old log goes).
  */
 export function resumeOrStart(
   run: TrainingRun,
   config: TrainConfig,
   parts: { net: Module; optimizer: Optimizer; scaler: GradScaler },
+  /** This call's patch, global batch and widths (after the plans' defaults), checked against the run's. */
+  resolved: { patch: number[]; batch: number; features: number[] },
   /** False on the ranks of a distributed run other than 0: they read the checkpoint, never the log. */
   writesLog = true,
 ): StartPoint {
   if (config.resume && run.hasCheckpoint()) {
+    const conflicts = resumeConflicts(run, config, resolved);
+    if (conflicts.length > 0)
+      throw new Error(
+        `${run.dir}: cannot resume, this run was trained with other settings (${conflicts.join("; ")}); train into another folder, or delete this one to start over`,
+      );
     const latest = resumeWeights(run, parts.net, parts.optimizer);
     restoreRng(latest.rng);
     parts.scaler.loadState(latest.scaler);

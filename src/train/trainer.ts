@@ -125,7 +125,7 @@ async function trainOnDevice(
   const dp = o.group ? new DataParallel(o.group, net.parameters()) : null;
   const main = dp?.isMain ?? true;
   if (main) run.prepareCheckpoints();
-  const start = resumeOrStart(run, config, parts, main);
+  const start = resumeOrStart(run, config, parts, { ...setup, batch: globalBatch }, main);
   if (dp) {
     agreeOnStart(dp, start.startEpoch, config.out);
     dp.broadcastFromMain([...net.parameters(), ...[...net.namedBuffers()].map(([, b]) => b)]);

@@ -68,6 +68,32 @@ test("a run interrupted after 2 of 4 epochs and resumed ends with exactly the we
     straight.log.map((l) => l.weightsDigest),
   );
   assert.equal(new Set(digests).size, 4, "the weights change every epoch, and so does the digest");
+
+  // Resuming into the finished run with another seed or patch is refused, naming what differs, and
+  // leaves the run as it was; another thread count is not a different training.
+  const resumeWith = (over: Partial<Parameters<typeof config>[2]>) =>
+    train(
+      config(root, preprocessed, {
+        out: path.join(root, "resumed"),
+        mode: "backsplit",
+        sources: ["tissue"],
+        resume: true,
+        ...over,
+      }),
+    );
+  await assert.rejects(resumeWith({ seed: 2 }), /cannot resume.*seed: 1 → 2/);
+  await assert.rejects(
+    resumeWith({ patchSize: [8, 8, 8], diceOver: "lesion" }),
+    /patch: 8,16,16 → 8,8,8; diceOver: all → lesion/,
+  );
+  const unchanged = await resumeWith({ threads: 1 });
+  assert.deepEqual(unchanged.log, [], "a finished run resumed with another thread count trains nothing more");
+  assert.deepEqual(
+    loadSafetensors(path.join(root, "resumed", "checkpoints", "epoch_3.safetensors"))
+      .tensors.get(a.keys().next().value!)!
+      .toArray(),
+    a.get(a.keys().next().value!)!.toArray(),
+  );
   assert.match(digests[0] ?? "", /^[0-9a-f]{16}$/);
   // The run says where it trained: bit-identity holds for the same CPU model, threads and libtorch.
   const { machine } = JSON.parse(readFileSync(path.join(root, "straight", "training.json"), "utf8"));
