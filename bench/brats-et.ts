@@ -1,5 +1,6 @@
 // npm run bench -- brats-et [--quick | --preset full | --preset small3d] [--jobs 2 --threads 1] [--device cuda] [--seeds 1,2,3]
 //   [--arms subregions,cluster] [--out DIR] [--json] [--epochs N] [--iterations N] [--patch AxBxC] [--features A,B,…]
+//   [--tile-step 0.5] [--dice-over lesion|all]
 // The KiTS-cyst analogue on the BraTS subset: the target is the enhancing tumour (BraTS label 4), a
 // small structure whose look-alikes (necrosis inside its rim, oedema and non-enhancing tumour around it)
 // become background classes, as kidney and tumour do for the paper's cysts. 3D, both folds of 2 training

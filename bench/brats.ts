@@ -1,5 +1,5 @@
-// npm run bench -- brats [--quick | --preset full] [--device cuda] [--seeds 1,2,3] [--out DIR] [--json]
-//   [--epochs N] [--iterations N] [--patch AxBxC] [--features A,B,…] [--tile-step 0.5]
+// npm run bench -- brats [--quick | --preset full] [--jobs 2 --threads 1] [--device cuda] [--seeds 1,2,3] [--out DIR] [--json]
+//   [--epochs N] [--iterations N] [--patch AxBxC] [--features A,B,…] [--tile-step 0.5] [--dice-over lesion|all]
 // Reads $BACKSPLIT_SHARED_DATA/brats2015-subset (default ../shared/data; scripts/gpu-stage.sh writes a
 // cropped int16 copy under gpu-data/data for the GPU check).
 // BraTS subset (4 gliomas, FLAIR and T1c). Target: necrosis, the smallest tumour sub-region in 3 of

@@ -9,9 +9,9 @@ import { appendFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { engineInfo } from "../src/engine/index.js";
 import { freePort } from "../src/train/launch.js";
+import { parseArgs } from "./lib/args.js";
 
 const { values } = parseArgs({
   options: {

@@ -5,11 +5,11 @@ import os from "node:os";
 // mean, SD and per-seed values of lesion F1, small-lesion recall, Dice and false positives, then one
 // line per BackSplit arm with its paired (same seed) differences to binary.
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { DEMO_ARMS, type DemoRow, runDemo } from "../src/demo/demo.js";
 import { mean } from "../src/evaluate/stats.js";
 import { workerSteps } from "../src/jobs/worker-steps.js";
 import { writeFileAtomicSync } from "../src/util/atomic.js";
+import { parseArgs } from "./lib/args.js";
 
 const { values } = parseArgs({
   options: {

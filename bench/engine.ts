@@ -1,9 +1,3 @@
-// npm run bench -- engine [--size 64] [--batch 2] [--device cpu|cuda] [--threads 2] [--rounds 4] [--steps 5] [--amp]
-//   [--classes 2,8] [--features 16,32,64]
-// Times one training step of the same 3D U-Net through backsplit's engine and through a PyTorch twin
-// (bench/py/unet_twin.py) in the same run, interleaving blocks of steps so that machine noise hits both.
-// Prints one JSON line per head size (2 classes = binary, 8 = BackSplit-sized) and a summary line.
-import { parseArgs } from "node:util";
 import {
   F,
   GradScaler,
@@ -22,6 +16,12 @@ import {
   tidy,
 } from "../src/engine/index.js";
 import { PlainUNet } from "../src/models/plain-unet.js";
+// npm run bench -- engine [--size 64] [--batch 2] [--device cpu|cuda] [--threads 2] [--rounds 4] [--steps 5] [--amp]
+//   [--classes 2,8] [--features 16,32,64]
+// Times one training step of the same 3D U-Net through backsplit's engine and through a PyTorch twin
+// (bench/py/unet_twin.py) in the same run, interleaving blocks of steps so that machine noise hits both.
+// Prints one JSON line per head size (2 classes = binary, 8 = BackSplit-sized) and a summary line.
+import { parseArgs } from "./lib/args.js";
 import { PythonTwin, median } from "./twin.js";
 
 const { values } = parseArgs({

@@ -6,7 +6,6 @@
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { openDataset } from "../src/dataset/layout.js";
 import { setThreads } from "../src/engine/index.js";
 import { simulateClicks } from "../src/interactive/simulate.js";
@@ -14,6 +13,7 @@ import { readVolume } from "../src/io/read.js";
 import type { Vec3 } from "../src/io/volume.js";
 import { groupSource } from "../src/labels/group.js";
 import { predictSource } from "../src/labels/predict.js";
+import { parseArgs } from "./lib/args.js";
 import { median } from "./twin.js";
 
 const { values } = parseArgs({

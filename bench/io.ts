@@ -4,8 +4,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { readVolume, writeVolume } from "../src/io/index.js";
+import { parseArgs } from "./lib/args.js";
 import { PythonTwin, median } from "./twin.js";
 
 const { values } = parseArgs({

@@ -1,4 +1,6 @@
-// npm run bench -- ms [--quick | --preset small3d | --preset full] [--device cuda] [--seeds 1,2,3] [--arms atlas,clicks] [--out DIR] [--json]
+// npm run bench -- ms [--quick | --preset small3d | --preset full] [--jobs 2 --threads 1] [--device cuda] [--seeds 1,2,3]
+//   [--arms atlas,clicks] [--out DIR] [--json] [--epochs N] [--iterations N] [--patch AxBxC] [--features A,B,…]
+//   [--tile-step 0.5] [--dice-over lesion|all]
 // MS lesions (Lesjak 2017): patients 07 and 19, each trained on once and tested on once; FLAIR, T1
 // and T2 in MNI space. BackSplit arms by background source:
 //   atlas     — JHU white-matter tracts grouped into 4 families, then HarvardOxford cortex (same grid)

@@ -9,13 +9,13 @@ import { execFile, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { manualSeed, resolveDevice, setThreads } from "../src/engine/index.js";
 import { cropArray, nonzeroBox } from "../src/grid/box.js";
 import { readVolume } from "../src/io/index.js";
 import { PlainUNet } from "../src/models/plain-unet.js";
 import { slidingWindow } from "../src/predict/sliding.js";
 import { zscore } from "../src/preprocess/normalize.js";
+import { parseArgs } from "./lib/args.js";
 import { median } from "./twin.js";
 
 const { values } = parseArgs({

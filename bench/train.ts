@@ -10,13 +10,13 @@
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { openDataset } from "../src/dataset/layout.js";
 import { readVolume, writeVolume } from "../src/io/read.js";
 import { fingerprintDataset } from "../src/plan/fingerprint.js";
 import { planExperiment, writePlans } from "../src/plan/plan.js";
 import { preprocessDataset } from "../src/preprocess/preprocess.js";
 import { train } from "../src/train/trainer.js";
+import { parseArgs } from "./lib/args.js";
 import { SHARED } from "./lib/real-benchmark.js";
 
 const DATASETS = {

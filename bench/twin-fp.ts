@@ -10,11 +10,11 @@
 // threshold; then the twin's rows of the same fold for comparison.
 import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { evaluateFolders, summarize } from "../src/evaluate/evaluate.js";
 import { readVolume, writeVolume } from "../src/io/read.js";
 import { workerSteps } from "../src/jobs/worker-steps.js";
 import type { TrainConfig } from "../src/train/index.js";
+import { parseArgs } from "./lib/args.js";
 
 const { values } = parseArgs({
   options: {

@@ -15,7 +15,6 @@ import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { parseArgs } from "node:util";
 import { openDataset } from "../src/dataset/layout.js";
 import { evaluateFolders, summarize } from "../src/evaluate/evaluate.js";
 import { readVolume, writeVolume } from "../src/io/read.js";
@@ -25,6 +24,7 @@ import { type Plans, planExperiment, writePlans } from "../src/plan/plan.js";
 import { COMPLETE_MARKER } from "../src/preprocess/cache-state.js";
 import { preprocessDataset } from "../src/preprocess/preprocess.js";
 import { TrainingRun } from "../src/run/record.js";
+import { parseArgs } from "./lib/args.js";
 import { SHARED } from "./lib/real-benchmark.js";
 
 const { values } = parseArgs({

@@ -5,7 +5,6 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { type Dataset, openDataset } from "../../src/dataset/layout.js";
 import type { Evaluation } from "../../src/evaluate/evaluate.js";
 import { type PooledMetric, type PooledSummary, pooledLesionSummary } from "../../src/evaluate/pooled.js";
@@ -24,6 +23,7 @@ import { type Plans, planExperiment, writePlans } from "../../src/plan/plan.js";
 import { preprocessDataset } from "../../src/preprocess/preprocess.js";
 import { TrainingRun } from "../../src/run/record.js";
 import { writeFileAtomicSync } from "../../src/util/atomic.js";
+import { badOption, missingInput, parseArgs } from "./args.js";
 
 export interface Preset {
   /** nnU-Net configuration: "2d" or "3d_fullres". */
@@ -198,6 +198,9 @@ export async function main(b: RealBenchmark): Promise<void> {
       features: { type: "string" },
       "tile-step": { type: "string" },
       arms: { type: "string" },
+      // The Dice term of the loss: on the lesion (the default) or over every class (a BackSplit arm's
+      // background classes too): a check of whether the split's classes compete with the lesion.
+      "dice-over": { type: "string", default: "lesion" },
       // Experiment jobs run this many at a time as child processes (resumable; --threads per job).
       jobs: { type: "string" },
       json: { type: "boolean", default: false },
@@ -205,7 +208,9 @@ export async function main(b: RealBenchmark): Promise<void> {
   });
   const presetName = values.preset ?? (values.quick ? "quick" : "full");
   const base = b.presets[presetName];
-  if (!base) throw new Error(`--preset must be one of ${Object.keys(b.presets).join(", ")}`);
+  const diceOver = values["dice-over"];
+  if (diceOver !== "lesion" && diceOver !== "all") badOption("--dice-over must be lesion or all");
+  if (!base) badOption(`--preset must be one of ${Object.keys(b.presets).join(", ")}`);
   const preset: Preset = {
     ...base,
     seeds: values.seeds ? values.seeds.split(",").map(Number) : base.seeds,
@@ -220,7 +225,7 @@ export async function main(b: RealBenchmark): Promise<void> {
   const log = (m: string) => process.stderr.write(`[bench ${b.name}] ${m}\n`);
   const started = performance.now();
   const minutes = () => (performance.now() - started) / 60000;
-  if (!existsSync(SHARED)) throw new Error(`${SHARED}: the shared data folder is missing (set BACKSPLIT_SHARED_DATA)`);
+  if (!existsSync(SHARED)) missingInput(`${SHARED}: the shared data folder is missing (set BACKSPLIT_SHARED_DATA)`);
 
   // 1. Dataset and sources (cached in OUT/dataset: delete it to rebuild).
   const preparedFile = path.join(root, "prepared.json");
@@ -288,7 +293,7 @@ export async function main(b: RealBenchmark): Promise<void> {
       threads: values.threads ? Number(values.threads) : undefined,
       augment: true,
       lesionShare: 1 / 3,
-      diceOver: "lesion",
+      diceOver,
       fisherLog: true,
     },
     predict: {
