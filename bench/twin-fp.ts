@@ -1,11 +1,13 @@
 // npm run bench -- twin-fp --from DIR [--fold 0] [--seeds 1,2,3] [--thresholds 0.5,0.6,0.7,0.8,0.9]
-//   [--retrain noaug,nods] [--threads 1] [--json]
+//   [--retrain noaug,nods,torchinit,centre] [--threads 1] [--json]
 // Where do our false-positive lesions come from? Takes a finished `twin-train` output (DIR) and, for our
 // models of one fold, separates the parts of prediction from training:
 //   tiling     re-predicts with Gaussian (ours, nnU-Net's) and uniform (the twin's) tile weighting;
 //   threshold  counts false positives and Dice at several probability thresholds of each;
 //   training   --retrain retrains each seed with the same budget and one change: noaug (no augmentation),
-//              nods (no deep supervision).
+//              nods (no deep supervision), torchinit (PyTorch's default layer initialisation, as the
+//              twin, instead of nnU-Net's He), centre (lesion patches centred on the lesion's centre,
+//              as the twin, instead of a uniform point of its bounding box).
 // Every variant is scored by our `evaluate`, as the twin bench scores. One JSON line per variant, seed and
 // threshold; then the twin's rows of the same fold for comparison.
 import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
@@ -14,7 +16,7 @@ import { evaluateFolders, summarize } from "../src/evaluate/evaluate.js";
 import { readVolume, writeVolume } from "../src/io/read.js";
 import { workerSteps } from "../src/jobs/worker-steps.js";
 import type { TrainConfig } from "../src/train/index.js";
-import { parseArgs } from "./lib/args.js";
+import { badOption, parseArgs } from "./lib/args.js";
 
 const { values } = parseArgs({
   options: {
@@ -27,20 +29,17 @@ const { values } = parseArgs({
     json: { type: "boolean", default: false },
   },
 });
-if (!values.from || !existsSync(path.join(values.from, "runs"))) {
-  console.error("twin-fp: --from must name a finished `bench -- twin-train` output folder (with runs/)");
-  process.exit(2);
-}
+if (!values.from || !existsSync(path.join(values.from, "runs")))
+  badOption("--from must name a finished `bench -- twin-train` output folder (with runs/)");
 const RETRAIN = {
   noaug: { augment: false },
   nods: { deepSupervision: false },
+  torchinit: { init: "pytorch" },
+  centre: { lesionPoint: "centre" },
 } as const;
 const retrain = (values.retrain ?? "").split(",").filter(Boolean) as (keyof typeof RETRAIN)[];
 for (const r of retrain)
-  if (!(r in RETRAIN)) {
-    console.error(`twin-fp: --retrain takes ${Object.keys(RETRAIN).join(", ")}, not "${r}"`);
-    process.exit(2);
-  }
+  if (!(r in RETRAIN)) badOption(`--retrain takes ${Object.keys(RETRAIN).join(", ")}, not "${r}"`);
 const from = values.from;
 const fold = Number(values.fold);
 const seeds = values.seeds.split(",").map(Number);

@@ -28,6 +28,16 @@ export interface TrainConfig {
   out: string;
   resume: boolean;
   augment: boolean;
+  /**
+   * Weight initialisation: nnU-Net's He (default) or PyTorch's default layer initialisation, as a plain
+   * PyTorch script gets (to measure the difference; `bench -- twin-fp --retrain torchinit`).
+   */
+  init?: "he" | "pytorch";
+  /**
+   * Where a lesion patch is centred: a uniform point of the lesion's bounding box (default: every slice
+   * of a lesion can be the one a 2D patch sees) or the lesion's centre (the twin's; to measure the difference).
+   */
+  lesionPoint?: "box" | "centre";
   /** Loss on every decoder level (nnU-Net's default, on) or on the full-resolution output only. */
   deepSupervision?: boolean;
   lesionShare: number;

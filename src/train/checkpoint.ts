@@ -53,6 +53,8 @@ function trainingIdentity(config: TrainConfig, resolved: { patch: number[]; batc
     augment: config.augment,
     deepSupervision: config.deepSupervision ?? true,
     lesionShare: config.lesionShare,
+    lesionPoint: config.lesionPoint ?? "box",
+    init: config.init ?? "he",
     diceOver: config.diceOver,
     batchDice: config.batchDice ?? "nnU-Net's rule",
   };

@@ -30,6 +30,8 @@ export interface SamplerOptions {
   seed: number;
   /** Share of patches centred on a lesion instance (nnU-Net's oversample_foreground_percent is 1/3). */
   lesionShare?: number;
+  /** Centre lesion patches on a uniform point of the lesion's bounding box (default) or on its centre. */
+  lesionPoint?: "box" | "centre";
 }
 
 export class PatchSampler {
@@ -78,7 +80,8 @@ export class PatchSampler {
       const p = this.o.patch[a];
       const lo = instance.lo?.[a] ?? c;
       const hi = instance.hi?.[a] ?? c;
-      const point = lo + Math.floor(r() * (hi - lo + 1));
+      const draw = r(); // drawn either way, so both settings see the same jitter and later draws
+      const point = this.o.lesionPoint === "centre" ? Math.round(c) : lo + Math.floor(draw * (hi - lo + 1));
       const s = point - Math.floor(p / 2) + Math.round((r() - 0.5) * (p / 2));
       const n = shape[a];
       return n >= p ? Math.min(Math.max(s, 0), n - p) : Math.min(Math.max(s, n - p), 0);

@@ -18,6 +18,7 @@ import {
   tensor,
 } from "../engine/index.js";
 import type { Module } from "../engine/nn/module.js";
+import { pytorchDefaultInit } from "../models/init.js";
 import { type ArchitectureName, buildFromPlan } from "../models/registry.js";
 import { type Configuration, type Plans, batchDiceRule } from "../plan/plan.js";
 import { completeCaseIds } from "../preprocess/cache-state.js";
@@ -149,13 +150,15 @@ export function samplerSeed(config: TrainConfig, role: "train" | "validation", r
 /** The network, seeded by the run's seed, on the device (deep supervision on unless the config turns it off). */
 export function buildNetwork(s: TrainingSetup): Module {
   manualSeed(s.config.seed);
-  return buildFromPlan(s.cfg, {
+  const net = buildFromPlan(s.cfg, {
     architecture: s.architecture,
     inChannels: s.channels,
     numClasses: s.numClasses,
     features: s.features,
     deepSupervision: s.config.deepSupervision ?? true,
-  }).to(s.device);
+  });
+  if (s.config.init === "pytorch") pytorchDefaultInit(net);
+  return net.to(s.device);
 }
 
 /** nnU-Net's optimiser: SGD Nesterov 0.99, weight decay 3e-5, poly decay of the learning rate. */

@@ -47,6 +47,7 @@ function openLoaders(s: TrainingSetup, startEpoch: number, rank: number): { trai
     batch,
     seed: samplerSeed(config, role, rank),
     lesionShare: config.lesionShare,
+    lesionPoint: config.lesionPoint,
   });
   const train = new Loader(
     { cacheDir, cases: s.trainCases, sampler: sampler("train"), targets: spec },

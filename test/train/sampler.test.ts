@@ -50,3 +50,23 @@ test("lesion-centred patches hit every lesion instance equally often (chi-square
   // Deterministic: the same iteration gives the same batch.
   assert.deepEqual(sampler.batch(123), sampler.batch(123));
 });
+
+test("lesion patches centred on a point of the lesion's box by default, on its centre with lesionPoint 'centre'", () => {
+  // One lesion spanning z 4–30 (centre 17) in a 40³ volume; 16³ patches, jitter up to a quarter patch (±4).
+  const c = meta("a", [500]);
+  c.lesions[0] = { ...c.lesions[0], center: [17, 20, 20], lo: [4, 18, 18], hi: [30, 22, 22] };
+  const offsets = (lesionPoint?: "box" | "centre") => {
+    const sampler = new PatchSampler([c], { patch: [16, 16, 16], batch: 1, seed: 7, lesionShare: 1, lesionPoint });
+    // The patch's middle slice against the lesion's centre slice.
+    return Array.from({ length: 2000 }, (_, it) => sampler.batch(it)[0].start[0] + 8 - 17);
+  };
+  const centre = offsets("centre");
+  assert.ok(
+    centre.every((d) => Math.abs(d) <= 4),
+    "the centre, jittered by at most a quarter patch",
+  );
+  const box = offsets();
+  // z drawn over 4–30 then jittered ±4 (clamped into 0–24 as a start): the middle slice reaches 8 from the centre.
+  assert.ok(Math.max(...box.map(Math.abs)) >= 8);
+  assert.ok(box.some((d) => d > 4) && box.some((d) => d < -4));
+});

@@ -16,7 +16,7 @@ function kernelShape(kernel: Ints, dims: number): number[] {
 }
 
 /** U(-bound, bound), PyTorch's default for conv and linear layers (kaiming_uniform with a = √5). */
-function uniform(shape: number[], bound: number): Tensor {
+export function uniform(shape: number[], bound: number): Tensor {
   return noGrad(() => {
     const r = rand(shape);
     const out = r.mul(2 * bound).sub(bound);
