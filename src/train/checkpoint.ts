@@ -32,6 +32,8 @@ export function restoreRng(base64: string): void {
  * What a run learns from and how: resuming with another value here would continue one training with the
  * settings of another (a benchmark re-run into the same folder with a new patch, seed or loss). Threads,
  * device, paths, logging and fine-tuning's starting point are left out: they do not change what is learnt.
+ * So is the number of epochs: `--resume --epochs N` with a larger N trains a finished run on (the poly
+ * schedule then follows the new N).
  */
 function trainingIdentity(config: TrainConfig, resolved: { patch: number[]; batch: number; features: number[] }) {
   return {
@@ -42,7 +44,6 @@ function trainingIdentity(config: TrainConfig, resolved: { patch: number[]; batc
     nearMm: config.nearMm ?? null,
     fold: config.fold,
     seed: config.seed,
-    epochs: config.epochs,
     iterationsPerEpoch: config.iterationsPerEpoch,
     validationIterations: config.validationIterations,
     patch: resolved.patch,
