@@ -6,6 +6,8 @@ import path from "node:path";
 import { test } from "node:test";
 import { fiveFoldSplits } from "../../src/dataset/splits.js";
 import { loadSafetensors, setThreads } from "../../src/engine/index.js";
+import { Conv, ConvTranspose } from "../../src/engine/nn/layers.js";
+import { buildNetwork, setUpTraining } from "../../src/train/setup.js";
 import { train } from "../../src/train/trainer.js";
 import { config, tinyDataset } from "../fixtures/training.js";
 
@@ -281,4 +283,21 @@ test("deep supervision is on by default; off, the network gives the loss its ful
   const off = outputs(false);
   assert.ok(on.length > 1, `deep supervision: ${on.length} outputs`);
   assert.deepEqual(off, [on[0]], "one output, the full-resolution one");
+});
+
+test("init 'pytorch' reaches the network: PyTorch's default draws biases, He leaves them at zero", async () => {
+  const { root, preprocessed } = await tinyDataset();
+  const biases = (init?: "he" | "pytorch") => {
+    const net = buildNetwork(setUpTraining(config(root, preprocessed, { init }), "cpu"));
+    // Convolution biases (the norms' biases start at zero under either).
+    const values = [...net.modules()]
+      .filter((m) => m instanceof Conv || m instanceof ConvTranspose)
+      .flatMap((m) => (m as Conv).bias?.toArray() as number[]);
+    net.dispose();
+    return values;
+  };
+  assert.ok(biases().every((b) => b === 0));
+  assert.ok(biases("he").every((b) => b === 0));
+  const drawn = biases("pytorch");
+  assert.ok(drawn.length > 0 && drawn.every((b) => b !== 0));
 });

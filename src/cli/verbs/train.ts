@@ -50,6 +50,8 @@ export const trainVerb: Verb = {
   --lr X             initial learning rate (default 0.01)
   --no-augment       train without data augmentation
   --no-deep-supervision  loss on the full-resolution output only (nnU-Net: on)
+  --init I           he (nnU-Net's He-normal weights, zero biases; default) or pytorch (PyTorch's default
+                     layer initialisation; fewer false positives in the 2D twin bench, docs/results.md §0)
   --amp              mixed precision (CUDA)
   --deterministic    CUDA: deterministic algorithms, cuDNN without autotuning (CPU runs are always
                      bit-identical for one seed, machine and thread count)
@@ -84,6 +86,7 @@ ${COMMON_HELP}`,
     lr: { type: "string" },
     "no-augment": { type: "boolean", default: false },
     "no-deep-supervision": { type: "boolean", default: false },
+    init: { type: "string", default: "he" },
     amp: { type: "boolean", default: false },
     deterministic: { type: "boolean", default: false },
     out: { type: "string" },
@@ -98,6 +101,7 @@ ${COMMON_HELP}`,
     unassigned: UNASSIGNED,
     "dice-over": ["lesion", "all"],
     "batch-dice": ["on", "off"],
+    init: ["he", "pytorch"],
   },
   async run(values, positionals) {
     if (positionals.length !== 1) throw new CliError("expected one dataset folder", EXIT.usage);
@@ -137,6 +141,7 @@ ${COMMON_HELP}`,
       initFrom: values["init-from"] ? path.resolve(String(values["init-from"])) : undefined,
       augment: !values["no-augment"],
       deepSupervision: !values["no-deep-supervision"],
+      init: values.init as "he" | "pytorch",
       lesionShare: 1 / 3,
       diceOver: diceOverOption(values),
       batchDice: batchDiceOption(values),
