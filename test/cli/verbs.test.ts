@@ -45,6 +45,7 @@ test("choice options: other words exit 2 naming the accepted ones; shared option
     [["predict", "in", "out", "--checkpoint", "ema"], "--checkpoint must be latest or best, got 'ema'"],
     [["train", "d", "--mode", "multi"], "--mode must be binary or backsplit, got 'multi'"],
     [["train", "d", "--init", "xavier"], "--init must be he or pytorch, got 'xavier'"],
+    [["experiment", "d", "--init", "x"], "--init must be he or pytorch, got 'x'"],
     [["labels", "merge", "d", "--unassigned", "x"], "--unassigned must be background, ignore or marginal, got 'x'"],
   ] as const) {
     const r = cli(...args);

@@ -53,6 +53,7 @@ export const experimentVerb: Verb = {
   --arch A           plain | resenc | segresnet
   --dice-over D      soft Dice over the lesion classes only (default) or all non-zero classes
                      (nnU-Net's; dilutes the lesion's share as background classes are added)
+  --init I           he (nnU-Net's, default) or pytorch (PyTorch's default layer initialisation)
   --fisher-log       log Fisher proxies and gradient-norm variance every epoch (see backsplit fisher)
   --patch ZxYxX, --batch N, --features A,B,C   override the plan (small CPU runs)
   --collapse C       prob (default) or argmax at prediction
@@ -74,6 +75,7 @@ ${COMMON_HELP}`,
     ...COMMON_OPTIONS,
     "fisher-log": { type: "boolean", default: false },
     "dice-over": { type: "string", default: "lesion" },
+    init: { type: "string", default: "he" },
     background: { type: "string", multiple: true },
     folds: { type: "string", default: "0" },
     seeds: { type: "string", default: "1" },
@@ -94,7 +96,13 @@ ${COMMON_HELP}`,
     job: { type: "string" },
     nproc: { type: "string", default: "1" },
   },
-  choices: { arch: ARCHITECTURES, budget: BUDGET_NAMES, collapse: COLLAPSE, "dice-over": ["lesion", "all"] },
+  choices: {
+    arch: ARCHITECTURES,
+    budget: BUDGET_NAMES,
+    collapse: COLLAPSE,
+    "dice-over": ["lesion", "all"],
+    init: ["he", "pytorch"],
+  },
   async run(values, positionals) {
     const json = Boolean(values.json);
     if (values.plan !== undefined) {
@@ -152,6 +160,7 @@ ${COMMON_HELP}`,
         augment: true,
         lesionShare: 1 / 3,
         diceOver: diceOverOption(values),
+        init: values.init as "he" | "pytorch",
         fisherLog: Boolean(values["fisher-log"]),
       },
       predict: {
