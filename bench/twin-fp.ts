@@ -1,12 +1,13 @@
 // npm run bench -- twin-fp --from DIR [--fold 0] [--seeds 1,2,3] [--thresholds 0.5,0.6,0.7,0.8,0.9]
-//   [--retrain noaug,nods,torchinit,centre] [--threads 1] [--json]
+//   [--retrain noaug,nods,torchinit,torchheads,torchbody,centre] [--threads 1] [--json]
 // Where do our false-positive lesions come from? Takes a finished `twin-train` output (DIR) and, for our
 // models of one fold, separates the parts of prediction from training:
 //   tiling     re-predicts with Gaussian (ours, nnU-Net's) and uniform (the twin's) tile weighting;
 //   threshold  counts false positives and Dice at several probability thresholds of each;
 //   training   --retrain retrains each seed with the same budget and one change: noaug (no augmentation),
 //              nods (no deep supervision), torchinit (PyTorch's default layer initialisation, as the
-//              twin, instead of nnU-Net's He), centre (lesion patches centred on the lesion's centre,
+//              twin, instead of nnU-Net's He; torchheads / torchbody: only on the segmentation heads / on
+//              every layer but them), centre (lesion patches centred on the lesion's centre,
 //              as the twin, instead of a uniform point of its bounding box).
 // Every variant is scored by our `evaluate`, as the twin bench scores. One JSON line per variant, seed and
 // threshold; then the twin's rows of the same fold for comparison.
@@ -35,6 +36,8 @@ const RETRAIN = {
   noaug: { augment: false },
   nods: { deepSupervision: false },
   torchinit: { init: "pytorch" },
+  torchheads: { init: "pytorch-heads" },
+  torchbody: { init: "pytorch-body" },
   centre: { lesionPoint: "centre" },
 } as const;
 const retrain = (values.retrain ?? "").split(",").filter(Boolean) as (keyof typeof RETRAIN)[];

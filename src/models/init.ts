@@ -34,12 +34,34 @@ export function heInit(net: Module): void {
  * PyTorch's default layer initialisation, U(±1/√fan_in) for weights and biases: what a plain PyTorch
  * script's U-Net starts from. Not nnU-Net's; a knob to measure what He initialisation changes.
  */
-export function pytorchDefaultInit(net: Module): void {
+export function pytorchDefaultInit(net: Module, only?: (layer: Conv | ConvTranspose) => boolean): void {
   noGrad(() => {
     for (const { layer, fanIn } of convolutions(net)) {
+      if (only && !only(layer)) continue;
       const bound = 1 / Math.sqrt(fanIn);
       assign(layer.weight, uniform(layer.weight.shape, bound));
       if (layer.bias) assign(layer.bias, uniform(layer.bias.shape, bound));
     }
   });
+}
+
+/** How a training run initialises its network (`TrainConfig.init`). */
+export type InitScheme = "he" | "pytorch" | "pytorch-heads" | "pytorch-body";
+export const INIT_SCHEMES: readonly InitScheme[] = ["he", "pytorch", "pytorch-heads", "pytorch-body"];
+
+/** The 1×1 segmentation heads of every U-Net in `net` (the 2D slice adapter wraps one). */
+function segmentationHeads(net: Module): Set<Module> {
+  return new Set([...net.modules()].flatMap((m) => (m as { heads?: Module[] }).heads ?? []));
+}
+
+/**
+ * Re-initialises a network that its constructor drew with He: "pytorch" redraws every convolution by
+ * PyTorch's default, "pytorch-heads" only the segmentation heads, "pytorch-body" all but the heads. The
+ * two halves locate which part of the initialisation changes training (docs/results.md §0).
+ */
+export function applyInit(net: Module, scheme: InitScheme = "he"): void {
+  if (scheme === "he") return;
+  if (scheme === "pytorch") return pytorchDefaultInit(net);
+  const heads = segmentationHeads(net);
+  pytorchDefaultInit(net, (layer) => heads.has(layer) === (scheme === "pytorch-heads"));
 }

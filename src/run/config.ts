@@ -1,5 +1,6 @@
 // The training configuration and the per-epoch log entry: the types every stage that starts,
 // records or reads a training run shares (src/run keeps them in training.json and log.jsonl).
+import type { InitScheme } from "../models/init.js";
 import type { ArchitectureName } from "../models/registry.js";
 
 export interface TrainConfig {
@@ -30,9 +31,10 @@ export interface TrainConfig {
   augment: boolean;
   /**
    * Weight initialisation: nnU-Net's He (default) or PyTorch's default layer initialisation, as a plain
-   * PyTorch script gets (to measure the difference; `bench -- twin-fp --retrain torchinit`).
+   * PyTorch script gets, on the whole network or only its heads or its body (to measure the difference;
+   * `bench -- twin-fp --retrain torchinit,torchheads,torchbody`).
    */
-  init?: "he" | "pytorch";
+  init?: InitScheme;
   /**
    * Where a lesion patch is centred: a uniform point of the lesion's bounding box (default: every slice
    * of a lesion can be the one a 2D patch sees) or the lesion's centre (the twin's; to measure the difference).

@@ -18,7 +18,7 @@ import {
   tensor,
 } from "../engine/index.js";
 import type { Module } from "../engine/nn/module.js";
-import { pytorchDefaultInit } from "../models/init.js";
+import { applyInit } from "../models/init.js";
 import { type ArchitectureName, buildFromPlan } from "../models/registry.js";
 import { type Configuration, type Plans, batchDiceRule } from "../plan/plan.js";
 import { completeCaseIds } from "../preprocess/cache-state.js";
@@ -157,7 +157,7 @@ export function buildNetwork(s: TrainingSetup): Module {
     features: s.features,
     deepSupervision: s.config.deepSupervision ?? true,
   });
-  if (s.config.init === "pytorch") pytorchDefaultInit(net);
+  applyInit(net, s.config.init);
   return net.to(s.device);
 }
 

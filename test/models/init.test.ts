@@ -5,8 +5,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { manualSeed, setThreads } from "../../src/engine/index.js";
 import { Conv, ConvTranspose } from "../../src/engine/nn/layers.js";
-import { pytorchDefaultInit } from "../../src/models/init.js";
+import { applyInit, pytorchDefaultInit } from "../../src/models/init.js";
 import { buildModel } from "../../src/models/registry.js";
+import { SliceAdapter } from "../../src/models/slices.js";
 
 function layers() {
   manualSeed(3);
@@ -61,4 +62,38 @@ test("He initialisation by default, PyTorch's default layer initialisation on re
     checked++;
   }
   assert.ok(checked >= 6);
+});
+
+test("pytorch-heads and pytorch-body split the network at its 1×1 segmentation heads, in 2D and 3D", () => {
+  for (const scheme of ["pytorch-heads", "pytorch-body"] as const)
+    for (const dims of [2, 3] as const) {
+      manualSeed(3);
+      const unet = buildModel("plain", {
+        dims,
+        inChannels: 2,
+        numClasses: 4,
+        features: [8, 16, 32],
+        strides: [1, 2, 2],
+        kernels: [3, 3, 3],
+        deepSupervision: true,
+      });
+      const net = dims === 2 ? new SliceAdapter(unet) : unet; // 2D networks are wrapped, as buildFromPlan does
+      applyInit(net, scheme);
+      const convs = [...net.modules()].filter((m) => m instanceof Conv || m instanceof ConvTranspose) as Conv[];
+      const isHead = (m: Conv) => m.weight.shape[0] === 4 && m.weight.shape.slice(2).every((k) => k === 1);
+      assert.equal(convs.filter(isHead).length, 2, "one head per decoder stage");
+      for (const m of convs) {
+        const pytorch = isHead(m) === (scheme === "pytorch-heads");
+        const bound = 1 / Math.sqrt(fanIn(m.weight.shape));
+        const b = m.bias?.toArray() as number[] | undefined;
+        if (!b) continue;
+        // PyTorch's default draws biases in ±bound; He leaves them at zero.
+        assert.equal(
+          b.some((x) => x !== 0),
+          pytorch,
+          `${scheme} ${dims}D ${m.weight.shape}`,
+        );
+        if (pytorch) assert.ok(stats(m.weight.toArray() as number[]).max <= bound);
+      }
+    }
 });

@@ -12,6 +12,7 @@ import {
 } from "../../experiment/experiment.js";
 import { emitJobs, readExperimentPlan, runJobsInParallel, writeExperimentPlan } from "../../experiment/scale-out.js";
 import { workerSteps } from "../../jobs/worker-steps.js";
+import { INIT_SCHEMES, type InitScheme } from "../../models/init.js";
 import { ARCHITECTURES } from "../../models/registry.js";
 import { openDatasetArg } from "../dataset-arg.js";
 import { CliError, EXIT } from "../exit-codes.js";
@@ -53,7 +54,8 @@ export const experimentVerb: Verb = {
   --arch A           plain | resenc | segresnet
   --dice-over D      soft Dice over the lesion classes only (default) or all non-zero classes
                      (nnU-Net's; dilutes the lesion's share as background classes are added)
-  --init I           he (nnU-Net's, default) or pytorch (PyTorch's default layer initialisation)
+  --init I           he (nnU-Net's, default), pytorch (PyTorch's default layer initialisation),
+                     pytorch-heads or pytorch-body (PyTorch's only on the 1×1 heads, or on all but them)
   --fisher-log       log Fisher proxies and gradient-norm variance every epoch (see backsplit fisher)
   --patch ZxYxX, --batch N, --features A,B,C   override the plan (small CPU runs)
   --collapse C       prob (default) or argmax at prediction
@@ -101,7 +103,7 @@ ${COMMON_HELP}`,
     budget: BUDGET_NAMES,
     collapse: COLLAPSE,
     "dice-over": ["lesion", "all"],
-    init: ["he", "pytorch"],
+    init: INIT_SCHEMES,
   },
   async run(values, positionals) {
     const json = Boolean(values.json);
@@ -160,7 +162,7 @@ ${COMMON_HELP}`,
         augment: true,
         lesionShare: 1 / 3,
         diceOver: diceOverOption(values),
-        init: values.init as "he" | "pytorch",
+        init: values.init as InitScheme,
         fisherLog: Boolean(values["fisher-log"]),
       },
       predict: {

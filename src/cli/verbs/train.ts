@@ -2,6 +2,7 @@
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { JOBS } from "../../jobs/worker-steps.js";
+import { INIT_SCHEMES, type InitScheme } from "../../models/init.js";
 import { ARCHITECTURES } from "../../models/registry.js";
 import { launchEnv } from "../../train/launch-env.js";
 import { launchLocal, withoutNproc } from "../../train/launch.js";
@@ -50,8 +51,9 @@ export const trainVerb: Verb = {
   --lr X             initial learning rate (default 0.01)
   --no-augment       train without data augmentation
   --no-deep-supervision  loss on the full-resolution output only (nnU-Net: on)
-  --init I           he (nnU-Net's He-normal weights, zero biases; default) or pytorch (PyTorch's default
-                     layer initialisation; fewer false positives in the 2D twin bench, docs/results.md §0)
+  --init I           he (nnU-Net's He-normal weights, zero biases; default), pytorch (PyTorch's default
+                     layer initialisation; fewer false positives in the 2D twin bench, docs/results.md §0),
+                     pytorch-heads or pytorch-body (PyTorch's only on the 1×1 heads, or on all but them)
   --amp              mixed precision (CUDA)
   --deterministic    CUDA: deterministic algorithms, cuDNN without autotuning (CPU runs are always
                      bit-identical for one seed, machine and thread count)
@@ -101,7 +103,7 @@ ${COMMON_HELP}`,
     unassigned: UNASSIGNED,
     "dice-over": ["lesion", "all"],
     "batch-dice": ["on", "off"],
-    init: ["he", "pytorch"],
+    init: INIT_SCHEMES,
   },
   async run(values, positionals) {
     if (positionals.length !== 1) throw new CliError("expected one dataset folder", EXIT.usage);
@@ -141,7 +143,7 @@ ${COMMON_HELP}`,
       initFrom: values["init-from"] ? path.resolve(String(values["init-from"])) : undefined,
       augment: !values["no-augment"],
       deepSupervision: !values["no-deep-supervision"],
-      init: values.init as "he" | "pytorch",
+      init: values.init as InitScheme,
       lesionShare: 1 / 3,
       diceOver: diceOverOption(values),
       batchDice: batchDiceOption(values),
