@@ -16,6 +16,7 @@ import path from "node:path";
 import { evaluateFolders, summarize } from "../src/evaluate/evaluate.js";
 import { readVolume, writeVolume } from "../src/io/read.js";
 import { workerSteps } from "../src/jobs/worker-steps.js";
+import { TrainingRun } from "../src/run/record.js";
 import type { TrainConfig } from "../src/train/index.js";
 import { badOption, parseArgs } from "./lib/args.js";
 
@@ -76,7 +77,7 @@ async function predict(run: string, folder: string, tileWeighting: "gaussian" | 
 }
 
 /** Scores the probability maps of `folder` at each threshold (masks written beside them, then `evaluate`). */
-async function sweep(variant: string, seed: number, folder: string) {
+async function sweep(variant: string, seed: number, folder: string, firstLearningEpoch?: number | null) {
   const maskFolder = (t: number) => `${folder}-t${t}`;
   for (const t of thresholds) mkdirSync(maskFolder(t), { recursive: true });
   for (const c of readdirProbabilities(folder)) {
@@ -89,7 +90,13 @@ async function sweep(variant: string, seed: number, folder: string) {
   }
   for (const t of thresholds) {
     const m = summarize(await evaluateFolders(maskFolder(t), references, { classes: [1] })).perClass["1"].means;
-    emit(variant, seed, t, { dice: m.dice, lesionF1: m.f1, lesionRecall: m.recall, falsePositives: m.falsePositives });
+    emit(variant, seed, t, {
+      dice: m.dice,
+      lesionF1: m.f1,
+      lesionRecall: m.recall,
+      falsePositives: m.falsePositives,
+      firstLearningEpoch,
+    });
   }
 }
 
@@ -98,7 +105,13 @@ function emit(
   variant: string,
   seed: number,
   threshold: number,
-  m: { dice: number; lesionF1: number; lesionRecall: number; falsePositives: number },
+  m: {
+    dice: number;
+    lesionF1: number;
+    lesionRecall: number;
+    falsePositives: number;
+    firstLearningEpoch?: number | null;
+  },
 ) {
   const round = (v: number) => Number(v.toFixed(4));
   const row = {
@@ -111,6 +124,8 @@ function emit(
     lesionF1: round(m.lesionF1),
     lesionRecall: round(m.lesionRecall),
     falsePositives: m.falsePositives,
+    // A retrained model's first epoch with validation pseudo-Dice > 0 (null: never), as twin-train reports.
+    ...(m.firstLearningEpoch !== undefined && { firstLearningEpoch: m.firstLearningEpoch }),
   };
   console.log(
     values.json
@@ -147,7 +162,8 @@ for (const seed of seeds) {
     await steps.train(config, `${change} seed ${seed}`);
     const folder = path.join(out, `${change}-gaussian-fold${fold}-seed${seed}`);
     await predict(retrained, folder, "gaussian", `${change} seed ${seed}`);
-    await sweep(`ours-${change}-gaussian`, seed, folder);
+    const first = new TrainingRun(retrained).log().findIndex((l) => l.pseudoDice > 0);
+    await sweep(`ours-${change}-gaussian`, seed, folder, first < 0 ? null : first);
   }
   const twin = path.join(from, "rows", `twin-fold${fold}-seed${seed}.json`);
   // The twin's own row (uniform tiles, threshold 0.5), for comparison.
