@@ -1,5 +1,5 @@
 // npm run bench -- twin-fp --from DIR [--fold 0] [--seeds 1,2,3] [--thresholds 0.5,0.6,0.7,0.8,0.9]
-//   [--retrain noaug,nods,torchinit,torchheads,torchbody,centre] [--threads 1] [--json]
+//   [--retrain noaug,nods,torchinit,torchheads,torchbody,heinit,centre] [--threads 1] [--json]
 // Where do our false-positive lesions come from? Takes a finished `twin-train` output (DIR) and, for our
 // models of one fold, separates the parts of prediction from training:
 //   tiling     re-predicts with Gaussian (ours, nnU-Net's) and uniform (the twin's) tile weighting;
@@ -7,7 +7,7 @@
 //   training   --retrain retrains each seed with the same budget and one change: noaug (no augmentation),
 //              nods (no deep supervision), torchinit (PyTorch's default layer initialisation, as the
 //              twin, instead of nnU-Net's He; torchheads / torchbody: only on the segmentation heads / on
-//              every layer but them), centre (lesion patches centred on the lesion's centre,
+//              every layer but them; heinit: nnU-Net's He, for a base run that started otherwise), centre (lesion patches centred on the lesion's centre,
 //              as the twin, instead of a uniform point of its bounding box).
 // Every variant is scored by our `evaluate`, as the twin bench scores. One JSON line per variant, seed and
 // threshold; then the twin's rows of the same fold for comparison.
@@ -16,7 +16,7 @@ import path from "node:path";
 import { evaluateFolders, summarize } from "../src/evaluate/evaluate.js";
 import { readVolume, writeVolume } from "../src/io/read.js";
 import { workerSteps } from "../src/jobs/worker-steps.js";
-import { TrainingRun } from "../src/run/record.js";
+import { type TrainingRecord, TrainingRun } from "../src/run/record.js";
 import type { TrainConfig } from "../src/train/index.js";
 import { badOption, parseArgs } from "./lib/args.js";
 
@@ -39,6 +39,7 @@ const RETRAIN = {
   torchinit: { init: "pytorch" },
   torchheads: { init: "pytorch-heads" },
   torchbody: { init: "pytorch-body" },
+  heinit: { init: "he" },
   centre: { lesionPoint: "centre" },
 } as const;
 const retrain = (values.retrain ?? "").split(",").filter(Boolean) as (keyof typeof RETRAIN)[];
@@ -150,10 +151,12 @@ for (const seed of seeds) {
     await sweep(`ours-${weighting}`, seed, folder);
   }
   for (const change of retrain) {
-    const base = JSON.parse(readFileSync(path.join(run, "training.json"), "utf8")) as { config: TrainConfig };
+    const base = JSON.parse(readFileSync(path.join(run, "training.json"), "utf8")) as TrainingRecord;
     const retrained = path.join(out, "runs", `${change}-fold${fold}-seed${seed}`);
     const config: TrainConfig = {
       ...base.config,
+      // One change from the base run: its initialisation too (records older than `init` trained with He).
+      init: base.init ?? base.config.init ?? "he",
       ...RETRAIN[change],
       out: retrained,
       threads,

@@ -12,6 +12,7 @@
 // engine (listings such as the web catalog read runs without libtorch); weights.ts moves the tensors.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
+import type { InitScheme } from "../models/init.js";
 import type { ArchitectureName } from "../models/registry.js";
 import type { Plans } from "../plan/plan.js";
 import { removeStaleTemps, writeFileAtomicSync } from "../util/atomic.js";
@@ -38,6 +39,8 @@ export interface TrainingRecord {
   patch: number[];
   batch: number;
   features: number[];
+  /** The initialisation it started from (absent in runs written before it depended on the configuration: the config's `init`, else "he"). */
+  init?: InitScheme;
   /** The preprocessed folder (absolute) the run trained on: its cache and splits. */
   plans: string;
   /**

@@ -13,6 +13,7 @@ import {
 import { loadSafetensors } from "../engine/index.js";
 import type { Module } from "../engine/nn/module.js";
 import { fromBytes } from "../engine/safetensors.js";
+import type { InitScheme } from "../models/init.js";
 import type { TrainConfig } from "../run/config.js";
 import { type CheckpointState, TrainingRun } from "../run/record.js";
 import { resumeWeights, saveCheckpoint } from "../run/weights.js";
@@ -28,6 +29,9 @@ export function restoreRng(base64: string): void {
   });
 }
 
+/** The settings a run resolves from its plans and defaults (older records lack `init`: then He, or the config's). */
+type Resolved = { patch: number[]; batch: number; features: number[]; init?: InitScheme };
+
 /**
  * What a run learns from and how: resuming with another value here would continue one training with the
  * settings of another (a benchmark re-run into the same folder with a new patch, seed or loss). Threads,
@@ -35,7 +39,7 @@ export function restoreRng(base64: string): void {
  * So is the number of epochs: `--resume --epochs N` with a larger N trains a finished run on (the poly
  * schedule then follows the new N).
  */
-function trainingIdentity(config: TrainConfig, resolved: { patch: number[]; batch: number; features: number[] }) {
+function trainingIdentity(config: TrainConfig, resolved: Resolved) {
   return {
     configuration: config.configuration,
     mode: config.mode,
@@ -55,7 +59,7 @@ function trainingIdentity(config: TrainConfig, resolved: { patch: number[]; batc
     deepSupervision: config.deepSupervision ?? true,
     lesionShare: config.lesionShare,
     lesionPoint: config.lesionPoint ?? "box",
-    init: config.init ?? "he",
+    init: resolved.init ?? config.init ?? "he",
     diceOver: config.diceOver,
     batchDice: config.batchDice ?? "nnU-Net's rule",
   };
@@ -66,11 +70,7 @@ function trainingIdentity(config: TrainConfig, resolved: { patch: number[]; batc
  * "name: before → now" (empty when it may resume). The folder's record gives the resolved patch, batch
  * and widths it trained with; `resolved` gives this call's.
  */
-export function resumeConflicts(
-  run: TrainingRun,
-  config: TrainConfig,
-  resolved: { patch: number[]; batch: number; features: number[] },
-): string[] {
+export function resumeConflicts(run: TrainingRun, config: TrainConfig, resolved: Resolved): string[] {
   const record = run.record();
   const before = trainingIdentity(run.latest().config, record);
   const now = trainingIdentity(config, resolved);
@@ -96,7 +96,7 @@ export function resumeOrStart(
   config: TrainConfig,
   parts: { net: Module; optimizer: Optimizer; scaler: GradScaler },
   /** This call's patch, global batch and widths (after the plans' defaults), checked against the run's. */
-  resolved: { patch: number[]; batch: number; features: number[] },
+  resolved: Resolved,
   /** False on the ranks of a distributed run other than 0: they read the checkpoint, never the log. */
   writesLog = true,
 ): StartPoint {

@@ -18,7 +18,7 @@ import {
   tensor,
 } from "../engine/index.js";
 import type { Module } from "../engine/nn/module.js";
-import { applyInit } from "../models/init.js";
+import { type InitScheme, applyInit, defaultInit } from "../models/init.js";
 import { type ArchitectureName, buildFromPlan } from "../models/registry.js";
 import { type Configuration, type Plans, batchDiceRule } from "../plan/plan.js";
 import { completeCaseIds } from "../preprocess/cache-state.js";
@@ -54,6 +54,8 @@ export interface TrainingSetup extends TrainingData, TrainingTargets {
   patch: number[];
   batch: number;
   features: number[];
+  /** The initialisation: the config's, else the configuration's default (`defaultInit`). */
+  init: InitScheme;
   lossOptions: LossOptions;
 }
 
@@ -135,6 +137,7 @@ export function setUpTraining(config: TrainConfig, device: string): TrainingSetu
     patch,
     batch: config.batchSize ?? cfg.batch_size,
     features: config.features ?? cfg.architecture.features,
+    init: config.init ?? defaultInit(cfg.dims),
     lossOptions,
   };
 }
@@ -157,7 +160,7 @@ export function buildNetwork(s: TrainingSetup): Module {
     features: s.features,
     deepSupervision: s.config.deepSupervision ?? true,
   });
-  applyInit(net, s.config.init);
+  applyInit(net, s.init);
   return net.to(s.device);
 }
 

@@ -99,6 +99,7 @@ test("a run interrupted after 2 of 4 epochs and resumed ends with exactly the we
   assert.match(digests[0] ?? "", /^[0-9a-f]{16}$/);
   // The run says where it trained: bit-identity holds for the same CPU model, threads and libtorch.
   const { machine } = JSON.parse(readFileSync(path.join(root, "straight", "training.json"), "utf8"));
+  assert.equal(JSON.parse(readFileSync(path.join(root, "straight", "training.json"), "utf8")).init, "he");
   assert.deepEqual(machine, {
     cpu: os.cpus()[0].model.trim(),
     threads: 2,
@@ -232,6 +233,27 @@ test("the 2D configuration trains on slices and predicts slice by slice on the i
     }),
   );
   assert.equal(log.length, 3);
+  // 2D starts from PyTorch's default on the body, He on the heads (docs/results.md §0); 3D from He. The
+  // record says which, and a resume that would start otherwise is refused.
+  const init2d = config(root, preprocessed, {
+    configuration: "2d",
+    patchSize: [16, 16],
+    features: [8, 16, 32],
+    mode: "backsplit",
+    sources: ["tissue"],
+  });
+  assert.equal(JSON.parse(readFileSync(path.join(run, "training.json"), "utf8")).init, "pytorch-body");
+  const net = buildNetwork(setUpTraining(init2d, "cpu"));
+  const convs = [...net.modules()].filter((m) => m instanceof Conv || m instanceof ConvTranspose) as Conv[];
+  const isHead = (m: Conv) => m.weight.shape[0] === 4 && m.weight.shape.slice(2).every((k) => k === 1);
+  const drawnBias = (m: Conv) => (m.bias?.toArray() as number[]).some((b) => b !== 0);
+  assert.ok(convs.filter(isHead).length > 0 && convs.filter(isHead).every((m) => !drawnBias(m)), "He heads");
+  assert.ok(convs.filter((m) => !isHead(m)).every(drawnBias), "PyTorch's default on the body");
+  net.dispose();
+  await assert.rejects(
+    train({ ...init2d, epochs: 3, out: run, resume: true, init: "he" }),
+    /cannot resume.*init: pytorch-body → he/,
+  );
   const { predictFolder } = await import("../../src/predict/predict.js");
   const { readVolume } = await import("../../src/io/index.js");
   const out = path.join(root, "pred2d");

@@ -54,8 +54,9 @@ export const experimentVerb: Verb = {
   --arch A           plain | resenc | segresnet
   --dice-over D      soft Dice over the lesion classes only (default) or all non-zero classes
                      (nnU-Net's; dilutes the lesion's share as background classes are added)
-  --init I           he (nnU-Net's, default), pytorch (PyTorch's default layer initialisation),
-                     pytorch-heads or pytorch-body (PyTorch's only on the 1×1 heads, or on all but them)
+  --init I           he (nnU-Net's), pytorch (PyTorch's default layer initialisation), pytorch-heads or
+                     pytorch-body (PyTorch's only on the 1×1 heads, or on all but them); default he in 3D,
+                     pytorch-body in 2D
   --fisher-log       log Fisher proxies and gradient-norm variance every epoch (see backsplit fisher)
   --patch ZxYxX, --batch N, --features A,B,C   override the plan (small CPU runs)
   --collapse C       prob (default) or argmax at prediction
@@ -77,7 +78,7 @@ ${COMMON_HELP}`,
     ...COMMON_OPTIONS,
     "fisher-log": { type: "boolean", default: false },
     "dice-over": { type: "string", default: "lesion" },
-    init: { type: "string", default: "he" },
+    init: { type: "string" },
     background: { type: "string", multiple: true },
     folds: { type: "string", default: "0" },
     seeds: { type: "string", default: "1" },
@@ -162,7 +163,7 @@ ${COMMON_HELP}`,
         augment: true,
         lesionShare: 1 / 3,
         diceOver: diceOverOption(values),
-        init: values.init as InitScheme,
+        init: values.init as InitScheme | undefined,
         fisherLog: Boolean(values["fisher-log"]),
       },
       predict: {

@@ -51,9 +51,10 @@ export const trainVerb: Verb = {
   --lr X             initial learning rate (default 0.01)
   --no-augment       train without data augmentation
   --no-deep-supervision  loss on the full-resolution output only (nnU-Net: on)
-  --init I           he (nnU-Net's He-normal weights, zero biases; default), pytorch (PyTorch's default
-                     layer initialisation; fewer false positives in the 2D twin bench, docs/results.md §0),
-                     pytorch-heads or pytorch-body (PyTorch's only on the 1×1 heads, or on all but them)
+  --init I           he (nnU-Net's He-normal weights, zero biases), pytorch (PyTorch's default layer
+                     initialisation), pytorch-heads or pytorch-body (PyTorch's only on the 1×1 heads, or on
+                     all but them). Default: he in 3D, pytorch-body in 2D, where it learns earlier at small
+                     budgets (docs/results.md §0)
   --amp              mixed precision (CUDA)
   --deterministic    CUDA: deterministic algorithms, cuDNN without autotuning (CPU runs are always
                      bit-identical for one seed, machine and thread count)
@@ -88,7 +89,7 @@ ${COMMON_HELP}`,
     lr: { type: "string" },
     "no-augment": { type: "boolean", default: false },
     "no-deep-supervision": { type: "boolean", default: false },
-    init: { type: "string", default: "he" },
+    init: { type: "string" },
     amp: { type: "boolean", default: false },
     deterministic: { type: "boolean", default: false },
     out: { type: "string" },
@@ -143,7 +144,7 @@ ${COMMON_HELP}`,
       initFrom: values["init-from"] ? path.resolve(String(values["init-from"])) : undefined,
       augment: !values["no-augment"],
       deepSupervision: !values["no-deep-supervision"],
-      init: values.init as InitScheme,
+      init: values.init as InitScheme | undefined,
       lesionShare: 1 / 3,
       diceOver: diceOverOption(values),
       batchDice: batchDiceOption(values),
