@@ -44,8 +44,8 @@ test("choice options: other words exit 2 naming the accepted ones; shared option
     [["export", "run", "--onnx", "f", "--collapse", "x"], "--collapse must be prob or argmax, got 'x'"],
     [["predict", "in", "out", "--checkpoint", "ema"], "--checkpoint must be latest or best, got 'ema'"],
     [["train", "d", "--mode", "multi"], "--mode must be binary or backsplit, got 'multi'"],
-    [["train", "d", "--init", "xavier"], "--init must be he or pytorch, got 'xavier'"],
-    [["experiment", "d", "--init", "x"], "--init must be he or pytorch, got 'x'"],
+    [["train", "d", "--init", "xavier"], "--init must be he, pytorch, pytorch-heads or pytorch-body, got 'xavier'"],
+    [["experiment", "d", "--init", "x"], "--init must be he, pytorch, pytorch-heads or pytorch-body, got 'x'"],
     [["labels", "merge", "d", "--unassigned", "x"], "--unassigned must be background, ignore or marginal, got 'x'"],
   ] as const) {
     const r = cli(...args);
