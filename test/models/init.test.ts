@@ -9,17 +9,19 @@ import { applyInit, pytorchDefaultInit } from "../../src/models/init.js";
 import { buildModel } from "../../src/models/registry.js";
 import { SliceAdapter } from "../../src/models/slices.js";
 
-function layers() {
+/** A 3-stage U-Net with 4 classes, wrapped in the slice adapter in 2D as buildFromPlan does, and its convolutions. */
+function layers(dims: 2 | 3 = 3, features = [16, 32, 64]) {
   manualSeed(3);
-  const net = buildModel("plain", {
-    dims: 3,
+  const unet = buildModel("plain", {
+    dims,
     inChannels: 2,
     numClasses: 4,
-    features: [16, 32, 64],
+    features,
     strides: [1, 2, 2],
     kernels: [3, 3, 3],
     deepSupervision: true,
   });
+  const net = dims === 2 ? new SliceAdapter(unet) : unet;
   const convs = [...net.modules()].filter((m) => m instanceof Conv || m instanceof ConvTranspose) as (
     | Conv
     | ConvTranspose
@@ -67,22 +69,11 @@ test("He initialisation by default, PyTorch's default layer initialisation on re
 test("pytorch-heads and pytorch-body split the network at its 1×1 segmentation heads, in 2D and 3D", () => {
   for (const scheme of ["pytorch-heads", "pytorch-body"] as const)
     for (const dims of [2, 3] as const) {
-      manualSeed(3);
-      const unet = buildModel("plain", {
-        dims,
-        inChannels: 2,
-        numClasses: 4,
-        features: [8, 16, 32],
-        strides: [1, 2, 2],
-        kernels: [3, 3, 3],
-        deepSupervision: true,
-      });
-      const net = dims === 2 ? new SliceAdapter(unet) : unet; // 2D networks are wrapped, as buildFromPlan does
+      const { net, convs } = layers(dims, [8, 16, 32]);
       applyInit(net, scheme);
-      const convs = [...net.modules()].filter((m) => m instanceof Conv || m instanceof ConvTranspose) as Conv[];
       const isHead = (m: Conv) => m.weight.shape[0] === 4 && m.weight.shape.slice(2).every((k) => k === 1);
-      assert.equal(convs.filter(isHead).length, 2, "one head per decoder stage");
-      for (const m of convs) {
+      assert.equal((convs as Conv[]).filter(isHead).length, 2, "one head per decoder stage");
+      for (const m of convs as Conv[]) {
         const pytorch = isHead(m) === (scheme === "pytorch-heads");
         const bound = 1 / Math.sqrt(fanIn(m.weight.shape));
         const b = m.bias?.toArray() as number[] | undefined;
