@@ -7,8 +7,9 @@
 //   training   --retrain retrains each seed with the same budget and one change: noaug (no augmentation),
 //              nods (no deep supervision), torchinit (PyTorch's default layer initialisation, as the
 //              twin, instead of nnU-Net's He; torchheads / torchbody: only on the segmentation heads / on
-//              every layer but them; heinit: nnU-Net's He, for a base run that started otherwise), centre (lesion patches centred on the lesion's centre,
-//              as the twin, instead of a uniform point of its bounding box).
+//              every layer but them; heinit: nnU-Net's He, for a base run that started otherwise), centre
+//              (lesion patches centred on the lesion's centre, as the twin, instead of a uniform point of its
+//              bounding box). Every other setting, the initialisation included, is the base run's.
 // Every variant is scored by our `evaluate`, as the twin bench scores. One JSON line per variant, seed and
 // threshold; then the twin's rows of the same fold for comparison.
 import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";

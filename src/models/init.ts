@@ -71,7 +71,8 @@ export function applyInit(net: Module, scheme: InitScheme = "he"): void {
  * on every layer but the heads. Measured with `bench -- twin-fp` (docs/results.md §0): in 2D He's larger
  * body weights take smaller relative steps (instance norm makes the step go as lr/‖w‖²), and at a CPU
  * budget 4 of 9 runs learned only after the first quarter; with "pytorch-body" 9 of 9 learned by epoch 1,
- * with 22 % fewer false positives. In 3D the same change gave more false positives, so 3D keeps He.
+ * with 22 % fewer false positives. Where He already starts at once (MS in 2D, every 3D run) the same change
+ * gave more false positives, so 3D keeps He; `--init he` gives nnU-Net's in 2D.
  */
 export function defaultInit(dims: 2 | 3): InitScheme {
   return dims === 2 ? "pytorch-body" : "he";

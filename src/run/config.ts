@@ -30,9 +30,9 @@ export interface TrainConfig {
   resume: boolean;
   augment: boolean;
   /**
-   * Weight initialisation: nnU-Net's He (default) or PyTorch's default layer initialisation, as a plain
-   * PyTorch script gets, on the whole network or only its heads or its body (to measure the difference;
-   * `bench -- twin-fp --retrain torchinit,torchheads,torchbody`).
+   * Weight initialisation: nnU-Net's He, or PyTorch's default layer initialisation (a plain PyTorch
+   * script's) on the whole network, only its heads or only its body. Absent: `defaultInit` of the
+   * configuration (He in 3D, "pytorch-body" in 2D); the run record keeps the one used.
    */
   init?: InitScheme;
   /**
