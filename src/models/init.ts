@@ -61,7 +61,10 @@ function segmentationHeads(net: Module): Set<Module> {
  */
 export function applyInit(net: Module, scheme: InitScheme = "he"): void {
   if (scheme === "he") return;
-  if (scheme === "pytorch") return pytorchDefaultInit(net);
+  if (scheme === "pytorch") {
+    pytorchDefaultInit(net);
+    return;
+  }
   const heads = segmentationHeads(net);
   pytorchDefaultInit(net, (layer) => heads.has(layer) === (scheme === "pytorch-heads"));
 }
