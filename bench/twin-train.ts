@@ -179,6 +179,8 @@ interface Row {
   arm: string;
   fold: number;
   seed: number;
+  /** The initialisation the model started from (ours: the run's record; the twin: PyTorch's default). */
+  init: string;
   dice: number;
   lesionF1: number;
   lesionRecall: number;
@@ -191,7 +193,15 @@ interface Row {
   seconds: number;
 }
 
-async function score(arm: string, fold: number, seed: number, predictions: string, curve: number[], seconds: number) {
+async function score(
+  arm: string,
+  fold: number,
+  seed: number,
+  init: string,
+  predictions: string,
+  curve: number[],
+  seconds: number,
+) {
   const e = await evaluateFolders(predictions, referenceFolder(fold), { classes: [1] });
   const m = summarize(e).perClass["1"].means;
   const first = curve.findIndex((d) => d > 0);
@@ -199,6 +209,7 @@ async function score(arm: string, fold: number, seed: number, predictions: strin
     arm,
     fold,
     seed,
+    init,
     dice: m.dice,
     lesionF1: m.f1,
     lesionRecall: m.recall,
@@ -264,8 +275,9 @@ async function runOurs(fold: number, seed: number): Promise<Row> {
     },
     `ours fold ${fold} seed ${seed}`,
   );
-  const curve = new TrainingRun(run).log().map((l) => l.pseudoDice);
-  return score("ours", fold, seed, predictions, curve, seconds);
+  const training = new TrainingRun(run);
+  const curve = training.log().map((l) => l.pseudoDice);
+  return score("ours", fold, seed, training.record().init ?? "he", predictions, curve, seconds);
 }
 
 async function runTwin(fold: number, seed: number): Promise<Row> {
@@ -302,7 +314,7 @@ async function runTwin(fold: number, seed: number): Promise<Row> {
     child.exitCode !== null ? resolve(child.exitCode) : child.on("close", (c) => resolve(c ?? 1)),
   );
   if (code !== 0) throw new Error(`the PyTorch twin exited with ${code}`);
-  return score("twin", fold, seed, predictions, curve, (performance.now() - started) / 1000);
+  return score("twin", fold, seed, "pytorch", predictions, curve, (performance.now() - started) / 1000);
 }
 
 mkdirSync(path.join(out, "rows"), { recursive: true });
