@@ -54,6 +54,15 @@ function caseFiles(dir: string): Map<string, string> {
   return out;
 }
 
+/** The reference cases to evaluate: all of them, or the named ones (an unknown name is an error). */
+function selectCases(refs: Map<string, string>, refDir: string, cases: string[] | undefined): Map<string, string> {
+  if (!cases) return refs;
+  const unknown = cases.filter((id) => !refs.has(id));
+  if (unknown.length) throw new Error(`${refDir}: no reference label map for case ${unknown.join(", ")}`);
+  const wanted = new Set(cases);
+  return new Map([...refs].filter(([id]) => wanted.has(id)));
+}
+
 export async function evaluateFolders(
   predDir: string,
   refDir: string,
@@ -62,16 +71,18 @@ export async function evaluateFolders(
     minOverlap?: number;
     bins?: number[];
     classes?: number[];
+    /** Only these cases of the reference folder (e.g. one fold's test cases); every one must be there. */
+    cases?: string[];
     onCase?: (id: string) => void;
   } = {},
 ): Promise<Evaluation> {
-  const refs = caseFiles(refDir);
+  const refs = selectCases(caseFiles(refDir), refDir, o.cases);
   const preds = caseFiles(predDir);
   if (refs.size === 0) throw new Error(`${refDir}: no reference label maps`);
   const missing = [...refs.keys()].filter((id) => !preds.has(id));
   if (missing.length)
     throw new Error(
-      `${predDir}: no prediction for ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ` and ${missing.length - 5} more` : ""}`,
+      `${predDir}: no prediction for ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ` and ${missing.length - 5} more` : ""} (--cases evaluates a subset of the references)`,
     );
   const toleranceMm = o.toleranceMm ?? 1;
   const bins = o.bins ?? DEFAULT_BINS_MM3;

@@ -64,3 +64,46 @@ test("evaluate writes JSON and CSV; compare reports paired differences with CIs 
   const missing = spawnSync(process.execPath, [bin, "evaluate", path.join(root, "nothing"), ref], { encoding: "utf8" });
   assert.notEqual(missing.status, 0);
 });
+
+test("evaluate --cases scores a subset of the references; unknown or malformed ids are refused", () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), "bs-eval-cases-"));
+  const ref = path.join(root, "ref");
+  const pred = path.join(root, "pred");
+  for (const id of ["c0", "c1", "c2"]) put(ref, id, [2, 3, 10]);
+  put(pred, "c0", [2, 3, 10]); // both lesions found
+  put(pred, "c2", [2, 3]); // one of two
+  const run = (...extra: string[]) =>
+    spawnSync(process.execPath, [bin, "evaluate", pred, ref, "--json", ...extra], { encoding: "utf8" });
+  const all = run();
+  assert.equal(all.status, 1, all.stderr);
+  assert.match(all.stderr, /pred: no prediction for c1/);
+  const subset = run("--cases", "c2,c0");
+  assert.equal(subset.status, 0, subset.stderr);
+  const e = subset.stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l))
+    .find((l) => l.event === "evaluation");
+  assert.deepEqual(
+    e.cases.map((c: { id: string }) => c.id),
+    ["c0", "c2"],
+    "reference order, whatever order --cases names them in",
+  );
+  assert.deepEqual(
+    e.cases.map((c: { classes: Record<string, { recall: number }> }) => c.classes["1"].recall),
+    [1, 0.5],
+  );
+  const saved = path.join(root, "subset.json");
+  assert.equal(run("--cases", "c0,c2", "--out", saved).status, 0);
+  const compared = spawnSync(process.execPath, [bin, "compare", saved, saved, "--cases", "c2", "--json"], {
+    encoding: "utf8",
+  });
+  assert.equal(compared.status, 0, compared.stderr);
+  assert.deepEqual(JSON.parse(compared.stdout).cases, ["c2"], "compare filters saved evaluations too");
+  const unknown = run("--cases", "c0,c9");
+  assert.equal(unknown.status, 1, unknown.stderr);
+  assert.match(unknown.stderr, /ref: no reference label map for case c9/);
+  const malformed = run("--cases", "c0,,c2");
+  assert.equal(malformed.status, 2, malformed.stderr);
+  assert.match(malformed.stderr, /--cases must be distinct case ids separated by commas, got 'c0,,c2'/);
+});

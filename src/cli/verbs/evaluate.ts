@@ -38,7 +38,17 @@ function options(values: OptionValues) {
     minOverlap: numberOption(values, "match", 0, { min: 0, max: 1 }),
     bins: numberList(values, "bins", false),
     classes: numberList(values, "classes", true),
+    cases: caseList(values),
   };
+}
+
+function caseList(values: OptionValues): string[] | undefined {
+  if (values.cases === undefined) return undefined;
+  const raw = String(values.cases);
+  const ids = raw.split(",").map((id) => id.trim());
+  if (ids.some((id) => id === "") || new Set(ids).size !== ids.length)
+    throw new CliError(`--cases must be distinct case ids separated by commas, got '${raw}'`, EXIT.usage);
+  return ids;
 }
 
 /** A folder (or file, with `file`) that must exist: exit 3 otherwise. */
@@ -54,13 +64,15 @@ const EVAL_OPTIONS = {
   match: { type: "string" as const },
   bins: { type: "string" as const },
   classes: { type: "string" as const },
+  cases: { type: "string" as const },
   out: { type: "string" as const },
   json: { type: "boolean" as const, default: false },
 };
 const EVAL_HELP = `  --tolerance MM   NSD tolerance (default 1 mm)
   --match F        lesion detection needs this share of the reference lesion overlapped (default 0: any overlap)
   --bins A,B,C     lesion size bins in mm³ (default 10,100,1000)
-  --classes L,…    lesion label values (default: every value in the references)`;
+  --classes L,…    lesion label values (default: every value in the references)
+  --cases ID,…     only these reference cases, e.g. one fold's test cases (default: every reference)`;
 
 function markdownSummary(e: Evaluation): string {
   const s = summarize(e);
@@ -115,7 +127,14 @@ export const evaluateVerb: Verb = {
 };
 
 async function loadOrEvaluate(p: string, ref: string | undefined, values: OptionValues): Promise<Evaluation> {
-  if (statSync(p).isFile()) return JSON.parse(readFileSync(p, "utf8")) as Evaluation;
+  if (statSync(p).isFile()) {
+    const e = JSON.parse(readFileSync(p, "utf8")) as Evaluation;
+    const cases = caseList(values);
+    if (!cases) return e;
+    const unknown = cases.filter((id) => !e.cases.some((c) => c.id === id));
+    if (unknown.length) throw new Error(`${p}: no evaluated case ${unknown.join(", ")}`);
+    return { ...e, cases: e.cases.filter((c) => cases.includes(c.id)) };
+  }
   if (!ref) throw new CliError(`${p} is a prediction folder: give --ref REF to evaluate it`, EXIT.usage);
   return evaluateFolders(p, ref, options(values));
 }
