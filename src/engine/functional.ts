@@ -1,5 +1,6 @@
 // Functional neural-network ops (the twin of torch.nn.functional).
-import type { Handle } from "./native.js";
+import { cat, zerosLike } from "./create.js";
+import { type Handle, native } from "./native.js";
 import { type DType, type Tensor, op } from "./tensor.js";
 
 type Ints = number | readonly number[];
@@ -23,8 +24,29 @@ export interface ConvOptions {
   groups?: number;
 }
 
+let oneDnn: boolean | undefined;
+
+/**
+ * libtorch (ATen's ConvParams::use_mkldnn, 1.13 and 2.x) sends a CPU float 3D convolution of one sample
+ * with N·C·D·H ≤ 20480 to its native slow_conv3d, 4–25× slower than oneDNN, which it takes from two
+ * samples on: every layer of a 48³ U-Net on one patch (the Fisher log, a last odd tile). A zero second
+ * sample takes the oneDNN path; samples never mix in a convolution, so sample 0's output and gradients
+ * stay the same (to oneDNN's float summation order). 1×1 kernels on one thread stay native either way.
+ */
+function takesSlowSingleSamplePath(input: Tensor, weight: Tensor, groups: number): boolean {
+  const [batch, channels, depth, height] = input.shape;
+  if (input.ndim !== 5 || batch !== 1 || groups !== 1 || channels * depth * height > 20480) return false;
+  if (input.device !== "cpu" || input.dtype !== "float32") return false;
+  if (weight.shape[3] === 1 && weight.shape[4] === 1) return false;
+  oneDnn ??= Boolean((native.info() as { mkldnnAvailable?: boolean }).mkldnnAvailable);
+  return oneDnn;
+}
+
 /** N-d convolution (1d/2d/3d chosen from the weight's rank). weight: [out, in/groups, ...kernel]. */
 export function conv(input: Tensor, weight: Tensor, bias: Tensor | null = null, o: ConvOptions = {}): Tensor {
+  if (takesSlowSingleSamplePath(input, weight, o.groups ?? 1)) {
+    return conv(cat([input, zerosLike(input)], 0), weight, bias, o).narrow(0, 0, 1);
+  }
   const n = spatialDims(input, weight);
   return op(
     "convolution",

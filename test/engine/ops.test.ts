@@ -41,6 +41,13 @@ const CASES: Case[] = [
     py: "F.conv3d(x0, x1, None, stride=2, dilation=2, padding=2)",
   },
   {
+    // One sample: ours pads a zero second sample to take oneDNN instead of slow_conv3d; PyTorch does not.
+    name: "conv3d one sample, strided",
+    inputs: [f([1, 3, 6, 5, 7]), f([4, 3, 3, 3, 3]), f([4])],
+    ts: ([x, w, b]) => F.conv(x, w, b, { padding: 1, stride: [2, 1, 2] }),
+    py: "F.conv3d(x0, x1, x2, padding=1, stride=(2, 1, 2))",
+  },
+  {
     name: "conv2d groups",
     inputs: [f([2, 4, 6, 5]), f([6, 2, 3, 3]), f([6])],
     ts: ([x, w, b]) => F.conv(x, w, b, { groups: 2, stride: [1, 2] }),
