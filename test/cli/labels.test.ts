@@ -10,6 +10,7 @@ import { readVolume } from "../../src/io/index.js";
 import { encodeNifti } from "../../src/io/nifti.js";
 import { Volume } from "../../src/io/volume.js";
 import { DATASET_JSON, SHAPE, writeCase } from "../fixtures/corpus.js";
+import { jsonEvents } from "../helpers/cli.js";
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "bin", "backsplit.mjs");
 const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args, "--workers", "1"], { encoding: "utf8" });
@@ -36,11 +37,7 @@ test("import an atlas, cluster, group and merge from the command line", async ()
   assert.equal(r.status, 0, r.stderr);
   r = cli("labels", "merge", root, "--sources", "tissue,gmm", "--json");
   assert.equal(r.status, 0, r.stderr);
-  const reports = r.stdout
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l))
-    .filter((e) => e.event === "merged");
+  const reports = jsonEvents(r.stdout, "merged");
   assert.deepEqual(reports[0].report.classes, {
     background: 0,
     lesion: 1,

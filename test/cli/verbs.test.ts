@@ -11,6 +11,7 @@ import { VERBS } from "../../src/cli/main.js";
 import { encodeNifti } from "../../src/io/nifti.js";
 import { Volume } from "../../src/io/volume.js";
 import { DATASET_JSON, SHAPE, writeCase } from "../fixtures/corpus.js";
+import { jsonEvents } from "../helpers/cli.js";
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "bin", "backsplit.mjs");
 const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8" });
@@ -78,11 +79,7 @@ test("labels merge --unassigned marginal (offered by its help) marks unlabelled 
   assert.equal(r.status, 0, r.stderr);
   r = cli("labels", "merge", root, "--sources", "fs", "--unassigned", "marginal", "--json", "--workers", "1");
   assert.equal(r.status, 0, r.stderr);
-  const merged = r.stdout
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l))
-    .filter((e) => e.event === "merged");
+  const merged = jsonEvents(r.stdout, "merged");
   assert.equal(merged.length, 1);
   assert.ok(merged[0].report.classes.unknown_background > 0, JSON.stringify(merged[0].report.classes));
 });

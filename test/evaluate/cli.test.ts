@@ -8,6 +8,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { encodeNifti } from "../../src/io/nifti.js";
 import { Volume } from "../../src/io/volume.js";
+import { jsonEvents } from "../helpers/cli.js";
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "bin", "backsplit.mjs");
 
@@ -79,11 +80,7 @@ test("evaluate --cases scores a subset of the references; unknown or malformed i
   assert.match(all.stderr, /pred: no prediction for c1/);
   const subset = run("--cases", "c2,c0");
   assert.equal(subset.status, 0, subset.stderr);
-  const e = subset.stdout
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l))
-    .find((l) => l.event === "evaluation");
+  const [e] = jsonEvents(subset.stdout, "evaluation");
   assert.deepEqual(
     e.cases.map((c: { id: string }) => c.id),
     ["c0", "c2"],
