@@ -1,6 +1,7 @@
 // Functional neural-network ops (the twin of torch.nn.functional).
 import { cat, zerosLike } from "./create.js";
 import { type Handle, native } from "./native.js";
+import type { EngineInfo } from "./runtime.js";
 import { type DType, type Tensor, op } from "./tensor.js";
 
 type Ints = number | readonly number[];
@@ -38,7 +39,7 @@ function takesSlowSingleSamplePath(input: Tensor, weight: Tensor, groups: number
   if (input.ndim !== 5 || batch !== 1 || groups !== 1 || channels * depth * height > 20480) return false;
   if (input.device !== "cpu" || input.dtype !== "float32") return false;
   if (weight.shape[3] === 1 && weight.shape[4] === 1) return false;
-  oneDnn ??= Boolean((native.info() as { mkldnnAvailable?: boolean }).mkldnnAvailable);
+  oneDnn ??= (native.info() as EngineInfo).mkldnnAvailable;
   return oneDnn;
 }
 

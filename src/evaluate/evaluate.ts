@@ -63,6 +63,13 @@ function selectCases(refs: Map<string, string>, refDir: string, cases: string[] 
   return new Map([...refs].filter(([id]) => wanted.has(id)));
 }
 
+/** A saved evaluation cut to the named cases, in its own order (an unknown name is an error). */
+export function evaluationOfCases(e: Evaluation, cases: string[], source: string): Evaluation {
+  const unknown = cases.filter((id) => !e.cases.some((c) => c.id === id));
+  if (unknown.length) throw new Error(`${source}: no evaluated case ${unknown.join(", ")}`);
+  return { ...e, cases: e.cases.filter((c) => cases.includes(c.id)) };
+}
+
 export async function evaluateFolders(
   predDir: string,
   refDir: string,

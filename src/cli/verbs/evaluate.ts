@@ -6,6 +6,7 @@ import {
   METRICS,
   compareEvaluations,
   evaluateFolders,
+  evaluationOfCases,
   summarize,
   toCsv,
 } from "../../evaluate/evaluate.js";
@@ -130,10 +131,7 @@ async function loadOrEvaluate(p: string, ref: string | undefined, values: Option
   if (statSync(p).isFile()) {
     const e = JSON.parse(readFileSync(p, "utf8")) as Evaluation;
     const cases = caseList(values);
-    if (!cases) return e;
-    const unknown = cases.filter((id) => !e.cases.some((c) => c.id === id));
-    if (unknown.length) throw new Error(`${p}: no evaluated case ${unknown.join(", ")}`);
-    return { ...e, cases: e.cases.filter((c) => cases.includes(c.id)) };
+    return cases ? evaluationOfCases(e, cases, p) : e;
   }
   if (!ref) throw new CliError(`${p} is a prediction folder: give --ref REF to evaluate it`, EXIT.usage);
   return evaluateFolders(p, ref, options(values));
