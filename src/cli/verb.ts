@@ -109,6 +109,8 @@ export function choiceOption<T extends string>(
 // The words of options that several verbs share, validated in one place.
 export const COLLAPSE = ["prob", "argmax"] as const;
 export const CHECKPOINT = ["latest", "best"] as const;
+/** What overlapping sliding-window tiles average (predict/sliding.ts). */
+export const TILE_AVERAGE = ["probabilities", "logits"] as const;
 /** What voxels no background source labels become (labels/merge.ts). */
 export const UNASSIGNED = ["background", "ignore", "marginal"] as const;
 
@@ -120,6 +122,11 @@ export function collapseOption(values: OptionValues): (typeof COLLAPSE)[number] 
 /** --checkpoint latest|best (predict, export). */
 export function checkpointOption(values: OptionValues): (typeof CHECKPOINT)[number] {
   return choiceOption(values, "checkpoint", CHECKPOINT, "latest");
+}
+
+/** --tile-average probabilities|logits (predict). */
+export function tileAverageOption(values: OptionValues): (typeof TILE_AVERAGE)[number] {
+  return choiceOption(values, "tile-average", TILE_AVERAGE, "probabilities");
 }
 
 /** --unassigned background|ignore|marginal (train, labels merge). */

@@ -81,6 +81,8 @@ export interface PredictOptions {
   tileStep?: number;
   /** Averaging of overlapping tiles (default "gaussian", nnU-Net's). */
   tileWeighting?: "gaussian" | "uniform";
+  /** What overlapping tiles average: each tile's "probabilities" (default) or its "logits" (nnU-Net v2). */
+  tileAverage?: "probabilities" | "logits";
   /** Also write {case}_fisher_gap.nii.gz: the closed-form logit-space Fisher gap (1 − p_lesion)(1 − ‖q‖²). */
   saveFisherMap?: boolean;
   /** Which weights: the final ones (default, nnU-Net's) or the best validation EMA's. */
@@ -120,6 +122,7 @@ export async function predictImages(
       channels: lesionOnly ? channels : undefined,
       stepFraction: o.tileStep,
       tileWeighting: o.tileWeighting,
+      tileAverage: o.tileAverage,
       onTile,
     });
     for (let i = 0; i < p.length; i++) probs[i] += p[i] / models.length;
@@ -228,7 +231,7 @@ export async function predictFolder(job: PredictJob, report: Report = () => {}):
   const options = { ...job.options, device };
   writeFileAtomicSync(
     path.join(job.out, "prediction.json"),
-    `${JSON.stringify({ runs: job.runs, collapse: options.collapse, threshold: options.threshold, mirror: options.mirror, classes: models[0].classes, postprocessing: options.postprocessing === "none" ? null : models[0].postprocessing }, null, 2)}\n`,
+    `${JSON.stringify({ runs: job.runs, collapse: options.collapse, threshold: options.threshold, mirror: options.mirror, tileAverage: options.tileAverage ?? "probabilities", classes: models[0].classes, postprocessing: options.postprocessing === "none" ? null : models[0].postprocessing }, null, 2)}\n`,
   );
   let done = 0;
   for (const [id, files] of cases) {

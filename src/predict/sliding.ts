@@ -1,6 +1,6 @@
-// Sliding-window inference (nnU-Net's): overlapping tiles at half-patch steps, each tile's softmax
-// weighted by a Gaussian importance map, optional mirroring, aggregated on the CPU in float32 so
-// memory stays bounded by the output (classes × voxels) whatever the device.
+// Sliding-window inference (nnU-Net's): overlapping tiles at half-patch steps, each tile's softmax (or,
+// as nnU-Net v2, its logits) weighted by a Gaussian importance map, optional mirroring, aggregated on the
+// CPU in float32 so memory stays bounded by the output (classes × voxels) whatever the device.
 import { F, type Module, type Tensor, autocast, cat, noGrad, tensor, tidy } from "../engine/index.js";
 
 /** Tile start positions along one axis (step ≤ stepFraction · patch, first and last tiles flush with the borders). */
@@ -43,6 +43,10 @@ export interface SlidingOptions {
   /** How overlapping tiles are averaged: "gaussian" (nnU-Net's default: tile centres count more) or
    * "uniform" (plain mean, MONAI's "constant" mode). */
   tileWeighting?: "gaussian" | "uniform";
+  /** What overlapping tiles and mirrored passes average: "probabilities" (each tile's softmax; default) or
+   * "logits" (nnU-Net v2: the raw outputs, one softmax at the end). With "logits" every class is
+   * aggregated, whatever `channels` keeps, since the final softmax needs them all. */
+  tileAverage?: "probabilities" | "logits";
   amp?: boolean;
   /** Tiles per forward pass (default 2). */
   batchSize?: number;
@@ -76,8 +80,13 @@ export function slidingWindow(
         }
   }
   const keep = o.channels ?? [...Array(o.numClasses).keys()];
-  const k = keep.length;
-  const keepIndex = o.channels ? tensor(new BigInt64Array(keep.map(BigInt)), [k], { device: o.device }) : null;
+  const averageLogits = o.tileAverage === "logits";
+  // Aggregated channels: the kept ones, or every class when logits are averaged (softmax comes last).
+  const k = averageLogits ? o.numClasses : keep.length;
+  const keepIndex =
+    o.channels && !averageLogits
+      ? tensor(new BigInt64Array(keep.map(BigInt)), [keep.length], { device: o.device })
+      : null;
   const sums = new Float32Array(k * size);
   const weights = new Float32Array(size);
   const gauss =
@@ -108,10 +117,8 @@ export function slidingWindow(
         let acc: Tensor | null = null;
         for (const axes of flips) {
           const x = axes.length ? batch.flip(axes) : batch;
-          let p = F.softmax(
-            autocast(() => (net.forward(x) as Tensor).float(), "float16", o.amp ?? false),
-            1,
-          );
+          const raw = autocast(() => (net.forward(x) as Tensor).float(), "float16", o.amp ?? false);
+          let p = averageLogits ? raw : F.softmax(raw, 1);
           // Only the kept channels are flipped back and summed (with mirroring, 8 flips of every class
           // would make a wide BackSplit head cost more than the binary one).
           if (keepIndex) p = p.indexSelect(1, keepIndex);
@@ -151,6 +158,21 @@ export function slidingWindow(
         for (let x = 0; x < shape[2]; x++, i++, q++) out[c * n + i] = sums[c * size + q] / weights[q];
       }
     }
+  }
+  return averageLogits ? softmaxChannels(out, k, n, keep) : out;
+}
+
+/** Softmax over the k channels of averaged logits [k, n] per voxel, keeping the channels `keep` (in order). */
+function softmaxChannels(logits: Float32Array, k: number, n: number, keep: number[]): Float32Array {
+  const out = new Float32Array(keep.length * n);
+  for (let i = 0; i < n; i++) {
+    let max = Number.NEGATIVE_INFINITY;
+    for (let c = 0; c < k; c++) max = Math.max(max, logits[c * n + i]);
+    let sum = 0;
+    for (let c = 0; c < k; c++) sum += Math.exp(logits[c * n + i] - max);
+    keep.forEach((c, j) => {
+      out[j * n + i] = Math.exp(logits[c * n + i] - max) / sum;
+    });
   }
   return out;
 }

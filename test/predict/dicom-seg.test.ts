@@ -80,8 +80,11 @@ test("predict --dicom-seg writes a SEG per case that pydicom reads back equal to
     path.join(root, "dicom"), // one folder per case
     "--device",
     "cpu",
+    "--tile-average",
+    "logits", // every class aggregated: the class map still comes out whole
   ]);
   assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.equal(JSON.parse(readFileSync(path.join(out, "prediction.json"), "utf8")).tileAverage, "logits");
   assert.match(r.stdout, /with DICOM-SEG/);
   const seg = readSeg(path.join(out, "a.seg.dcm"));
   const record = JSON.parse(readFileSync(path.join(run, "training.json"), "utf8"));

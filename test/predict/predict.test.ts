@@ -90,6 +90,57 @@ test("uniform tile weighting is the plain mean of the overlapping tiles' softmax
   });
 });
 
+test("averaging logits (nnU-Net v2): one softmax over the mean of the overlapping tiles' logits", () => {
+  setThreads(2);
+  manualSeed(3);
+  const net = new PlainUNet({ dims: 3, inChannels: 1, numClasses: 3, features: [4, 8] }).eval();
+  tidy(() => {
+    // As above: tiles start at x = 0 and 8, x in [8, 16) is covered twice; two of three classes kept.
+    const x = randn([1, 1, 8, 16, 24]);
+    const p = slidingWindow(net, x.data<"float32">(), 1, [8, 16, 24], {
+      patch: [8, 16, 16],
+      numClasses: 3,
+      device: "cpu",
+      tileWeighting: "uniform",
+      tileAverage: "logits",
+      channels: [2, 0],
+    });
+    const tile = (x0: number) => noGrad(() => net.forward(x.slice(4, x0, x0 + 16)) as Tensor).data<"float32">();
+    const [left, right] = [tile(0), tile(8)];
+    const at = (t: Float32Array, c: number, z: number, y: number, xi: number) => t[xi + 16 * (y + 16 * (z + 8 * c))];
+    const expected: number[] = [];
+    const got: number[] = [];
+    for (const [z, y] of [
+      [0, 0],
+      [3, 7],
+      [7, 15],
+    ])
+      for (let xi = 0; xi < 24; xi++) {
+        const logit = [0, 1, 2].map((c) => {
+          const a = xi < 16 ? at(left, c, z, y, xi) : null;
+          const b = xi >= 8 ? at(right, c, z, y, xi - 8) : null;
+          return a !== null && b !== null ? (a + b) / 2 : (a ?? b)!;
+        });
+        const e = logit.map(Math.exp);
+        const sum = e[0] + e[1] + e[2];
+        expected.push(e[2] / sum, e[0] / sum);
+        const i = xi + 24 * (y + 16 * z);
+        got.push(p[i], p[8 * 16 * 24 + i]);
+      }
+    assertClose(got, expected, 1e-5, 1e-6, "softmax of mean logits");
+    // And it is not the mean of the probabilities where the tiles overlap (the two rules differ).
+    const probs = slidingWindow(net, x.data<"float32">(), 1, [8, 16, 24], {
+      patch: [8, 16, 16],
+      numClasses: 3,
+      device: "cpu",
+      tileWeighting: "uniform",
+      channels: [2, 0],
+    });
+    const overlap = 12 + 24 * (7 + 16 * 3);
+    assert.ok(Math.abs(probs[overlap] - p[overlap]) > 1e-6, "probability and logit averages differ");
+  });
+});
+
 test("with mirroring, keeping one channel gives that channel of the full result", () => {
   setThreads(2);
   manualSeed(1);
@@ -137,6 +188,7 @@ test("predict writes a lesion mask and probability on the input's exact grid, re
   });
   const recorded = JSON.parse(readFileSync(path.join(out, "prediction.json"), "utf8"));
   assert.equal(recorded.collapse, "prob");
+  assert.equal(recorded.tileAverage, "probabilities");
   for (const id of ["a", "b"]) {
     const mask = await readVolume(path.join(out, `${id}.nii.gz`));
     const label = await readVolume(path.join(root, "labelsTr", `${id}.nii.gz`));

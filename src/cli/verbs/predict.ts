@@ -14,11 +14,13 @@ import {
   COLLAPSE,
   COMMON_HELP,
   COMMON_OPTIONS,
+  TILE_AVERAGE,
   type Verb,
   checkpointOption,
   collapseOption,
   intOption,
   numberOption,
+  tileAverageOption,
 } from "../verb.js";
 
 export const predictVerb: Verb = {
@@ -30,6 +32,8 @@ export const predictVerb: Verb = {
   --threshold X      for prob (default 0.5)
   --mirror           average over mirrored inputs (test-time augmentation, 8× slower in 3D)
   --checkpoint C     latest (the final weights, default, as nnU-Net) or best (best validation EMA)
+  --tile-average A   what overlapping tiles average, Gaussian-weighted: probabilities (default) or logits
+                     (nnU-Net v2's; one softmax at the end)
   --save-probabilities  also write {case}_prob.nii.gz (lesion probability, float32)
   --save-classes     also write {case}_classes.nii.gz (the full class map, background classes included)
   --dicom-seg        also write {case}.seg.dcm, a DICOM Segmentation (lesion classes; with --save-classes the
@@ -46,6 +50,7 @@ ${COMMON_HELP}`,
     threshold: { type: "string", default: "0.5" },
     mirror: { type: "boolean", default: false },
     checkpoint: { type: "string", default: "latest" },
+    "tile-average": { type: "string", default: "probabilities" },
     "save-probabilities": { type: "boolean", default: false },
     "save-classes": { type: "boolean", default: false },
     "dicom-seg": { type: "boolean", default: false },
@@ -53,7 +58,7 @@ ${COMMON_HELP}`,
     amp: { type: "boolean", default: false },
     "no-postprocessing": { type: "boolean", default: false },
   },
-  choices: { collapse: COLLAPSE, checkpoint: CHECKPOINT },
+  choices: { collapse: COLLAPSE, checkpoint: CHECKPOINT, "tile-average": TILE_AVERAGE },
   async run(values, positionals) {
     if (positionals.length !== 2) throw new CliError("expected INPUT and OUT folders", EXIT.usage);
     // --dicom-seg (issue 21): the reference series are resolved before predicting, so a mistake costs nothing.
@@ -88,6 +93,7 @@ ${COMMON_HELP}`,
         threshold: numberOption(values, "threshold", 0.5, { min: 0, max: 1 }),
         mirror: Boolean(values.mirror),
         checkpoint: checkpointOption(values),
+        tileAverage: tileAverageOption(values),
         device: String(values.device),
         saveProbabilities: Boolean(values["save-probabilities"]),
         saveClasses: Boolean(values["save-classes"]),
