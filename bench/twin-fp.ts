@@ -2,7 +2,8 @@
 //   [--retrain noaug,nods,torchinit,torchheads,torchbody,heinit,centre] [--threads 1] [--json]
 // Where do our false-positive lesions come from? Takes a finished `twin-train` output (DIR) and, for our
 // models of one fold, separates the parts of prediction from training:
-//   tiling     re-predicts with Gaussian (ours, nnU-Net's) and uniform (the twin's) tile weighting;
+//   tiling     re-predicts with Gaussian (ours, nnU-Net's) and uniform (the twin's) tile weighting, and
+//              with Gaussian weights on averaged logits (nnU-Net v2's) instead of probabilities;
 //   threshold  counts false positives and Dice at several probability thresholds of each;
 //   training   --retrain retrains each seed with the same budget and one change: noaug (no augmentation),
 //              nods (no deep supervision), torchinit (PyTorch's default layer initialisation, as the
@@ -56,7 +57,14 @@ const testImages = path.join(from, "test-images", `fold${fold}`);
 const references = path.join(from, "references", `fold${fold}`);
 const steps = workerSteps(false);
 
-async function predict(run: string, folder: string, tileWeighting: "gaussian" | "uniform", label: string) {
+type Tiling = { tileWeighting: "gaussian" | "uniform"; tileAverage: "probabilities" | "logits" };
+const TILINGS: Record<string, Tiling> = {
+  gaussian: { tileWeighting: "gaussian", tileAverage: "probabilities" },
+  uniform: { tileWeighting: "uniform", tileAverage: "probabilities" },
+  "gaussian-logits": { tileWeighting: "gaussian", tileAverage: "logits" },
+};
+
+async function predict(run: string, folder: string, tiling: Tiling, label: string) {
   if (existsSync(path.join(folder, "prediction.json"))) return;
   await steps.predict(
     {
@@ -71,7 +79,7 @@ async function predict(run: string, folder: string, tileWeighting: "gaussian" | 
         device: "cpu",
         saveProbabilities: true,
         saveClasses: false,
-        tileWeighting,
+        ...tiling,
       },
     },
     label,
@@ -146,10 +154,10 @@ function readdirProbabilities(folder: string): string[] {
 
 for (const seed of seeds) {
   const run = path.join(from, "runs", `ours-fold${fold}-seed${seed}`);
-  for (const weighting of ["gaussian", "uniform"] as const) {
-    const folder = path.join(out, `${weighting}-fold${fold}-seed${seed}`);
-    await predict(run, folder, weighting, `${weighting} seed ${seed}`);
-    await sweep(`ours-${weighting}`, seed, folder);
+  for (const [name, tiling] of Object.entries(TILINGS)) {
+    const folder = path.join(out, `${name}-fold${fold}-seed${seed}`);
+    await predict(run, folder, tiling, `${name} seed ${seed}`);
+    await sweep(`ours-${name}`, seed, folder);
   }
   for (const change of retrain) {
     const base = JSON.parse(readFileSync(path.join(run, "training.json"), "utf8")) as TrainingRecord;
@@ -165,7 +173,7 @@ for (const seed of seeds) {
     };
     await steps.train(config, `${change} seed ${seed}`);
     const folder = path.join(out, `${change}-gaussian-fold${fold}-seed${seed}`);
-    await predict(retrained, folder, "gaussian", `${change} seed ${seed}`);
+    await predict(retrained, folder, TILINGS.gaussian, `${change} seed ${seed}`);
     const first = new TrainingRun(retrained).log().findIndex((l) => l.pseudoDice > 0);
     await sweep(`ours-${change}-gaussian`, seed, folder, first < 0 ? null : first);
   }
