@@ -8,7 +8,7 @@ import { readVolume } from "../../src/io/index.js";
 import { PlainUNet } from "../../src/models/plain-unet.js";
 import { applyPostprocessing } from "../../src/predict/postprocess.js";
 import { predictFolder } from "../../src/predict/predict.js";
-import { gaussianImportance, slidingWindow, tileStarts } from "../../src/predict/sliding.js";
+import { type SlidingOptions, gaussianImportance, slidingWindow, tileStarts } from "../../src/predict/sliding.js";
 import { TrainingRun } from "../../src/run/record.js";
 import { train } from "../../src/train/trainer.js";
 import { config, tinyDataset } from "../fixtures/training.js";
@@ -56,12 +56,33 @@ test("one tile equals a plain forward pass; overlapping tiles give valid probabi
   });
 });
 
+/** The plain mean, at voxel (c, z, y, x), of two 16-wide tiles of an [1, 1, 8, 16, 24] input: they start at
+ * x = 0 and 8, so x in [8, 16) is covered twice. Of the tiles' softmax, or of their logits. */
+function twoTileMean(net: PlainUNet, x: Tensor, of: "softmax" | "logits") {
+  const tile = (x0: number) =>
+    noGrad(() => {
+      const out = net.forward(x.slice(4, x0, x0 + 16)) as Tensor;
+      return of === "softmax" ? F.softmax(out, 1) : out;
+    }).data<"float32">();
+  const [left, right] = [tile(0), tile(8)];
+  const at = (t: Float32Array, c: number, z: number, y: number, xi: number) => t[xi + 16 * (y + 16 * (z + 8 * c))];
+  return (c: number, z: number, y: number, xi: number) => {
+    const a = xi < 16 ? at(left, c, z, y, xi) : null;
+    const b = xi >= 8 ? at(right, c, z, y, xi - 8) : null;
+    return a !== null && b !== null ? (a + b) / 2 : (a ?? b)!;
+  };
+}
+const VOXEL_ROWS = [
+  [0, 0],
+  [3, 7],
+  [7, 15],
+] as const;
+
 test("uniform tile weighting is the plain mean of the overlapping tiles' softmax", () => {
   setThreads(2);
   manualSeed(2);
   const net = new PlainUNet({ dims: 3, inChannels: 1, numClasses: 2, features: [4, 8] }).eval();
   tidy(() => {
-    // x = 24 with a 16-wide patch: tiles start at 0 and 8, so x in [8, 16) is covered twice.
     const x = randn([1, 1, 8, 16, 24]);
     const p = slidingWindow(net, x.data<"float32">(), 1, [8, 16, 24], {
       patch: [8, 16, 16],
@@ -69,21 +90,13 @@ test("uniform tile weighting is the plain mean of the overlapping tiles' softmax
       device: "cpu",
       tileWeighting: "uniform",
     });
-    const tile = (x0: number) =>
-      noGrad(() => F.softmax(net.forward(x.slice(4, x0, x0 + 16)) as Tensor, 1)).data<"float32">();
-    const [left, right] = [tile(0), tile(8)];
-    const at = (t: Float32Array, c: number, z: number, y: number, xi: number) => t[xi + 16 * (y + 16 * (z + 8 * c))];
+    const mean = twoTileMean(net, x, "softmax");
     const expected: number[] = [];
     const got: number[] = [];
-    for (const [c, z, y] of [
-      [1, 0, 0],
-      [0, 3, 7],
-      [1, 7, 15],
-    ])
+    for (const [i, [z, y]] of VOXEL_ROWS.entries())
       for (let xi = 0; xi < 24; xi++) {
-        const a = xi < 16 ? at(left, c, z, y, xi) : null;
-        const b = xi >= 8 ? at(right, c, z, y, xi - 8) : null;
-        expected.push(a !== null && b !== null ? (a + b) / 2 : (a ?? b)!);
+        const c = i % 2 === 0 ? 1 : 0;
+        expected.push(mean(c, z, y, xi));
         got.push(p[xi + 24 * (y + 16 * (z + 8 * c))]);
       }
     assertClose(got, expected, 1e-5, 1e-6, "uniform mean");
@@ -95,33 +108,21 @@ test("averaging logits (nnU-Net v2): one softmax over the mean of the overlappin
   manualSeed(3);
   const net = new PlainUNet({ dims: 3, inChannels: 1, numClasses: 3, features: [4, 8] }).eval();
   tidy(() => {
-    // As above: tiles start at x = 0 and 8, x in [8, 16) is covered twice; two of three classes kept.
     const x = randn([1, 1, 8, 16, 24]);
-    const p = slidingWindow(net, x.data<"float32">(), 1, [8, 16, 24], {
+    const options: SlidingOptions = {
       patch: [8, 16, 16],
       numClasses: 3,
       device: "cpu",
       tileWeighting: "uniform",
-      tileAverage: "logits",
-      channels: [2, 0],
-    });
-    const tile = (x0: number) => noGrad(() => net.forward(x.slice(4, x0, x0 + 16)) as Tensor).data<"float32">();
-    const [left, right] = [tile(0), tile(8)];
-    const at = (t: Float32Array, c: number, z: number, y: number, xi: number) => t[xi + 16 * (y + 16 * (z + 8 * c))];
+      channels: [2, 0], // two of three classes kept, in that order
+    };
+    const p = slidingWindow(net, x.data<"float32">(), 1, [8, 16, 24], { ...options, tileAverage: "logits" });
+    const mean = twoTileMean(net, x, "logits");
     const expected: number[] = [];
     const got: number[] = [];
-    for (const [z, y] of [
-      [0, 0],
-      [3, 7],
-      [7, 15],
-    ])
+    for (const [z, y] of VOXEL_ROWS)
       for (let xi = 0; xi < 24; xi++) {
-        const logit = [0, 1, 2].map((c) => {
-          const a = xi < 16 ? at(left, c, z, y, xi) : null;
-          const b = xi >= 8 ? at(right, c, z, y, xi - 8) : null;
-          return a !== null && b !== null ? (a + b) / 2 : (a ?? b)!;
-        });
-        const e = logit.map(Math.exp);
+        const e = [0, 1, 2].map((c) => Math.exp(mean(c, z, y, xi)));
         const sum = e[0] + e[1] + e[2];
         expected.push(e[2] / sum, e[0] / sum);
         const i = xi + 24 * (y + 16 * z);
@@ -129,13 +130,7 @@ test("averaging logits (nnU-Net v2): one softmax over the mean of the overlappin
       }
     assertClose(got, expected, 1e-5, 1e-6, "softmax of mean logits");
     // And it is not the mean of the probabilities where the tiles overlap (the two rules differ).
-    const probs = slidingWindow(net, x.data<"float32">(), 1, [8, 16, 24], {
-      patch: [8, 16, 16],
-      numClasses: 3,
-      device: "cpu",
-      tileWeighting: "uniform",
-      channels: [2, 0],
-    });
+    const probs = slidingWindow(net, x.data<"float32">(), 1, [8, 16, 24], options);
     const overlap = 12 + 24 * (7 + 16 * 3);
     assert.ok(Math.abs(probs[overlap] - p[overlap]) > 1e-6, "probability and logit averages differ");
   });
