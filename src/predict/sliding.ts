@@ -159,20 +159,11 @@ export function slidingWindow(
       }
     }
   }
-  return averageLogits ? softmaxChannels(out, k, n, keep) : out;
-}
-
-/** Softmax over the k channels of averaged logits [k, n] per voxel, keeping the channels `keep` (in order). */
-function softmaxChannels(logits: Float32Array, k: number, n: number, keep: number[]): Float32Array {
-  const out = new Float32Array(keep.length * n);
-  for (let i = 0; i < n; i++) {
-    let max = Number.NEGATIVE_INFINITY;
-    for (let c = 0; c < k; c++) max = Math.max(max, logits[c * n + i]);
-    let sum = 0;
-    for (let c = 0; c < k; c++) sum += Math.exp(logits[c * n + i] - max);
-    keep.forEach((c, j) => {
-      out[j * n + i] = Math.exp(logits[c * n + i] - max) / sum;
-    });
-  }
-  return out;
+  if (!averageLogits) return out;
+  // Averaged logits [k, n]: one softmax over the classes (the engine's), then the kept channels.
+  return tidy(() => {
+    const p = F.softmax(tensor(out, [k, n]), 0);
+    const kept = o.channels ? p.indexSelect(0, tensor(new BigInt64Array(keep.map(BigInt)), [keep.length])) : p;
+    return kept.contiguous().data<"float32">();
+  });
 }
