@@ -21,6 +21,7 @@ import { readVolume, writeVolume } from "../src/io/read.js";
 import { workerSteps } from "../src/jobs/worker-steps.js";
 import { fingerprintDataset } from "../src/plan/fingerprint.js";
 import { type Plans, planExperiment, writePlans } from "../src/plan/plan.js";
+import { DEFAULT_TILE_AVERAGE } from "../src/predict/tile-average.js";
 import { COMPLETE_MARKER } from "../src/preprocess/cache-state.js";
 import { preprocessDataset } from "../src/preprocess/preprocess.js";
 import { TrainingRun } from "../src/run/record.js";
@@ -181,6 +182,8 @@ interface Row {
   seed: number;
   /** The initialisation the model started from (ours: the run's record; the twin: PyTorch's default). */
   init: string;
+  /** How the test cases' tiles were blended: weighting and what was averaged. */
+  tiles: string;
   dice: number;
   lesionF1: number;
   lesionRecall: number;
@@ -198,6 +201,7 @@ async function score(
   fold: number,
   seed: number,
   init: string,
+  tiles: string,
   predictions: string,
   curve: number[],
   seconds: number,
@@ -210,6 +214,7 @@ async function score(
     fold,
     seed,
     init,
+    tiles,
     dice: m.dice,
     lesionF1: m.f1,
     lesionRecall: m.recall,
@@ -277,7 +282,16 @@ async function runOurs(fold: number, seed: number): Promise<Row> {
   );
   const training = new TrainingRun(run);
   const curve = training.log().map((l) => l.pseudoDice);
-  return score("ours", fold, seed, training.record().init ?? "he", predictions, curve, seconds);
+  return score(
+    "ours",
+    fold,
+    seed,
+    training.record().init ?? "he",
+    `gaussian ${DEFAULT_TILE_AVERAGE}`,
+    predictions,
+    curve,
+    seconds,
+  );
 }
 
 async function runTwin(fold: number, seed: number): Promise<Row> {
@@ -314,7 +328,16 @@ async function runTwin(fold: number, seed: number): Promise<Row> {
     child.exitCode !== null ? resolve(child.exitCode) : child.on("close", (c) => resolve(c ?? 1)),
   );
   if (code !== 0) throw new Error(`the PyTorch twin exited with ${code}`);
-  return score("twin", fold, seed, "pytorch", predictions, curve, (performance.now() - started) / 1000);
+  return score(
+    "twin",
+    fold,
+    seed,
+    "pytorch",
+    "uniform probabilities",
+    predictions,
+    curve,
+    (performance.now() - started) / 1000,
+  );
 }
 
 mkdirSync(path.join(out, "rows"), { recursive: true });

@@ -20,6 +20,7 @@ import { runJobsInParallel, writeExperimentPlan } from "../../src/experiment/sca
 import { workerSteps } from "../../src/jobs/worker-steps.js";
 import { fingerprintDataset } from "../../src/plan/fingerprint.js";
 import { type Plans, planExperiment, writePlans } from "../../src/plan/plan.js";
+import { DEFAULT_TILE_AVERAGE, TILE_AVERAGES, type TileAverage } from "../../src/predict/tile-average.js";
 import { preprocessDataset } from "../../src/preprocess/preprocess.js";
 import { TrainingRun } from "../../src/run/record.js";
 import { writeFileAtomicSync } from "../../src/util/atomic.js";
@@ -197,6 +198,9 @@ export async function main(b: RealBenchmark): Promise<void> {
       patch: { type: "string" },
       features: { type: "string" },
       "tile-step": { type: "string" },
+      // What overlapping tiles average at prediction (predict's --tile-average; the stored rows before
+      // the default became logits were made with probabilities).
+      "tile-average": { type: "string", default: DEFAULT_TILE_AVERAGE },
       arms: { type: "string" },
       // The Dice term of the loss: on the lesion (the default) or over every class (a BackSplit arm's
       // background classes too): a check of whether the split's classes compete with the lesion.
@@ -210,6 +214,8 @@ export async function main(b: RealBenchmark): Promise<void> {
   const base = b.presets[presetName];
   const diceOver = values["dice-over"];
   if (diceOver !== "lesion" && diceOver !== "all") badOption("--dice-over must be lesion or all");
+  const tileAverage = values["tile-average"] as TileAverage;
+  if (!TILE_AVERAGES.includes(tileAverage)) badOption(`--tile-average must be ${TILE_AVERAGES.join(" or ")}`);
   if (!base) badOption(`--preset must be one of ${Object.keys(b.presets).join(", ")}`);
   const preset: Preset = {
     ...base,
@@ -305,6 +311,7 @@ export async function main(b: RealBenchmark): Promise<void> {
       saveClasses: false,
       amp: values.device !== "cpu",
       tileStep: preset.tileStep,
+      tileAverage,
     },
   };
   const jobs = values.jobs ? Number(values.jobs) : 1;
@@ -369,6 +376,7 @@ export async function main(b: RealBenchmark): Promise<void> {
       cpu: os.cpus()[0]?.model.trim() ?? null,
       configuration: preset.configuration,
       budget: `${preset.epochs}x${preset.iterations}`,
+      tileAverage,
       patch: preset.patch,
       features: preset.features,
       minutes: Number(minutes().toFixed(1)),
@@ -382,7 +390,7 @@ export async function main(b: RealBenchmark): Promise<void> {
     [
       `# bench ${b.name} (${presetName})`,
       "",
-      `${preset.configuration}; ${preset.seeds.length} seed(s) ${preset.seeds.join(", ")}; ${preset.epochs} × ${preset.iterations} iterations, batch ${preset.batch}, patch ${preset.patch.join("×")}, features ${preset.features.join(", ")}; tile step ${preset.tileStep}; device ${values.device}, ${values.threads ?? "all"} thread(s) per training, ${jobs} job(s) at a time, ${os.availableParallelism()} CPU cores (${os.cpus()[0]?.model.trim() ?? "unknown CPU"}); ${minutes().toFixed(1)} min in all (${sourcesMinutes.toFixed(1)} min for the dataset and sources).`,
+      `${preset.configuration}; ${preset.seeds.length} seed(s) ${preset.seeds.join(", ")}; ${preset.epochs} × ${preset.iterations} iterations, batch ${preset.batch}, patch ${preset.patch.join("×")}, features ${preset.features.join(", ")}; tile step ${preset.tileStep}, tiles average ${tileAverage}; device ${values.device}, ${values.threads ?? "all"} thread(s) per training, ${jobs} job(s) at a time, ${os.availableParallelism()} CPU cores (${os.cpus()[0]?.model.trim() ?? "unknown CPU"}); ${minutes().toFixed(1)} min in all (${sourcesMinutes.toFixed(1)} min for the dataset and sources).`,
       "Values: mean over seeds ± seed SD [95 % lesion-level bootstrap CI]; lesion metrics pooled over the test cases.",
       "",
       table,

@@ -2,6 +2,7 @@
 import type { ParseArgsConfig } from "node:util";
 import { BUDGETS } from "../jobs/worker-steps.js";
 import { ARCHITECTURES, type ArchitectureName } from "../models/registry.js";
+import { DEFAULT_TILE_AVERAGE, TILE_AVERAGES } from "../predict/tile-average.js";
 import { CliError, EXIT } from "./exit-codes.js";
 
 export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
@@ -109,8 +110,8 @@ export function choiceOption<T extends string>(
 // The words of options that several verbs share, validated in one place.
 export const COLLAPSE = ["prob", "argmax"] as const;
 export const CHECKPOINT = ["latest", "best"] as const;
-/** What overlapping sliding-window tiles average (predict/sliding.ts). */
-export const TILE_AVERAGE = ["probabilities", "logits"] as const;
+/** What overlapping sliding-window tiles average (predict/tile-average.ts). */
+export const TILE_AVERAGE = TILE_AVERAGES;
 /** What voxels no background source labels become (labels/merge.ts). */
 export const UNASSIGNED = ["background", "ignore", "marginal"] as const;
 
@@ -124,9 +125,9 @@ export function checkpointOption(values: OptionValues): (typeof CHECKPOINT)[numb
   return choiceOption(values, "checkpoint", CHECKPOINT, "latest");
 }
 
-/** --tile-average probabilities|logits (predict). */
+/** --tile-average logits|probabilities (predict, experiment). */
 export function tileAverageOption(values: OptionValues): (typeof TILE_AVERAGE)[number] {
-  return choiceOption(values, "tile-average", TILE_AVERAGE, "probabilities");
+  return choiceOption(values, "tile-average", TILE_AVERAGE, DEFAULT_TILE_AVERAGE);
 }
 
 /** --unassigned background|ignore|marginal (train, labels merge). */

@@ -8,6 +8,7 @@ import { fiveFoldSplits, readSplits, splitsFile as splitsFileOf } from "../datas
 import { type Comparison, type Evaluation, compareEvaluations, evaluateFolders } from "../evaluate/evaluate.js";
 import { determinePostprocessing, postprocessingRecord } from "../evaluate/postprocessing.js";
 import type { PredictJob, PredictOptions } from "../predict/predict.js";
+import { DEFAULT_TILE_AVERAGE } from "../predict/tile-average.js";
 import { writeReport } from "../report/report.js";
 import type { TrainConfig } from "../run/config.js";
 import { TrainingRun } from "../run/record.js";
@@ -246,6 +247,7 @@ export async function collectExperiment(c: ExperimentConfig): Promise<Experiment
       "epochs × iterations": `${c.train.epochs} × ${c.train.iterationsPerEpoch}`,
       device: c.train.device,
       "collapse rule": `${c.predict.collapse}${c.predict.collapse === "prob" ? ` > ${c.predict.threshold}` : ""}`,
+      "tiles average": c.predict.tileAverage ?? DEFAULT_TILE_AVERAGE,
     },
   });
   writeFileAtomicSync(

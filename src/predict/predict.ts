@@ -20,6 +20,7 @@ import { type Collapse, argmaxClass, collapse, lesionProbability, lesionTest } f
 import { refuseNonFinite } from "./inputs.js";
 import { applyPostprocessing } from "./postprocess.js";
 import { slidingWindow } from "./sliding.js";
+import { DEFAULT_TILE_AVERAGE, type TileAverage } from "./tile-average.js";
 
 export type { Collapse } from "./collapse.js";
 
@@ -81,8 +82,8 @@ export interface PredictOptions {
   tileStep?: number;
   /** Averaging of overlapping tiles (default "gaussian", nnU-Net's). */
   tileWeighting?: "gaussian" | "uniform";
-  /** What overlapping tiles average: each tile's "probabilities" (default) or its "logits" (nnU-Net v2). */
-  tileAverage?: "probabilities" | "logits";
+  /** What overlapping tiles average: each tile's "logits" (default, nnU-Net v2's) or its "probabilities". */
+  tileAverage?: TileAverage;
   /** Also write {case}_fisher_gap.nii.gz: the closed-form logit-space Fisher gap (1 − p_lesion)(1 − ‖q‖²). */
   saveFisherMap?: boolean;
   /** Which weights: the final ones (default, nnU-Net's) or the best validation EMA's. */
@@ -231,7 +232,7 @@ export async function predictFolder(job: PredictJob, report: Report = () => {}):
   const options = { ...job.options, device };
   writeFileAtomicSync(
     path.join(job.out, "prediction.json"),
-    `${JSON.stringify({ runs: job.runs, collapse: options.collapse, threshold: options.threshold, mirror: options.mirror, tileAverage: options.tileAverage ?? "probabilities", classes: models[0].classes, postprocessing: options.postprocessing === "none" ? null : models[0].postprocessing }, null, 2)}\n`,
+    `${JSON.stringify({ runs: job.runs, collapse: options.collapse, threshold: options.threshold, mirror: options.mirror, tileAverage: options.tileAverage ?? DEFAULT_TILE_AVERAGE, classes: models[0].classes, postprocessing: options.postprocessing === "none" ? null : models[0].postprocessing }, null, 2)}\n`,
   );
   let done = 0;
   for (const [id, files] of cases) {

@@ -1,7 +1,9 @@
-// Sliding-window inference (nnU-Net's): overlapping tiles at half-patch steps, each tile's softmax (or,
-// as nnU-Net v2, its logits) weighted by a Gaussian importance map, optional mirroring, aggregated on the
+// Sliding-window inference (nnU-Net's): overlapping tiles at half-patch steps, each tile's logits (as
+// nnU-Net v2; or its softmax) weighted by a Gaussian importance map, optional mirroring, aggregated on the
 // CPU in float32 so memory stays bounded by the output (classes × voxels) whatever the device.
+import { totalmem } from "node:os";
 import { F, type Module, type Tensor, autocast, cat, noGrad, tensor, tidy } from "../engine/index.js";
+import { DEFAULT_TILE_AVERAGE, type TileAverage } from "./tile-average.js";
 
 /** Tile start positions along one axis (step ≤ stepFraction · patch, first and last tiles flush with the borders). */
 export function tileStarts(size: number, patch: number, stepFraction = 0.5): number[] {
@@ -43,10 +45,11 @@ export interface SlidingOptions {
   /** How overlapping tiles are averaged: "gaussian" (nnU-Net's default: tile centres count more) or
    * "uniform" (plain mean, MONAI's "constant" mode). */
   tileWeighting?: "gaussian" | "uniform";
-  /** What overlapping tiles and mirrored passes average: "probabilities" (each tile's softmax; default) or
-   * "logits" (nnU-Net v2: the raw outputs, one softmax at the end). With "logits" every class is
-   * aggregated, whatever `channels` keeps, since the final softmax needs them all. */
-  tileAverage?: "probabilities" | "logits";
+  /** What overlapping tiles and mirrored passes average: "logits" (default, nnU-Net v2's: the raw outputs,
+   * one softmax at the end) or "probabilities" (each tile's softmax). With "logits" every class is
+   * aggregated, whatever `channels` keeps, since the final softmax needs them all; "probabilities"
+   * aggregates only the kept channels, the low-memory choice for many classes on large images. */
+  tileAverage?: TileAverage;
   amp?: boolean;
   /** Tiles per forward pass (default 2). */
   batchSize?: number;
@@ -69,6 +72,15 @@ export function slidingWindow(
 ): Float32Array {
   const padded = shape.map((s, a) => Math.max(s, o.patch[a]));
   const size = padded[0] * padded[1] * padded[2];
+  const keep = o.channels ?? [...Array(o.numClasses).keys()];
+  const averageLogits = (o.tileAverage ?? DEFAULT_TILE_AVERAGE) === "logits";
+  // Aggregated channels: the kept ones, or every class when logits are averaged (softmax comes last).
+  const k = averageLogits ? o.numClasses : keep.length;
+  const bytes = 4 * k * size;
+  if (averageLogits && bytes > totalmem() / 2)
+    throw new Error(
+      `averaging logits over tiles holds all ${k} classes of ${size} voxels (${(bytes / 2 ** 30).toFixed(1)} GiB), over half this machine's memory: average probabilities instead (predict --tile-average probabilities), which aggregates only the kept classes`,
+    );
   let input = image;
   if (padded.some((p, a) => p !== shape[a])) {
     input = new Float32Array(channels * size);
@@ -79,10 +91,6 @@ export function slidingWindow(
           input.set(image.subarray(from, from + shape[2]), padded[2] * (y + padded[1] * (z + padded[0] * c)));
         }
   }
-  const keep = o.channels ?? [...Array(o.numClasses).keys()];
-  const averageLogits = o.tileAverage === "logits";
-  // Aggregated channels: the kept ones, or every class when logits are averaged (softmax comes last).
-  const k = averageLogits ? o.numClasses : keep.length;
   const keepIndex =
     o.channels && !averageLogits
       ? tensor(new BigInt64Array(keep.map(BigInt)), [keep.length], { device: o.device })
@@ -149,6 +157,14 @@ export function slidingWindow(
   }
   full.dispose();
   keepIndex?.dispose();
+  return averageLogits
+    ? softmaxOfMeanLogits(sums, weights, k, keep, shape, padded)
+    : meanOverTiles(sums, weights, k, shape, padded);
+}
+
+/** The weighted mean of the aggregated channels, cropped from the padded grid to the image's. */
+function meanOverTiles(sums: Float32Array, weights: Float32Array, k: number, shape: number[], padded: number[]) {
+  const size = weights.length;
   const n = shape[0] * shape[1] * shape[2];
   const out = new Float32Array(k * n);
   for (let c = 0; c < k; c++) {
@@ -159,11 +175,40 @@ export function slidingWindow(
       }
     }
   }
-  if (!averageLogits) return out;
-  // Averaged logits [k, n]: one softmax over the classes (the engine's), then the kept channels.
-  return tidy(() => {
-    const p = F.softmax(tensor(out, [k, n]), 0);
-    const kept = o.channels ? p.indexSelect(0, tensor(new BigInt64Array(keep.map(BigInt)), [keep.length])) : p;
-    return kept.contiguous().data<"float32">();
-  });
+  return out;
+}
+
+/** Voxel by voxel, the softmax over all k classes of the weighted mean logits, written for the kept channels
+ * only: nothing but the aggregation buffer holds every class. */
+function softmaxOfMeanLogits(
+  sums: Float32Array,
+  weights: Float32Array,
+  k: number,
+  keep: number[],
+  shape: number[],
+  padded: number[],
+) {
+  const size = weights.length;
+  const n = shape[0] * shape[1] * shape[2];
+  const out = new Float32Array(keep.length * n);
+  const e = new Float64Array(k);
+  for (let z = 0, i = 0; z < shape[0]; z++) {
+    for (let y = 0; y < shape[1]; y++) {
+      let q = padded[2] * (y + padded[1] * z);
+      for (let x = 0; x < shape[2]; x++, i++, q++) {
+        let max = Number.NEGATIVE_INFINITY;
+        for (let c = 0; c < k; c++) {
+          e[c] = sums[c * size + q] / weights[q];
+          if (e[c] > max) max = e[c];
+        }
+        let total = 0;
+        for (let c = 0; c < k; c++) {
+          e[c] = Math.exp(e[c] - max);
+          total += e[c];
+        }
+        for (let j = 0; j < keep.length; j++) out[j * n + i] = e[keep[j]] / total;
+      }
+    }
+  }
+  return out;
 }

@@ -44,7 +44,7 @@ test("choice options: other words exit 2 naming the accepted ones; shared option
     [["predict", "in", "out", "--model", "m", "--collapse", "max"], "--collapse must be prob or argmax, got 'max'"],
     [["export", "run", "--onnx", "f", "--collapse", "x"], "--collapse must be prob or argmax, got 'x'"],
     [["predict", "in", "out", "--checkpoint", "ema"], "--checkpoint must be latest or best, got 'ema'"],
-    [["predict", "in", "out", "--tile-average", "mean"], "--tile-average must be probabilities or logits, got 'mean'"],
+    [["predict", "in", "out", "--tile-average", "mean"], "--tile-average must be logits or probabilities, got 'mean'"],
     [["train", "d", "--mode", "multi"], "--mode must be binary or backsplit, got 'multi'"],
     [["train", "d", "--init", "xavier"], "--init must be he, pytorch, pytorch-heads or pytorch-body, got 'xavier'"],
     [["experiment", "d", "--init", "x"], "--init must be he, pytorch, pytorch-heads or pytorch-body, got 'x'"],

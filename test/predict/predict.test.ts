@@ -89,6 +89,7 @@ test("uniform tile weighting is the plain mean of the overlapping tiles' softmax
       numClasses: 2,
       device: "cpu",
       tileWeighting: "uniform",
+      tileAverage: "probabilities",
     });
     const mean = twoTileMean(net, x, "softmax");
     const expected: number[] = [];
@@ -129,11 +130,26 @@ test("averaging logits (nnU-Net v2): one softmax over the mean of the overlappin
         got.push(p[i], p[8 * 16 * 24 + i]);
       }
     assertClose(got, expected, 1e-5, 1e-6, "softmax of mean logits");
-    // And it is not the mean of the probabilities where the tiles overlap (the two rules differ).
-    const probs = slidingWindow(net, x.data<"float32">(), 1, [8, 16, 24], options);
+    // It is the default, and it is not the mean of the probabilities where the tiles overlap.
+    assert.deepEqual(slidingWindow(net, x.data<"float32">(), 1, [8, 16, 24], options), p);
+    const probs = slidingWindow(net, x.data<"float32">(), 1, [8, 16, 24], { ...options, tileAverage: "probabilities" });
     const overlap = 12 + 24 * (7 + 16 * 3);
     assert.ok(Math.abs(probs[overlap] - p[overlap]) > 1e-6, "probability and logit averages differ");
   });
+});
+
+test("averaging logits refuses, before allocating, an image whose classes would not fit in memory", () => {
+  const net = new PlainUNet({ dims: 3, inChannels: 1, numClasses: 3, features: [4, 8] }).eval();
+  // A 4096³ patch pads the one-voxel image to 6.9·10¹⁰ voxels: 3 classes of float32 are 770 GiB.
+  assert.throws(
+    () =>
+      slidingWindow(net, new Float32Array(1), 1, [1, 1, 1], {
+        patch: [4096, 4096, 4096],
+        numClasses: 3,
+        device: "cpu",
+      }),
+    /all 3 classes of 68719476736 voxels \(768\.0 GiB\).*--tile-average probabilities/,
+  );
 });
 
 test("with mirroring, keeping one channel gives that channel of the full result", () => {
@@ -183,7 +199,7 @@ test("predict writes a lesion mask and probability on the input's exact grid, re
   });
   const recorded = JSON.parse(readFileSync(path.join(out, "prediction.json"), "utf8"));
   assert.equal(recorded.collapse, "prob");
-  assert.equal(recorded.tileAverage, "probabilities");
+  assert.equal(recorded.tileAverage, "logits"); // the default, nnU-Net v2's
   for (const id of ["a", "b"]) {
     const mask = await readVolume(path.join(out, `${id}.nii.gz`));
     const label = await readVolume(path.join(root, "labelsTr", `${id}.nii.gz`));

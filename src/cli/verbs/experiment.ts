@@ -14,6 +14,7 @@ import { emitJobs, readExperimentPlan, runJobsInParallel, writeExperimentPlan } 
 import { workerSteps } from "../../jobs/worker-steps.js";
 import { INIT_SCHEMES, type InitScheme } from "../../models/init.js";
 import { ARCHITECTURES } from "../../models/registry.js";
+import { DEFAULT_TILE_AVERAGE } from "../../predict/tile-average.js";
 import { openDatasetArg } from "../dataset-arg.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import {
@@ -21,6 +22,7 @@ import {
   COLLAPSE,
   COMMON_HELP,
   COMMON_OPTIONS,
+  TILE_AVERAGE,
   type Verb,
   architectureOption,
   budgetOption,
@@ -28,6 +30,7 @@ import {
   diceOverOption,
   intOption,
   positiveIntList,
+  tileAverageOption,
 } from "../verb.js";
 
 const list = (v: unknown) => String(v).split(",").filter(Boolean);
@@ -60,6 +63,7 @@ export const experimentVerb: Verb = {
   --fisher-log       log Fisher proxies and gradient-norm variance every epoch (see backsplit fisher)
   --patch ZxYxX, --batch N, --features A,B,C   override the plan (small CPU runs)
   --collapse C       prob (default) or argmax at prediction
+  --tile-average A   logits (default, nnU-Net v2's) or probabilities: what overlapping tiles average
   --out DIR          experiment folder (default DIR/experiment)
 
  Scale-out (job K = one arm × fold × seed, the same run wherever it runs):
@@ -90,6 +94,7 @@ ${COMMON_HELP}`,
     batch: { type: "string" },
     features: { type: "string" },
     collapse: { type: "string", default: "prob" },
+    "tile-average": { type: "string", default: DEFAULT_TILE_AVERAGE },
     out: { type: "string" },
     jobs: { type: "string", default: "1" },
     emit: { type: "string" },
@@ -103,6 +108,7 @@ ${COMMON_HELP}`,
     arch: ARCHITECTURES,
     budget: BUDGET_NAMES,
     collapse: COLLAPSE,
+    "tile-average": TILE_AVERAGE,
     "dice-over": ["lesion", "all"],
     init: INIT_SCHEMES,
   },
@@ -173,6 +179,7 @@ ${COMMON_HELP}`,
         device: String(values.device),
         saveProbabilities: true,
         saveClasses: false,
+        tileAverage: tileAverageOption(values),
       },
       nproc: intOption(values, "nproc", 1, 1),
     };

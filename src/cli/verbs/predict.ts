@@ -5,6 +5,7 @@ import path from "node:path";
 import { JOBS } from "../../jobs/worker-steps.js";
 import { inputCaseProblems } from "../../predict/inputs.js";
 import type { PredictJob } from "../../predict/predict.js";
+import { DEFAULT_TILE_AVERAGE } from "../../predict/tile-average.js";
 import { TrainingRun } from "../../run/record.js";
 import { Progress } from "../../util/progress.js";
 import { runInWorker } from "../../util/worker.js";
@@ -32,8 +33,9 @@ export const predictVerb: Verb = {
   --threshold X      for prob (default 0.5)
   --mirror           average over mirrored inputs (test-time augmentation, 8× slower in 3D)
   --checkpoint C     latest (the final weights, default, as nnU-Net) or best (best validation EMA)
-  --tile-average A   what overlapping tiles average, Gaussian-weighted: probabilities (default) or logits
-                     (nnU-Net v2's; one softmax at the end)
+  --tile-average A   what overlapping tiles average, Gaussian-weighted: logits (default, nnU-Net v2's; one
+                     softmax at the end, every class aggregated) or probabilities (each tile's softmax;
+                     only the lesion classes are aggregated: less memory for many classes)
   --save-probabilities  also write {case}_prob.nii.gz (lesion probability, float32)
   --save-classes     also write {case}_classes.nii.gz (the full class map, background classes included)
   --dicom-seg        also write {case}.seg.dcm, a DICOM Segmentation (lesion classes; with --save-classes the
@@ -50,7 +52,7 @@ ${COMMON_HELP}`,
     threshold: { type: "string", default: "0.5" },
     mirror: { type: "boolean", default: false },
     checkpoint: { type: "string", default: "latest" },
-    "tile-average": { type: "string", default: "probabilities" },
+    "tile-average": { type: "string", default: DEFAULT_TILE_AVERAGE },
     "save-probabilities": { type: "boolean", default: false },
     "save-classes": { type: "boolean", default: false },
     "dicom-seg": { type: "boolean", default: false },
