@@ -1,5 +1,5 @@
 // npm run bench -- predict [--file F] [--rounds 2] [--device cpu] [--threads 2] [--mirror] [--patch 48x80x64]
-//   [--features 32,64,128,256,320]
+//   [--features 32,64,128,256,320] [--tile-average logits|probabilities]
 // Sliding-window prediction time and peak memory of a binary (2-class) and a BackSplit (8-class)
 // plain U-Net of the same architecture on the same MS-sized volume (or any volume given by --file, e.g. a
 // BraTS FLAIR; cropped to its nonzero box). Each measurement runs in its own process (so peak memory is
@@ -14,8 +14,9 @@ import { cropArray, nonzeroBox } from "../src/grid/box.js";
 import { readVolume } from "../src/io/index.js";
 import { PlainUNet } from "../src/models/plain-unet.js";
 import { slidingWindow } from "../src/predict/sliding.js";
+import { DEFAULT_TILE_AVERAGE, TILE_AVERAGES, type TileAverage } from "../src/predict/tile-average.js";
 import { zscore } from "../src/preprocess/normalize.js";
-import { parseArgs } from "./lib/args.js";
+import { badOption, parseArgs } from "./lib/args.js";
 import { median } from "./twin.js";
 
 const { values } = parseArgs({
@@ -28,11 +29,15 @@ const { values } = parseArgs({
     device: { type: "string", default: "cpu" },
     threads: { type: "string", default: "2" },
     mirror: { type: "boolean", default: false },
+    // As predict's option: logits (the default) aggregate every class, probabilities only the lesion's.
+    "tile-average": { type: "string", default: DEFAULT_TILE_AVERAGE },
     patch: { type: "string" },
     features: { type: "string" },
     child: { type: "string" },
   },
 });
+const tileAverage = values["tile-average"] as TileAverage;
+if (!TILE_AVERAGES.includes(tileAverage)) badOption(`--tile-average must be ${TILE_AVERAGES.join(" or ")}`);
 
 // The CPU plan of the MS data (backsplit plan): 5 stages, patch 48×80×64.
 const ARCH = {
@@ -127,13 +132,15 @@ if (values.child) {
     .to(device)
     .eval();
   const started = performance.now();
-  // As `backsplit predict` does under its default rule: only the lesion channel (class 1) is aggregated.
+  // As `backsplit predict` does under its default rule: the lesion channel (class 1) is kept (and, when
+  // probabilities are averaged, the only one aggregated).
   slidingWindow(net, data, 1, shape, {
     patch: ARCH.patch,
     numClasses: classes,
     device,
     channels: [1],
     mirror: Boolean(values.mirror),
+    tileAverage,
   });
   console.log(JSON.stringify({ seconds: (performance.now() - started) / 1000, peakRssMb: peakRssMb(), shape }));
 } else {
@@ -159,6 +166,8 @@ if (values.child) {
         "--features",
         ARCH.features.join(","),
         ...(values.mirror ? ["--mirror"] : []),
+        "--tile-average",
+        tileAverage,
       ]);
       runs[classes].push({ ...JSON.parse(child.stdout.trim().split("\n").at(-1)!), peakGpuMb: child.peakGpuMb });
     }
@@ -177,6 +186,7 @@ if (values.child) {
       patch: ARCH.patch,
       features: ARCH.features,
       mirror: Boolean(values.mirror),
+      tileAverage,
       rounds: Number(values.rounds),
       binaryMedianS: binary,
       splitMedianS: split,
