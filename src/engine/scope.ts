@@ -22,6 +22,9 @@ export function keep<T extends Disposable>(item: T): T {
 
 function collect(value: unknown, into: Set<Disposable>, depth = 0): void {
   if (value === null || typeof value !== "object" || depth > 4) return;
+  // A typed array (a tensor's data copied out) holds no tensors: walking its millions of elements made
+  // each sliding-window batch allocate and collect an array as large as the batch's output.
+  if (ArrayBuffer.isView(value)) return;
   if ("dispose" in value && "disposed" in value) {
     into.add(value as Disposable);
     return;

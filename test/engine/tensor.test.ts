@@ -114,6 +114,27 @@ test("tidy frees intermediates, keeps results and keep()s; errors free everythin
   assert.equal(survivor!.disposed, true);
 });
 
+test("tidy does not walk a returned typed array's elements (a tensor's data holds no tensors)", () => {
+  // Walking them made every sliding-window batch build and collect an array as long as its output.
+  const data = new Float32Array(4);
+  let walked = false;
+  Object.defineProperty(data, "probe", {
+    enumerable: true,
+    get: () => {
+      walked = true;
+      return 0;
+    },
+  });
+  let t: ReturnType<typeof zeros> | null = null;
+  const result = tidy(() => {
+    t = ones([4]);
+    return data;
+  });
+  assert.equal(result, data);
+  assert.equal(walked, false);
+  assert.equal(t!.disposed, true);
+});
+
 test("noGrad disables recording and restores it", () => {
   const x = ones([2]).requiresGrad_(true);
   const y = noGrad(() => x.mul(2));
