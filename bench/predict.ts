@@ -14,9 +14,9 @@ import { cropArray, nonzeroBox } from "../src/grid/box.js";
 import { readVolume } from "../src/io/index.js";
 import { PlainUNet } from "../src/models/plain-unet.js";
 import { slidingWindow } from "../src/predict/sliding.js";
-import { DEFAULT_TILE_AVERAGE, TILE_AVERAGES, type TileAverage } from "../src/predict/tile-average.js";
+import { DEFAULT_TILE_AVERAGE } from "../src/predict/tile-average.js";
 import { zscore } from "../src/preprocess/normalize.js";
-import { badOption, parseArgs } from "./lib/args.js";
+import { parseArgs, tileAverageArg } from "./lib/args.js";
 import { median } from "./twin.js";
 
 const { values } = parseArgs({
@@ -36,8 +36,7 @@ const { values } = parseArgs({
     child: { type: "string" },
   },
 });
-const tileAverage = values["tile-average"] as TileAverage;
-if (!TILE_AVERAGES.includes(tileAverage)) badOption(`--tile-average must be ${TILE_AVERAGES.join(" or ")}`);
+const tileAverage = tileAverageArg(values["tile-average"]);
 
 // The CPU plan of the MS data (backsplit plan): 5 stages, patch 48×80×64.
 const ARCH = {

@@ -20,11 +20,11 @@ import { runJobsInParallel, writeExperimentPlan } from "../../src/experiment/sca
 import { workerSteps } from "../../src/jobs/worker-steps.js";
 import { fingerprintDataset } from "../../src/plan/fingerprint.js";
 import { type Plans, planExperiment, writePlans } from "../../src/plan/plan.js";
-import { DEFAULT_TILE_AVERAGE, TILE_AVERAGES, type TileAverage } from "../../src/predict/tile-average.js";
+import { DEFAULT_TILE_AVERAGE } from "../../src/predict/tile-average.js";
 import { preprocessDataset } from "../../src/preprocess/preprocess.js";
 import { TrainingRun } from "../../src/run/record.js";
 import { writeFileAtomicSync } from "../../src/util/atomic.js";
-import { badOption, missingInput, parseArgs } from "./args.js";
+import { badOption, missingInput, parseArgs, tileAverageArg } from "./args.js";
 
 export interface Preset {
   /** nnU-Net configuration: "2d" or "3d_fullres". */
@@ -214,8 +214,7 @@ export async function main(b: RealBenchmark): Promise<void> {
   const base = b.presets[presetName];
   const diceOver = values["dice-over"];
   if (diceOver !== "lesion" && diceOver !== "all") badOption("--dice-over must be lesion or all");
-  const tileAverage = values["tile-average"] as TileAverage;
-  if (!TILE_AVERAGES.includes(tileAverage)) badOption(`--tile-average must be ${TILE_AVERAGES.join(" or ")}`);
+  const tileAverage = tileAverageArg(values["tile-average"]);
   if (!base) badOption(`--preset must be one of ${Object.keys(b.presets).join(", ")}`);
   const preset: Preset = {
     ...base,
