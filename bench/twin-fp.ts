@@ -1,5 +1,6 @@
 // npm run bench -- twin-fp --from DIR [--fold 0] [--seeds 1,2,3] [--thresholds 0.5,0.6,0.7,0.8,0.9]
-//   [--retrain noaug,nods,torchinit,torchheads,torchbody,heinit,centre] [--threads 1] [--json]
+//   [--retrain noaug,nods,torchinit,torchheads,torchbody,heinit,centre] [--tilings gaussian,uniform,gaussian-logits|none]
+//   [--retrain-tiling gaussian-logits] [--threads 1] [--json]
 // Where do our false-positive lesions come from? Takes a finished `twin-train` output (DIR) and, for our
 // models of one fold, separates the parts of prediction from training:
 //   tiling     re-predicts with Gaussian (ours, nnU-Net's) and uniform (the twin's) tile weighting, and
@@ -11,6 +12,9 @@
 //              every layer but them; heinit: nnU-Net's He, for a base run that started otherwise), centre
 //              (lesion patches centred on the lesion's centre, as the twin, instead of a uniform point of its
 //              bounding box). Every other setting, the initialisation included, is the base run's.
+//              A retrained model is predicted with --retrain-tiling (default: gaussian-logits, `predict`'s
+//              default). --tilings none skips re-predicting the base models, so that two processes can
+//              retrain different changes from the same DIR without writing the same folders.
 // Every variant is scored by our `evaluate`, as the twin bench scores. One JSON line per variant, seed and
 // threshold; then the twin's rows of the same fold for comparison.
 import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
@@ -29,6 +33,8 @@ const { values } = parseArgs({
     seeds: { type: "string", default: "1,2,3" },
     thresholds: { type: "string", default: "0.5,0.6,0.7,0.8,0.9" },
     retrain: { type: "string" },
+    tilings: { type: "string", default: "gaussian,uniform,gaussian-logits" },
+    "retrain-tiling": { type: "string", default: "gaussian-logits" },
     threads: { type: "string", default: "1" },
     json: { type: "boolean", default: false },
   },
@@ -63,6 +69,11 @@ const TILINGS: Record<string, Tiling> = {
   uniform: { tileWeighting: "uniform", tileAverage: "probabilities" },
   "gaussian-logits": { tileWeighting: "gaussian", tileAverage: "logits" },
 };
+
+const tilings = values.tilings === "none" ? [] : values.tilings.split(",");
+for (const t of [...tilings, values["retrain-tiling"]])
+  if (!(t in TILINGS)) badOption(`a tiling is one of ${Object.keys(TILINGS).join(", ")}, not "${t}"`);
+const retrainTiling = values["retrain-tiling"];
 
 async function predict(run: string, folder: string, tiling: Tiling, label: string) {
   if (existsSync(path.join(folder, "prediction.json"))) return;
@@ -154,7 +165,8 @@ function readdirProbabilities(folder: string): string[] {
 
 for (const seed of seeds) {
   const run = path.join(from, "runs", `ours-fold${fold}-seed${seed}`);
-  for (const [name, tiling] of Object.entries(TILINGS)) {
+  for (const name of tilings) {
+    const tiling = TILINGS[name];
     const folder = path.join(out, `${name}-fold${fold}-seed${seed}`);
     await predict(run, folder, tiling, `${name} seed ${seed}`);
     await sweep(`ours-${name}`, seed, folder);
@@ -172,10 +184,10 @@ for (const seed of seeds) {
       resume: existsSync(retrained),
     };
     await steps.train(config, `${change} seed ${seed}`);
-    const folder = path.join(out, `${change}-gaussian-fold${fold}-seed${seed}`);
-    await predict(retrained, folder, TILINGS.gaussian, `${change} seed ${seed}`);
+    const folder = path.join(out, `${change}-${retrainTiling}-fold${fold}-seed${seed}`);
+    await predict(retrained, folder, TILINGS[retrainTiling], `${change} seed ${seed}`);
     const first = new TrainingRun(retrained).log().findIndex((l) => l.pseudoDice > 0);
-    await sweep(`ours-${change}-gaussian`, seed, folder, first < 0 ? null : first);
+    await sweep(`ours-${change}-${retrainTiling}`, seed, folder, first < 0 ? null : first);
   }
   const twin = path.join(from, "rows", `twin-fold${fold}-seed${seed}.json`);
   // The twin's own row (uniform tiles, threshold 0.5), for comparison.
