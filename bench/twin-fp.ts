@@ -1,5 +1,5 @@
 // npm run bench -- twin-fp --from DIR [--fold 0] [--seeds 1,2,3] [--thresholds 0.5,0.6,0.7,0.8,0.9]
-//   [--retrain noaug,nods,torchinit,torchheads,torchbody,heinit,centre] [--tilings gaussian,uniform,gaussian-logits|none]
+//   [--retrain noaug,nospatial,nointensity,nods,torchinit,torchheads,torchbody,heinit,centre] [--tilings gaussian,uniform,gaussian-logits|none]
 //   [--retrain-tiling gaussian-logits] [--threads 1] [--json]
 // Where do our false-positive lesions come from? Takes a finished `twin-train` output (DIR) and, for our
 // models of one fold, separates the parts of prediction from training:
@@ -7,6 +7,8 @@
 //              with Gaussian weights on averaged logits (nnU-Net v2's) instead of probabilities;
 //   threshold  counts false positives and Dice at several probability thresholds of each;
 //   training   --retrain retrains each seed with the same budget and one change: noaug (no augmentation),
+//              nospatial (no rotation or scaling; mirroring and intensity transforms kept), nointensity (only
+//              rotation, scaling and mirroring),
 //              nods (no deep supervision), torchinit (PyTorch's default layer initialisation, as the
 //              twin, instead of nnU-Net's He; torchheads / torchbody: only on the segmentation heads / on
 //              every layer but them; heinit: nnU-Net's He, for a base run that started otherwise), centre
@@ -49,6 +51,18 @@ const RETRAIN = {
   torchbody: { init: "pytorch-body" },
   heinit: { init: "he" },
   centre: { lesionPoint: "centre" },
+  nospatial: { augmentProbabilities: { rotationProbability: 0, scaleProbability: 0 } },
+  nointensity: {
+    augmentProbabilities: {
+      noiseProbability: 0,
+      blurProbability: 0,
+      brightnessProbability: 0,
+      contrastProbability: 0,
+      lowResProbability: 0,
+      gammaProbability: 0,
+      invertedGammaProbability: 0,
+    },
+  },
 } as const;
 const retrain = (values.retrain ?? "").split(",").filter(Boolean) as (keyof typeof RETRAIN)[];
 for (const r of retrain)

@@ -3,6 +3,20 @@
 import type { InitScheme } from "../models/init.js";
 import type { ArchitectureName } from "../models/registry.js";
 
+/** The augmentation transforms whose probability a run may override (train/augment.ts draws them). */
+export const AUGMENT_PROBABILITIES = [
+  "rotationProbability",
+  "scaleProbability",
+  "noiseProbability",
+  "blurProbability",
+  "brightnessProbability",
+  "contrastProbability",
+  "lowResProbability",
+  "gammaProbability",
+  "invertedGammaProbability",
+] as const;
+export type AugmentProbability = (typeof AUGMENT_PROBABILITIES)[number];
+
 export interface TrainConfig {
   dataset: string;
   preprocessed: string;
@@ -29,6 +43,11 @@ export interface TrainConfig {
   out: string;
   resume: boolean;
   augment: boolean;
+  /**
+   * With `augment`: the probability of some of nnU-Net's transforms set otherwise (0 turns one off), to
+   * measure what each does; absent: nnU-Net's (train/augment.ts). The run record keeps it.
+   */
+  augmentProbabilities?: Partial<Record<AugmentProbability, number>>;
   /**
    * Weight initialisation: nnU-Net's He, or PyTorch's default layer initialisation (a plain PyTorch
    * script's) on the whole network, only its heads or only its body. Absent: `defaultInit` of the

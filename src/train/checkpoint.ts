@@ -56,6 +56,7 @@ function trainingIdentity(config: TrainConfig, resolved: Resolved) {
     architecture: config.architecture ?? "plain",
     lr: config.lr,
     augment: config.augment,
+    augmentProbabilities: config.augmentProbabilities ?? "nnU-Net's",
     deepSupervision: config.deepSupervision ?? true,
     lesionShare: config.lesionShare,
     lesionPoint: config.lesionPoint ?? "box",

@@ -2,7 +2,7 @@
 // the loop so that what happens between backward and clipping has one obvious place.
 import { type GradScaler, type Optimizer, type Tensor, autocast, clipGradNorm, tidy } from "../engine/index.js";
 import type { Module } from "../engine/nn/module.js";
-import { augmentBatch } from "./augment.js";
+import { type AugmentOptions, augmentBatch } from "./augment.js";
 import type { Batch } from "./loader.js";
 import { deepSupervisionLoss } from "./loss.js";
 import { type TrainingSetup, batchTensors } from "./setup.js";
@@ -33,9 +33,14 @@ export function outputsOf(net: Module, x: Tensor): Tensor[] {
 }
 
 /** Augmentation in the configuration's own dimensionality (2D patches are 3D tensors of depth 1). */
-export function augment(image: Tensor, target: Tensor, dims: 2 | 3): { image: Tensor; target: Tensor } {
-  if (dims === 3) return augmentBatch(image, target);
-  const out = augmentBatch(image.squeeze(2), target.squeeze(1));
+export function augment(
+  image: Tensor,
+  target: Tensor,
+  dims: 2 | 3,
+  options: AugmentOptions = {},
+): { image: Tensor; target: Tensor } {
+  if (dims === 3) return augmentBatch(image, target, options);
+  const out = augmentBatch(image.squeeze(2), target.squeeze(1), options);
   return { image: out.image.unsqueeze(2), target: out.target.unsqueeze(1) };
 }
 
@@ -44,7 +49,9 @@ export function trainStep(ctx: StepContext, batch: Pick<Batch, "data" | "target"
   const { setup, net, optimizer, scaler } = ctx;
   return tidy(() => {
     const raw = batchTensors(setup, batch);
-    const { image, target } = setup.config.augment ? augment(raw.image, raw.target, setup.cfg.dims) : raw;
+    const { image, target } = setup.config.augment
+      ? augment(raw.image, raw.target, setup.cfg.dims, setup.config.augmentProbabilities)
+      : raw;
     optimizer.zeroGrad();
     const loss = autocast(
       () => deepSupervisionLoss(outputsOf(net, image), target, setup.lossOptions),
