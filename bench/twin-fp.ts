@@ -1,12 +1,13 @@
 // npm run bench -- twin-fp --from DIR [--fold 0] [--seeds 1,2,3] [--thresholds 0.5,0.6,0.7,0.8,0.9]
-//   [--retrain noaug,nospatial,nointensity,nods,torchinit,torchheads,torchbody,heinit,centre] [--tilings gaussian,uniform,gaussian-logits|none]
+//   [--retrain same,noaug,nospatial,nointensity,nods,torchinit,torchheads,torchbody,heinit,centre] [--tilings gaussian,uniform,gaussian-logits|none]
 //   [--retrain-tiling gaussian-logits] [--threads 1] [--json]
 // Where do our false-positive lesions come from? Takes a finished `twin-train` output (DIR) and, for our
 // models of one fold, separates the parts of prediction from training:
 //   tiling     re-predicts with Gaussian (ours, nnU-Net's) and uniform (the twin's) tile weighting, and
 //              with Gaussian weights on averaged logits (nnU-Net v2's) instead of probabilities;
 //   threshold  counts false positives and Dice at several probability thresholds of each;
-//   training   --retrain retrains each seed with the same budget and one change: noaug (no augmentation),
+//   training   --retrain retrains each seed with the same budget and one change: same (no change: the base
+//              run's settings with this checkout's code, to measure a code change), noaug (no augmentation),
 //              nospatial (no rotation or scaling; mirroring and intensity transforms kept), nointensity (only
 //              rotation, scaling and mirroring),
 //              nods (no deep supervision), torchinit (PyTorch's default layer initialisation, as the
@@ -51,6 +52,7 @@ const RETRAIN = {
   torchbody: { init: "pytorch-body" },
   heinit: { init: "he" },
   centre: { lesionPoint: "centre" },
+  same: {},
   nospatial: { augmentProbabilities: { rotationProbability: 0, scaleProbability: 0 } },
   nointensity: {
     augmentProbabilities: {

@@ -1,6 +1,7 @@
-// Batched data augmentation on the training device (nnU-Net's list and probabilities):
+// Batched data augmentation on the training device (nnU-Net v2's list, probabilities and ranges):
 // rotation and scaling (one affine grid per sample, bilinear for images, nearest for labels),
-// mirroring, Gaussian noise and blur, brightness, contrast, low-resolution simulation, gamma.
+// Gaussian noise, then per channel blur, brightness, contrast, low-resolution simulation and gamma,
+// then mirroring.
 // All randomness comes from libtorch's generator, so a seeded run and a resumed run draw the same.
 import { F, type Tensor, cat, rand, randn, tensor, tidy } from "../engine/index.js";
 
@@ -34,7 +35,7 @@ export const NNUNET_AUGMENTATION: Required<AugmentOptions> = {
   invertedGammaProbability: 0.1,
 };
 
-/** Gamma on [0, 1]-rescaled intensities, then the sample's mean and standard deviation restored. */
+/** Gamma on [0, 1]-rescaled intensities, then the mean and standard deviation restored (one channel). */
 function gamma(x: Tensor, exponent: number): Tensor {
   return tidy(() => {
     const [mean, std] = [x.mean(), x.std()];
@@ -43,6 +44,16 @@ function gamma(x: Tensor, exponent: number): Tensor {
     const y = x.sub(lo).div(range).clamp(0, 1).pow(exponent).mul(range).add(lo);
     return y.sub(y.mean()).div(y.std().add(1e-7)).mul(std).add(mean);
   });
+}
+
+/**
+ * batchgeneratorsv2's BGContrast draw from (lo, hi) around 1: below 1 half the time, above 1 otherwise,
+ * from two uniform numbers (a picks the side, b the value).
+ */
+export function aroundOne(lo: number, hi: number, a: number, b: number): number {
+  if (a < 0.5 && lo < 1) return lo + b * (1 - lo);
+  const from = Math.max(lo, 1);
+  return from + b * (hi - from);
 }
 
 function rotation3(a: number, b: number, c: number): number[][] {
@@ -67,13 +78,16 @@ function rotation3(a: number, b: number, c: number): number[][] {
   return mul(rz, mul(ry, rx));
 }
 
+/** Uniform numbers drawn per sample (see augmentBatch), then per channel. */
 const DRAWS = 23;
+const CHANNEL_DRAWS = 14;
 
-/** Random draws for one batch, from libtorch's generator: [N, 21] uniform numbers (see augmentBatch). */
-function draws(n: number): number[][] {
+/** Random draws for one batch, from libtorch's generator: [N, DRAWS + C · CHANNEL_DRAWS] uniform numbers. */
+function draws(n: number, channels: number): number[][] {
+  const width = DRAWS + channels * CHANNEL_DRAWS;
   return tidy(() => {
-    const u = rand([n, DRAWS]).toArray();
-    return Array.from({ length: n }, (_, i) => u.slice(DRAWS * i, DRAWS * (i + 1)));
+    const u = rand([n, width]).toArray();
+    return Array.from({ length: n }, (_, i) => u.slice(width * i, width * (i + 1)));
   });
 }
 
@@ -84,20 +98,30 @@ function gaussianKernel1d(sigma: number): number[] {
   return k.map((v) => v / s);
 }
 
-/** Separable Gaussian blur of one sample [1, C, ...spatial]. */
-export function gaussianBlur(x: Tensor, sigma: number): Tensor {
+/**
+ * Separable Gaussian blur of one sample [1, C, ...spatial], σ per spatial axis (or one for all), with
+ * the borders reflected as batchgeneratorsv2 does (zero padding would darken them).
+ */
+export function gaussianBlur(x: Tensor, sigma: number | readonly number[]): Tensor {
   return tidy(() => {
     const dims = x.ndim - 2;
     const channels = x.size(1);
-    const k = gaussianKernel1d(sigma);
     let out = x;
     for (let axis = 0; axis < dims; axis++) {
+      const k = gaussianKernel1d(typeof sigma === "number" ? sigma : sigma[axis]);
+      const radius = Math.min((k.length - 1) / 2, x.size(2 + axis) - 1);
+      const kernel = k.slice((k.length - 1) / 2 - radius, (k.length - 1) / 2 + radius + 1);
+      const total = kernel.reduce((a, b) => a + b, 0);
       const shape = [channels, 1, ...Array(dims).fill(1)];
-      shape[2 + axis] = k.length;
-      const weight = tensor(Array.from({ length: channels }, () => k).flat(), shape, { device: x.device }).to(x.dtype);
-      const padding = Array(dims).fill(0);
-      padding[axis] = (k.length - 1) / 2;
-      out = F.conv(out, weight, null, { padding, groups: channels });
+      shape[2 + axis] = kernel.length;
+      const weight = tensor(Array.from({ length: channels }, () => kernel.map((v) => v / total)).flat(), shape, {
+        device: x.device,
+      }).to(x.dtype);
+      // F.pad lists (before, after) pairs from the last dimension backwards.
+      const pads = Array(2 * dims).fill(0);
+      pads[2 * (dims - 1 - axis)] = radius;
+      pads[2 * (dims - 1 - axis) + 1] = radius;
+      out = F.conv(F.pad(out, pads, "reflect"), weight, null, { groups: channels });
     }
     return out;
   });
@@ -116,7 +140,7 @@ export function augmentBatch(
   return tidy(() => {
     const n = image.size(0);
     const dims = image.ndim - 2;
-    const r = draws(n);
+    const r = draws(n, image.size(1));
     // Spatial: one affine matrix per sample (identity when neither rotation nor scaling is drawn).
     const thetas: number[] = [];
     let anySpatial = false;
@@ -144,37 +168,60 @@ export function augmentBatch(
         .squeeze(1)
         .long();
     }
-    // Per-sample intensity changes and mirroring.
+    // Per-sample intensity changes, then mirroring. As in nnU-Net v2 (batchgeneratorsv2 with
+    // synchronize_channels false), every channel draws its own factors and uses its own statistics:
+    // a contrast or gamma computed over FLAIR and T1c together would move one modality by the other's range.
+    const channels = image.size(1);
     const samples: Tensor[] = [];
     const targets: Tensor[] = [];
     for (let i = 0; i < n; i++) {
       let x = img.narrow(0, i, 1);
       let t = tgt.narrow(0, i, 1);
       const u = r[i];
-      // nnU-Net v2's noise: a standard deviation drawn from U(0, 0.1) (batchgeneratorsv2 names it a
+      // nnU-Net v2's noise: one σ drawn from U(0, 0.1) for all channels (batchgeneratorsv2 names it a
       // variance but uses it as the σ of the normal; an earlier version here took its square root, 3× more).
       if (u[6] < o.noiseProbability) x = x.add(randn(x.shape, { device: x.device }).mul(0.1 * u[7]));
-      if (u[8] < o.blurProbability) x = gaussianBlur(x, 0.5 + 0.5 * u[9]);
-      if (u[10] < o.brightnessProbability) x = x.mul(0.75 + 0.5 * u[11]);
-      if (u[12] < o.contrastProbability) {
-        const mean = x.mean();
-        const [lo, hi] = [x.min(), x.max()];
-        x = x
-          .sub(mean)
-          .mul(0.75 + 0.5 * u[13])
-          .add(mean)
-          .maximum(lo)
-          .minimum(hi);
+      const blur = u[8] < o.blurProbability;
+      const brightness = u[10] < o.brightnessProbability;
+      const contrast = u[12] < o.contrastProbability;
+      const lowRes = u[14] < o.lowResProbability;
+      const invertedGamma = u[21] < o.invertedGammaProbability;
+      const plainGamma = u[16] < o.gammaProbability;
+      if (blur || brightness || contrast || lowRes || invertedGamma || plainGamma) {
+        const out: Tensor[] = [];
+        for (let c = 0; c < channels; c++) {
+          const v = u.slice(DRAWS + c * CHANNEL_DRAWS, DRAWS + (c + 1) * CHANNEL_DRAWS);
+          let y = x.narrow(1, c, 1);
+          // Blur and low resolution reach each channel with probability ½ (p_per_channel 0.5).
+          if (blur && v[0] < 0.5)
+            y = gaussianBlur(
+              y,
+              [v[1], v[2], v[3]].slice(3 - dims).map((w) => 0.5 + 0.5 * w),
+            );
+          if (brightness) y = y.mul(aroundOne(0.75, 1.25, v[4], v[5]));
+          if (contrast) {
+            const mean = y.mean();
+            const [lo, hi] = [y.min(), y.max()];
+            y = y
+              .sub(mean)
+              .mul(aroundOne(0.75, 1.25, v[6], v[7]))
+              .add(mean)
+              .maximum(lo)
+              .minimum(hi);
+          }
+          if (lowRes && v[8] < 0.5) {
+            const size = y.shape.slice(2);
+            const small = size.map((s) => Math.max(1, Math.round(s * (0.5 + 0.5 * v[9]))));
+            y = F.interpolate(F.interpolate(y, small, "nearest"), size, dims === 3 ? "trilinear" : "bilinear", false);
+          }
+          // nnU-Net's two gamma transforms: on the inverted image (p 0.1), then on the image (p 0.3), each
+          // on the channel rescaled to [0, 1] and with its mean and standard deviation restored afterwards.
+          if (invertedGamma) y = gamma(y.neg(), aroundOne(0.7, 1.5, v[10], v[11])).neg();
+          if (plainGamma) y = gamma(y, aroundOne(0.7, 1.5, v[12], v[13]));
+          out.push(y);
+        }
+        x = cat(out, 1);
       }
-      if (u[14] < o.lowResProbability) {
-        const size = x.shape.slice(2);
-        const small = size.map((s) => Math.max(1, Math.round(s * (0.5 + 0.5 * u[15]))));
-        x = F.interpolate(F.interpolate(x, small, "nearest"), size, dims === 3 ? "trilinear" : "bilinear", false);
-      }
-      // nnU-Net's two gamma transforms: on the inverted image (p 0.1), then on the image (p 0.3), each
-      // on the sample rescaled to [0, 1] and with its mean and standard deviation restored afterwards.
-      if (u[21] < o.invertedGammaProbability) x = gamma(x.neg(), 0.7 + 0.8 * u[22]).neg();
-      if (u[16] < o.gammaProbability) x = gamma(x, 0.7 + 0.8 * u[17]);
       const flips = o.mirrorAxes.filter((a) => a < dims && u[18 + a] < 0.5).map((a) => a + 2);
       if (flips.length > 0) {
         x = x.flip(flips);

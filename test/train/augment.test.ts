@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { manualSeed, setThreads, tensor, tidy } from "../../src/engine/index.js";
-import { augmentBatch, gaussianBlur } from "../../src/train/augment.js";
+import { type AugmentOptions, aroundOne, augmentBatch, gaussianBlur } from "../../src/train/augment.js";
 import { assertClose } from "../helpers/assert.js";
 
 function phantom(n: number): { image: number[]; target: number[] } {
@@ -60,6 +60,7 @@ test("with every probability at zero only mirroring remains, and it is exact", (
       contrastProbability: 0,
       lowResProbability: 0,
       gammaProbability: 0,
+      invertedGammaProbability: 0,
     });
     assert.deepEqual(
       out.image.toArray(),
@@ -77,16 +78,108 @@ test("with every probability at zero only mirroring remains, and it is exact", (
 test("Gaussian blur preserves a constant and the total of a point", () => {
   tidy(() => {
     const constant = gaussianBlur(tensor(Array(9 * 9 * 9).fill(2), [1, 1, 9, 9, 9]), 1).toArray();
-    assertClose(
-      [constant[4 + 9 * (4 + 9 * 4)]],
-      [2],
-      1e-5,
-      1e-5,
-      "centre of a constant (zero padding only at the borders)",
-    );
+    // Reflected borders (batchgeneratorsv2's): a constant stays constant up to the edges.
+    assertClose(constant, Array(9 * 9 * 9).fill(2), 1e-5, 1e-5, "a constant, borders included");
     const point = Array(15 * 15 * 15).fill(0);
     point[7 + 15 * (7 + 15 * 7)] = 1;
     const blurred = gaussianBlur(tensor(point, [1, 1, 15, 15, 15]), 0.8).toArray();
     assertClose([blurred.reduce((a, b) => a + b, 0)], [1], 1e-5, 0);
   });
+});
+
+test("Gaussian blur with a σ per axis and reflected borders matches a direct sum", () => {
+  // Reference: the separable sum written out with torch's "reflect" indexing (…, 2, 1, |0, 1, 2, …).
+  const [nz, ny, nx] = [4, 5, 7];
+  const sigmas = [0.5, 1, 0.75];
+  const values = Array.from({ length: nz * ny * nx }, (_, i) => Math.sin(i * 1.7) + (i % 5));
+  const kernel = (s: number) => {
+    const radius = Math.max(1, Math.ceil(3 * s));
+    const k = Array.from({ length: 2 * radius + 1 }, (_, i) => Math.exp(-((i - radius) ** 2) / (2 * s * s)));
+    return k.map((v) => v / k.reduce((a, b) => a + b, 0));
+  };
+  const reflect = (i: number, n: number) => (i < 0 ? -i : i >= n ? 2 * (n - 1) - i : i);
+  let ref = values;
+  const sizes = [nz, ny, nx];
+  for (let axis = 0; axis < 3; axis++) {
+    let k = kernel(sigmas[axis]);
+    const radius = Math.min((k.length - 1) / 2, sizes[axis] - 1);
+    const mid = (k.length - 1) / 2;
+    k = k.slice(mid - radius, mid + radius + 1);
+    k = k.map((v) => v / k.reduce((a, b) => a + b, 0));
+    const src = ref;
+    ref = src.map((_, i) => {
+      const idx = [Math.floor(i / (ny * nx)), Math.floor(i / nx) % ny, i % nx];
+      let sum = 0;
+      for (let d = -radius; d <= radius; d++) {
+        const j = [...idx];
+        j[axis] = reflect(idx[axis] + d, sizes[axis]);
+        sum += k[d + radius] * src[(j[0] * ny + j[1]) * nx + j[2]];
+      }
+      return sum;
+    });
+  }
+  tidy(() => {
+    const out = gaussianBlur(tensor(values, [1, 1, nz, ny, nx]), sigmas).toArray();
+    assertClose(out, ref, 1e-5, 1e-5);
+  });
+});
+
+test("aroundOne draws below 1 for half the side draws and above 1 for the other half (BGContrast)", () => {
+  assert.equal(aroundOne(0.7, 1.5, 0.2, 0.5), 0.85);
+  assert.equal(aroundOne(0.7, 1.5, 0.7, 0.5), 1.25);
+  assert.equal(aroundOne(0.7, 1.5, 0.2, 0), 0.7);
+  assert.equal(aroundOne(0.7, 1.5, 0.9, 1), 1.5);
+  assert.equal(aroundOne(1.2, 1.5, 0.2, 0.5), 1.35); // no side below 1 to draw from
+});
+
+test("intensity transforms use each channel's own statistics (nnU-Net's synchronize_channels off)", () => {
+  // Two channels on very different scales: a transform that pooled them would move one by the other.
+  const n = 8;
+  const a = Array.from({ length: n * n * n }, (_, i) => Math.sin(i) * 0.5);
+  const b = a.map((v, i) => 1000 + 10 * Math.cos(i * 0.3) + v);
+  const stats = (v: number[]) => {
+    const mean = v.reduce((s, x) => s + x, 0) / v.length;
+    const std = Math.sqrt(v.reduce((s, x) => s + (x - mean) ** 2, 0) / (v.length - 1));
+    return { mean, std, min: Math.min(...v), max: Math.max(...v) };
+  };
+  const off: AugmentOptions = {
+    rotationProbability: 0,
+    scaleProbability: 0,
+    noiseProbability: 0,
+    blurProbability: 0,
+    brightnessProbability: 0,
+    contrastProbability: 0,
+    lowResProbability: 0,
+    gammaProbability: 0,
+    invertedGammaProbability: 0,
+    mirrorAxes: [],
+  };
+  for (const [name, only] of [
+    ["gamma", { gammaProbability: 1 }],
+    ["inverted gamma", { invertedGammaProbability: 1 }],
+    ["contrast", { contrastProbability: 1 }],
+  ] as const) {
+    for (let seed = 0; seed < 3; seed++) {
+      manualSeed(seed);
+      tidy(() => {
+        const img = tensor([...a, ...b], [1, 2, n, n, n]);
+        const tgt = tensor(Array(n * n * n).fill(0), [1, n, n, n], { dtype: "int64" });
+        const out = augmentBatch(img, tgt, { ...off, ...only }).image.toArray();
+        const size = n * n * n;
+        const channels = [out.slice(0, size), out.slice(size)].map((c) => stats(Array.from(c)));
+        [a, b].forEach((before, c) => {
+          const s = stats(before);
+          const after = channels[c];
+          if (name === "contrast") {
+            // Scaled about the channel's own mean, clamped to the channel's own range.
+            assert.ok(after.min >= s.min - 1e-3 && after.max <= s.max + 1e-3, `${name} channel ${c} range`);
+            assert.ok(Math.abs(after.mean - s.mean) < 0.1 * s.std + 1e-3, `${name} channel ${c} mean`);
+          } else {
+            // Gamma restores each channel's mean and standard deviation.
+            assertClose([after.mean, after.std], [s.mean, s.std], 2e-3 * Math.max(1, Math.abs(s.mean)), 2e-3);
+          }
+        });
+      });
+    }
+  }
 });
