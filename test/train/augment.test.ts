@@ -183,3 +183,44 @@ test("intensity transforms use each channel's own statistics (nnU-Net's synchron
     }
   }
 });
+
+test("a run's augmentProbabilities reach the 2D path (depth-1 patches) of the training step", async () => {
+  const { augment } = await import("../../src/train/step.js");
+  const n = 12;
+  const values = Array.from({ length: n * n }, (_, i) => (i % 7) + Math.floor(i / n));
+  for (let seed = 0; seed < 4; seed++) {
+    manualSeed(seed);
+    tidy(() => {
+      const img = tensor(values, [1, 1, 1, n, n]);
+      const tgt = tensor(
+        values.map((v) => v % 2),
+        [1, 1, n, n],
+        { dtype: "int64" },
+      );
+      const off = {
+        rotationProbability: 0,
+        scaleProbability: 0,
+        noiseProbability: 0,
+        blurProbability: 0,
+        brightnessProbability: 0,
+        contrastProbability: 0,
+        lowResProbability: 0,
+        gammaProbability: 0,
+        invertedGammaProbability: 0,
+      };
+      const out = augment(img, tgt, 2, off);
+      assert.deepEqual(out.image.shape, [1, 1, 1, n, n]);
+      // Only mirroring is left: the image is one of the four flips of the input, and the labels follow it.
+      const flips = [[], [3], [4], [3, 4]].map((axes) => (axes.length ? img.flip(axes) : img).toArray());
+      const got = out.image.toArray();
+      assert.ok(
+        flips.some((f) => f.every((v, i) => v === got[i])),
+        `seed ${seed}: not a flip of the input`,
+      );
+      assert.deepEqual(
+        out.target.toArray(),
+        got.map((v) => v % 2),
+      );
+    });
+  }
+});
