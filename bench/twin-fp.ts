@@ -1,6 +1,6 @@
 // npm run bench -- twin-fp --from DIR [--fold 0] [--seeds 1,2,3] [--thresholds 0.5,0.6,0.7,0.8,0.9]
-//   [--retrain same,noaug,nospatial,nointensity,nods,torchinit,torchheads,torchbody,heinit,centre] [--tilings gaussian,uniform,gaussian-logits|none]
-//   [--retrain-tiling gaussian-logits] [--threads 1] [--json]
+//   [--retrain same,noaug,perchannel,nospatial,nointensity,nods,torchinit,torchheads,torchbody,heinit,centre]
+//   [--tilings gaussian,uniform,gaussian-logits|none] [--retrain-tiling gaussian-logits] [--threads 1] [--json]
 // Where do our false-positive lesions come from? Takes a finished `twin-train` output (DIR) and, for our
 // models of one fold, separates the parts of prediction from training:
 //   tiling     re-predicts with Gaussian (ours, nnU-Net's) and uniform (the twin's) tile weighting, and
@@ -8,9 +8,9 @@
 //   threshold  counts false positives and Dice at several probability thresholds of each;
 //   training   --retrain retrains each seed with the same budget and one change: same (no change: the base
 //              run's settings with this checkout's code, to measure a code change), noaug (no augmentation),
-//              nospatial (no rotation or scaling; mirroring and intensity transforms kept), nointensity (only
-//              rotation, scaling and mirroring),
-//              nods (no deep supervision), torchinit (PyTorch's default layer initialisation, as the
+//              perchannel (nnU-Net v2's per-channel intensity transforms), nospatial (no rotation or
+//              scaling; mirroring and intensity transforms kept), nointensity (only rotation, scaling and
+//              mirroring), nods (no deep supervision), torchinit (PyTorch's default layer initialisation, as the
 //              twin, instead of nnU-Net's He; torchheads / torchbody: only on the segmentation heads / on
 //              every layer but them; heinit: nnU-Net's He, for a base run that started otherwise), centre
 //              (lesion patches centred on the lesion's centre, as the twin, instead of a uniform point of its
@@ -53,9 +53,10 @@ const RETRAIN = {
   heinit: { init: "he" },
   centre: { lesionPoint: "centre" },
   same: {},
-  nospatial: { augmentProbabilities: { rotationProbability: 0, scaleProbability: 0 } },
+  perchannel: { augmentOverrides: { perChannel: true } },
+  nospatial: { augmentOverrides: { rotationProbability: 0, scaleProbability: 0 } },
   nointensity: {
-    augmentProbabilities: {
+    augmentOverrides: {
       noiseProbability: 0,
       blurProbability: 0,
       brightnessProbability: 0,

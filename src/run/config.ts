@@ -16,6 +16,7 @@ export const AUGMENT_PROBABILITIES = [
   "invertedGammaProbability",
 ] as const;
 export type AugmentProbability = (typeof AUGMENT_PROBABILITIES)[number];
+export type AugmentOverrides = Partial<Record<AugmentProbability, number>> & { perChannel?: boolean };
 
 export interface TrainConfig {
   dataset: string;
@@ -44,10 +45,11 @@ export interface TrainConfig {
   resume: boolean;
   augment: boolean;
   /**
-   * With `augment`: the probability of some of nnU-Net's transforms set otherwise (0 turns one off), to
-   * measure what each does; absent: nnU-Net's (train/augment.ts). The run record keeps it.
+   * With `augment`: settings of train/augment.ts changed from this trainer's defaults, to measure what
+   * each does: the probability of single transforms (0 turns one off), and `perChannel` (nnU-Net v2's
+   * per-channel intensity transforms). Absent: the defaults. The run record keeps it.
    */
-  augmentProbabilities?: Partial<Record<AugmentProbability, number>>;
+  augmentOverrides?: AugmentOverrides;
   /**
    * Weight initialisation: nnU-Net's He, or PyTorch's default layer initialisation (a plain PyTorch
    * script's) on the whole network, only its heads or only its body. Absent: `defaultInit` of the

@@ -56,7 +56,7 @@ function trainingIdentity(config: TrainConfig, resolved: Resolved) {
     architecture: config.architecture ?? "plain",
     lr: config.lr,
     augment: config.augment,
-    augmentProbabilities: config.augmentProbabilities ?? "nnU-Net's",
+    augmentOverrides: config.augmentOverrides ?? "none",
     deepSupervision: config.deepSupervision ?? true,
     lesionShare: config.lesionShare,
     lesionPoint: config.lesionPoint ?? "box",

@@ -50,7 +50,7 @@ export function trainStep(ctx: StepContext, batch: Pick<Batch, "data" | "target"
   return tidy(() => {
     const raw = batchTensors(setup, batch);
     const { image, target } = setup.config.augment
-      ? augment(raw.image, raw.target, setup.cfg.dims, setup.config.augmentProbabilities)
+      ? augment(raw.image, raw.target, setup.cfg.dims, setup.config.augmentOverrides)
       : raw;
     optimizer.zeroGrad();
     const loss = autocast(

@@ -78,8 +78,16 @@ test("with every probability at zero only mirroring remains, and it is exact", (
 test("Gaussian blur preserves a constant and the total of a point", () => {
   tidy(() => {
     const constant = gaussianBlur(tensor(Array(9 * 9 * 9).fill(2), [1, 1, 9, 9, 9]), 1).toArray();
-    // Reflected borders (batchgeneratorsv2's): a constant stays constant up to the edges.
-    assertClose(constant, Array(9 * 9 * 9).fill(2), 1e-5, 1e-5, "a constant, borders included");
+    assertClose(
+      [constant[4 + 9 * (4 + 9 * 4)]],
+      [2],
+      1e-5,
+      1e-5,
+      "centre of a constant (zero padding only at the borders)",
+    );
+    // Reflected borders (batchgeneratorsv2's, the per-channel path): a constant stays constant up to the edges.
+    const reflected = gaussianBlur(tensor(Array(9 * 9 * 9).fill(2), [1, 1, 9, 9, 9]), 1, "reflect").toArray();
+    assertClose(reflected, Array(9 * 9 * 9).fill(2), 1e-5, 1e-5, "a constant, borders included");
     const point = Array(15 * 15 * 15).fill(0);
     point[7 + 15 * (7 + 15 * 7)] = 1;
     const blurred = gaussianBlur(tensor(point, [1, 1, 15, 15, 15]), 0.8).toArray();
@@ -119,7 +127,7 @@ test("Gaussian blur with a σ per axis and reflected borders matches a direct su
     });
   }
   tidy(() => {
-    const out = gaussianBlur(tensor(values, [1, 1, nz, ny, nx]), sigmas).toArray();
+    const out = gaussianBlur(tensor(values, [1, 1, nz, ny, nx]), sigmas, "reflect").toArray();
     assertClose(out, ref, 1e-5, 1e-5);
   });
 });
@@ -132,7 +140,7 @@ test("aroundOne draws below 1 for half the side draws and above 1 for the other 
   assert.equal(aroundOne(1.2, 1.5, 0.2, 0.5), 1.35); // no side below 1 to draw from
 });
 
-test("intensity transforms use each channel's own statistics (nnU-Net's synchronize_channels off)", () => {
+test("perChannel: intensity transforms use each channel's own statistics (nnU-Net's synchronize_channels off)", () => {
   // Two channels on very different scales: a transform that pooled them would move one by the other.
   const n = 8;
   const a = Array.from({ length: n * n * n }, (_, i) => Math.sin(i) * 0.5);
@@ -164,7 +172,7 @@ test("intensity transforms use each channel's own statistics (nnU-Net's synchron
       tidy(() => {
         const img = tensor([...a, ...b], [1, 2, n, n, n]);
         const tgt = tensor(Array(n * n * n).fill(0), [1, n, n, n], { dtype: "int64" });
-        const out = augmentBatch(img, tgt, { ...off, ...only }).image.toArray();
+        const out = augmentBatch(img, tgt, { ...off, ...only, perChannel: true }).image.toArray();
         const size = n * n * n;
         const channels = [out.slice(0, size), out.slice(size)].map((c) => stats(Array.from(c)));
         [a, b].forEach((before, c) => {
@@ -184,7 +192,7 @@ test("intensity transforms use each channel's own statistics (nnU-Net's synchron
   }
 });
 
-test("a run's augmentProbabilities reach the 2D path (depth-1 patches) of the training step", async () => {
+test("a run's augmentOverrides reach the 2D path (depth-1 patches) of the training step", async () => {
   const { augment } = await import("../../src/train/step.js");
   const n = 12;
   const values = Array.from({ length: n * n }, (_, i) => (i % 7) + Math.floor(i / n));
