@@ -25,6 +25,7 @@ import path from "node:path";
 import { evaluateFolders, summarize } from "../src/evaluate/evaluate.js";
 import { readVolume, writeVolume } from "../src/io/read.js";
 import { workerSteps } from "../src/jobs/worker-steps.js";
+import { AUGMENT_PROBABILITIES, type AugmentOverrides, type AugmentProbability } from "../src/run/config.js";
 import { type TrainingRecord, TrainingRun } from "../src/run/record.js";
 import type { TrainConfig } from "../src/train/index.js";
 import { badOption, parseArgs } from "./lib/args.js";
@@ -44,6 +45,11 @@ const { values } = parseArgs({
 });
 if (!values.from || !existsSync(path.join(values.from, "runs")))
   badOption("--from must name a finished `bench -- twin-train` output folder (with runs/)");
+const SPATIAL: readonly AugmentProbability[] = ["rotationProbability", "scaleProbability"];
+/** Augmentation overrides that turn the named transforms off. */
+function transformsOff(names: readonly AugmentProbability[]): AugmentOverrides {
+  return Object.fromEntries(names.map((name) => [name, 0]));
+}
 const RETRAIN = {
   noaug: { augment: false },
   nods: { deepSupervision: false },
@@ -54,18 +60,8 @@ const RETRAIN = {
   centre: { lesionPoint: "centre" },
   same: {},
   perchannel: { augmentOverrides: { perChannel: true } },
-  nospatial: { augmentOverrides: { rotationProbability: 0, scaleProbability: 0 } },
-  nointensity: {
-    augmentOverrides: {
-      noiseProbability: 0,
-      blurProbability: 0,
-      brightnessProbability: 0,
-      contrastProbability: 0,
-      lowResProbability: 0,
-      gammaProbability: 0,
-      invertedGammaProbability: 0,
-    },
-  },
+  nospatial: { augmentOverrides: transformsOff(SPATIAL) },
+  nointensity: { augmentOverrides: transformsOff(AUGMENT_PROBABILITIES.filter((p) => !SPATIAL.includes(p))) },
 } as const;
 const retrain = (values.retrain ?? "").split(",").filter(Boolean) as (keyof typeof RETRAIN)[];
 for (const r of retrain)

@@ -5,6 +5,19 @@ import { manualSeed, setThreads, tensor, tidy } from "../../src/engine/index.js"
 import { type AugmentOptions, aroundOne, augmentBatch, gaussianBlur } from "../../src/train/augment.js";
 import { assertClose } from "../helpers/assert.js";
 
+/** Every transform but mirroring off. */
+const EVERY_TRANSFORM_OFF: AugmentOptions = {
+  rotationProbability: 0,
+  scaleProbability: 0,
+  noiseProbability: 0,
+  blurProbability: 0,
+  brightnessProbability: 0,
+  contrastProbability: 0,
+  lowResProbability: 0,
+  gammaProbability: 0,
+  invertedGammaProbability: 0,
+};
+
 function phantom(n: number): { image: number[]; target: number[] } {
   // Two blocks of labels 1 and 2; the image is 10 × label.
   const target: number[] = [];
@@ -24,16 +37,7 @@ test("spatial augmentation moves image and labels together (every transform forc
     tidy(() => {
       const img = tensor(Array(4).fill(image).flat(), [4, 1, n, n, n]);
       const tgt = tensor(Array(4).fill(target).flat(), [4, n, n, n], { dtype: "int64" });
-      const out = augmentBatch(img, tgt, {
-        rotationProbability: 1,
-        scaleProbability: 1,
-        noiseProbability: 0,
-        blurProbability: 0,
-        brightnessProbability: 0,
-        contrastProbability: 0,
-        lowResProbability: 0,
-        gammaProbability: 0,
-      });
+      const out = augmentBatch(img, tgt, { ...EVERY_TRANSFORM_OFF, rotationProbability: 1, scaleProbability: 1 });
       // Nearest-sampled labels vs the bilinear image: they must agree away from label borders.
       const labels = out.target.toArray();
       const values = out.image.toArray();
@@ -51,17 +55,7 @@ test("with every probability at zero only mirroring remains, and it is exact", (
   tidy(() => {
     const img = tensor(image, [1, 1, n, n, n]);
     const tgt = tensor(target, [1, n, n, n], { dtype: "int64" });
-    const out = augmentBatch(img, tgt, {
-      rotationProbability: 0,
-      scaleProbability: 0,
-      noiseProbability: 0,
-      blurProbability: 0,
-      brightnessProbability: 0,
-      contrastProbability: 0,
-      lowResProbability: 0,
-      gammaProbability: 0,
-      invertedGammaProbability: 0,
-    });
+    const out = augmentBatch(img, tgt, EVERY_TRANSFORM_OFF);
     assert.deepEqual(
       out.image.toArray(),
       out.target.toArray().map((t) => 10 * t),
@@ -150,18 +144,7 @@ test("perChannel: intensity transforms use each channel's own statistics (nnU-Ne
     const std = Math.sqrt(v.reduce((s, x) => s + (x - mean) ** 2, 0) / (v.length - 1));
     return { mean, std, min: Math.min(...v), max: Math.max(...v) };
   };
-  const off: AugmentOptions = {
-    rotationProbability: 0,
-    scaleProbability: 0,
-    noiseProbability: 0,
-    blurProbability: 0,
-    brightnessProbability: 0,
-    contrastProbability: 0,
-    lowResProbability: 0,
-    gammaProbability: 0,
-    invertedGammaProbability: 0,
-    mirrorAxes: [],
-  };
+  const off: AugmentOptions = { ...EVERY_TRANSFORM_OFF, mirrorAxes: [] };
   for (const [name, only] of [
     ["gamma", { gammaProbability: 1 }],
     ["inverted gamma", { invertedGammaProbability: 1 }],
@@ -205,18 +188,7 @@ test("a run's augmentOverrides reach the 2D path (depth-1 patches) of the traini
         [1, 1, n, n],
         { dtype: "int64" },
       );
-      const off = {
-        rotationProbability: 0,
-        scaleProbability: 0,
-        noiseProbability: 0,
-        blurProbability: 0,
-        brightnessProbability: 0,
-        contrastProbability: 0,
-        lowResProbability: 0,
-        gammaProbability: 0,
-        invertedGammaProbability: 0,
-      };
-      const out = augment(img, tgt, 2, off);
+      const out = augment(img, tgt, 2, EVERY_TRANSFORM_OFF);
       assert.deepEqual(out.image.shape, [1, 1, 1, n, n]);
       // Only mirroring is left: the image is one of the four flips of the input, and the labels follow it.
       const flips = [[], [3], [4], [3, 4]].map((axes) => (axes.length ? img.flip(axes) : img).toArray());
