@@ -1,10 +1,11 @@
 // npm run bench -- twin-fp --from DIR [--fold 0] [--seeds 1,2,3] [--thresholds 0.5,0.6,0.7,0.8,0.9]
 //   [--retrain same,noaug,perchannel,nospatial,nointensity,nods,torchinit,torchheads,torchbody,heinit,centre]
-//   [--tilings gaussian,uniform,gaussian-logits|none] [--retrain-tiling gaussian-logits] [--threads 1] [--json]
+//   [--tilings gaussian,uniform,gaussian-logits,gaussian-logits-mirror|none] [--retrain-tiling gaussian-logits] [--threads 1] [--json]
 // Where do our false-positive lesions come from? Takes a finished `twin-train` output (DIR) and, for our
 // models of one fold, separates the parts of prediction from training:
 //   tiling     re-predicts with Gaussian (ours, nnU-Net's) and uniform (the twin's) tile weighting, and
-//              with Gaussian weights on averaged logits (nnU-Net v2's) instead of probabilities;
+//              with Gaussian weights on averaged logits (nnU-Net v2's) instead of probabilities, and
+//              (gaussian-logits-mirror, with --tilings) with nnU-Net's test-time mirroring on top;
 //   threshold  counts false positives and Dice at several probability thresholds of each;
 //   training   --retrain retrains each seed with the same budget and one change: same (no change: the base
 //              run's settings with this checkout's code, to measure a code change), noaug (no augmentation),
@@ -76,11 +77,13 @@ const testImages = path.join(from, "test-images", `fold${fold}`);
 const references = path.join(from, "references", `fold${fold}`);
 const steps = workerSteps(false);
 
-type Tiling = { tileWeighting: "gaussian" | "uniform"; tileAverage: "probabilities" | "logits" };
+type Tiling = { tileWeighting: "gaussian" | "uniform"; tileAverage: "probabilities" | "logits"; mirror?: boolean };
 const TILINGS: Record<string, Tiling> = {
   gaussian: { tileWeighting: "gaussian", tileAverage: "probabilities" },
   uniform: { tileWeighting: "uniform", tileAverage: "probabilities" },
   "gaussian-logits": { tileWeighting: "gaussian", tileAverage: "logits" },
+  // nnU-Net's default prediction: test-time mirroring over every axis (2^dims passes per tile).
+  "gaussian-logits-mirror": { tileWeighting: "gaussian", tileAverage: "logits", mirror: true },
 };
 
 const tilings = values.tilings === "none" ? [] : values.tilings.split(",");
