@@ -5,20 +5,13 @@
 // as nnU-Net v2 does, per channel (measured against the default in docs/training.md).
 // All randomness comes from libtorch's generator, so a seeded run and a resumed run draw the same.
 import { F, type Tensor, cat, rand, randn, tensor, tidy } from "../engine/index.js";
+import type { AugmentProbability } from "../run/config.js";
 
-export interface AugmentOptions {
+/** The probabilities come from the run's list (run/config.ts), so a run can override each of them. */
+export interface AugmentOptions extends Partial<Record<AugmentProbability, number>> {
   rotation?: number;
-  rotationProbability?: number;
   scaleRange?: [number, number];
-  scaleProbability?: number;
   mirrorAxes?: number[];
-  noiseProbability?: number;
-  blurProbability?: number;
-  brightnessProbability?: number;
-  contrastProbability?: number;
-  lowResProbability?: number;
-  gammaProbability?: number;
-  invertedGammaProbability?: number;
   /**
    * nnU-Net v2's intensity transforms per channel (batchgeneratorsv2 with synchronize_channels off:
    * each channel its own factors, statistics and, for blur and low resolution, p 0.5 per channel; σ per
