@@ -1,5 +1,6 @@
 // npm run bench -- twin-train [--data ms|brats] [--config 2d|3d] [--seeds 1,2,3] [--folds 0,1] [--epochs N]
 //   [--iterations N] [--patch AxB[xC]] [--batch N] [--features A,B,…] [--arms ours,twin] [--out DIR]
+//   [--device cpu|cuda] [--jobs N] [--deadline SECONDS]
 // Our trainer next to an independent PyTorch twin (bench/py/train_twin.py: the same U-Net widths, patch,
 // batch, iterations, SGD/Nesterov/poly recipe and lesion-patch share; CE + batch Dice; flips only; no deep
 // supervision) on real data with held-out cases. The twin reads our preprocessed cache through np.memmap,
@@ -8,10 +9,15 @@
 // and seed (with the validation pseudo-Dice curve), then a summary with the ratios ours / twin and the
 // goal: every seed learns within the first quarter of the budget, voxel Dice ≥ the twin's, false-positive
 // lesions ≤ the twin's. No postprocessing on either side.
+// --device cuda trains and predicts both arms on the GPU. --jobs N runs N trainings at once, each in its own
+// process (a GPU is far from busy with one of these small networks; on CPU give each --threads 1); the order
+// is seed by seed, so both arms of a pair finish close together. --deadline stops starting trainings after
+// that many seconds (from the bench's start) and ends the running ones at it; the summary then covers the finished pairs. A finished
+// (arm, fold, seed) is kept in OUT/rows and read back by the next call with the same OUT.
 //   ms     Lesjak 2017 patients 07 and 19 (FLAIR, T1, T2): one trains, the other is tested, both ways.
 //   brats  BraTS 2013 subset, enhancing tumour (label 4) as the lesion: 2 train / 2 test cases, both ways.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -25,8 +31,9 @@ import { DEFAULT_TILE_AVERAGE } from "../src/predict/tile-average.js";
 import { COMPLETE_MARKER } from "../src/preprocess/cache-state.js";
 import { preprocessDataset } from "../src/preprocess/preprocess.js";
 import { TrainingRun } from "../src/run/record.js";
-import { parseArgs } from "./lib/args.js";
+import { badOption, parseArgs } from "./lib/args.js";
 import { SHARED } from "./lib/real-benchmark.js";
+import { pickPython } from "./twin.js";
 
 const { values } = parseArgs({
   options: {
@@ -41,6 +48,9 @@ const { values } = parseArgs({
     features: { type: "string" },
     arms: { type: "string", default: "ours,twin" },
     threads: { type: "string", default: "2" },
+    device: { type: "string", default: "cpu" },
+    jobs: { type: "string", default: "1" },
+    deadline: { type: "string" },
     out: { type: "string" },
     json: { type: "boolean", default: false },
   },
@@ -118,6 +128,12 @@ const seeds = String(values.seeds).split(",").map(Number);
 const folds = String(values.folds).split(",").map(Number);
 const arms = String(values.arms).split(",");
 const threads = Number(values.threads);
+const device = String(values.device);
+if (device !== "cpu" && device !== "cuda") badOption(`--device must be cpu or cuda, got ${device}`);
+const jobs = Number(values.jobs);
+if (!Number.isInteger(jobs) || jobs < 1) badOption(`--jobs must be a whole number ≥ 1, got ${values.jobs}`);
+const deadline = values.deadline === undefined ? Number.POSITIVE_INFINITY : Number(values.deadline);
+if (!(deadline > 0)) badOption(`--deadline must be a number of seconds > 0, got ${values.deadline}`);
 const out = path.resolve(String(values.out ?? path.join("out", `twin-train-${values.data}-${values.config}`)));
 const log = (m: string) => process.stderr.write(`[twin-train] ${m}\n`);
 
@@ -196,6 +212,10 @@ interface Row {
   seconds: number;
 }
 
+function printRow(row: Row): void {
+  console.log(JSON.stringify({ bench: "twin-train", data: values.data, config: values.config, device, ...row }));
+}
+
 async function score(
   arm: string,
   fold: number,
@@ -226,7 +246,7 @@ async function score(
     seconds: Number(seconds.toFixed(1)),
   };
   writeFileSync(path.join(out, "rows", `${arm}-fold${fold}-seed${seed}.json`), `${JSON.stringify(row)}\n`);
-  console.log(JSON.stringify({ bench: "twin-train", data: values.data, config: values.config, ...row }));
+  printRow(row);
   return row;
 }
 
@@ -250,7 +270,7 @@ async function runOurs(fold: number, seed: number): Promise<Row> {
       patchSize: patch,
       features,
       lr: 1e-2,
-      device: "cpu",
+      device,
       seed,
       amp: false,
       threads,
@@ -273,7 +293,7 @@ async function runOurs(fold: number, seed: number): Promise<Row> {
         collapse: "prob",
         threshold: 0.5,
         mirror: false,
-        device: "cpu",
+        device,
         saveProbabilities: false,
         saveClasses: false,
       },
@@ -294,6 +314,22 @@ async function runOurs(fold: number, seed: number): Promise<Row> {
   );
 }
 
+/** The twin writes raw masks (it needs no NIfTI library); they take the reference label's geometry here. */
+async function twinMasksToNifti(predictions: string, fold: number): Promise<void> {
+  for (const id of setup.folds[fold].test) {
+    const prefix = path.join(predictions, id);
+    const { shapeXyz } = JSON.parse(readFileSync(`${prefix}.mask.json`, "utf8")) as { shapeXyz: number[] };
+    const reference = await readVolume(path.join(root, "labelsTr", `${id}.nii.gz`));
+    if (shapeXyz.join() !== reference.shape.join())
+      throw new Error(`the twin's mask of ${id} is ${shapeXyz.join("×")}, the reference ${reference.shape.join("×")}`);
+    const bytes = readFileSync(`${prefix}.mask.u8`);
+    const mask = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+    await writeVolume(path.join(predictions, `${id}.nii.gz`), reference.withData(mask));
+    rmSync(`${prefix}.mask.u8`);
+    rmSync(`${prefix}.mask.json`);
+  }
+}
+
 async function runTwin(fold: number, seed: number): Promise<Row> {
   const predictions = path.join(out, "predictions", `twin-fold${fold}-seed${seed}`);
   const config = {
@@ -309,13 +345,19 @@ async function runTwin(fold: number, seed: number): Promise<Row> {
     seed,
     lr: 1e-2,
     threads,
+    device,
     out: predictions,
-    reference_labels: path.join(root, "labelsTr"),
   };
-  const python = process.env.BACKSPLIT_BENCH_PYTHON ?? "/usr/bin/python3";
+  const python = pickPython(["numpy", "torch"]);
   const script = new URL("../../bench/py/train_twin.py", import.meta.url).pathname;
   const started = performance.now();
   const child = spawn(python, [script, JSON.stringify(config)], { stdio: ["ignore", "pipe", "inherit"] });
+  // Stopped (--deadline, Ctrl-C): the twin stops too, instead of training on to its next print.
+  const stop = (signal: NodeJS.Signals) => {
+    child.kill(signal);
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  };
+  process.once("SIGTERM", stop).once("SIGINT", stop);
   const curve: number[] = [];
   for await (const line of createInterface({ input: child.stdout })) {
     const m = JSON.parse(line) as { epoch?: number; pseudoDice?: number };
@@ -327,7 +369,9 @@ async function runTwin(fold: number, seed: number): Promise<Row> {
   const code = await new Promise<number>((resolve) =>
     child.exitCode !== null ? resolve(child.exitCode) : child.on("close", (c) => resolve(c ?? 1)),
   );
+  process.off("SIGTERM", stop).off("SIGINT", stop);
   if (code !== 0) throw new Error(`the PyTorch twin exited with ${code}`);
+  await twinMasksToNifti(predictions, fold);
   return score(
     "twin",
     fold,
@@ -342,18 +386,104 @@ async function runTwin(fold: number, seed: number): Promise<Row> {
 
 mkdirSync(path.join(out, "rows"), { recursive: true });
 log(
-  `${values.data} ${configuration}: patch ${patch.join("×")}, batch ${batch}, features ${features.join(",")}, ${epochs}×${iterations} iterations, ${os.availableParallelism()} cores, ${threads} threads`,
+  `${values.data} ${configuration}: patch ${patch.join("×")}, batch ${batch}, features ${features.join(",")}, ${epochs}×${iterations} iterations, ${os.availableParallelism()} cores, ${threads} threads, ${device}${jobs > 1 ? `, ${jobs} jobs` : ""}`,
 );
+const units = seeds.flatMap((seed) => folds.flatMap((fold) => arms.map((arm) => ({ arm, fold, seed }))));
+const savedRow = (u: { arm: string; fold: number; seed: number }) =>
+  path.join(out, "rows", `${u.arm}-fold${u.fold}-seed${u.seed}.json`);
 const rows: Row[] = [];
-for (const seed of seeds) {
+if (jobs > 1 || Number.isFinite(deadline)) {
   for (const fold of folds) {
-    for (const arm of arms) {
-      const saved = path.join(out, "rows", `${arm}-fold${fold}-seed${seed}.json`);
-      // Resumable: a finished (arm, fold, seed) is read back, not trained again.
-      if (existsSync(saved)) rows.push(JSON.parse(readFileSync(saved, "utf8")) as Row);
-      else rows.push(arm === "ours" ? await runOurs(fold, seed) : await runTwin(fold, seed));
-    }
+    referenceFolder(fold);
+    testImages(fold);
   }
+  await runUnitsInChildren(units.filter((u) => !existsSync(savedRow(u))));
+  for (const u of units) {
+    if (!existsSync(savedRow(u))) continue;
+    rows.push(JSON.parse(readFileSync(savedRow(u), "utf8")) as Row);
+    printRow(rows[rows.length - 1]);
+  }
+} else {
+  for (const u of units) {
+    // Resumable: a finished (arm, fold, seed) is read back, not trained again.
+    if (existsSync(savedRow(u))) rows.push(JSON.parse(readFileSync(savedRow(u), "utf8")) as Row);
+    else rows.push(u.arm === "ours" ? await runOurs(u.fold, u.seed) : await runTwin(u.fold, u.seed));
+  }
+}
+
+/** Each unit in its own process (this script, one seed, fold and arm); at most `jobs` at once, until the deadline. */
+async function runUnitsInChildren(todo: { arm: string; fold: number; seed: number }[]): Promise<void> {
+  // The deadline counts from this process's start (performance.now()), preparation included.
+  const elapsed = () => performance.now() / 1000;
+  const own = ["--seeds", "--folds", "--arms", "--jobs", "--deadline", "--json", "--out"];
+  const passed: string[] = [];
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].split("=")[0];
+    if (own.includes(name)) {
+      if (!argv[i].includes("=") && name !== "--json") i++;
+    } else passed.push(argv[i]);
+  }
+  mkdirSync(path.join(out, "logs"), { recursive: true });
+  const running = new Set<ReturnType<typeof spawn>>();
+  const failed: string[] = [];
+  let next = 0;
+  await new Promise<void>((resolve) => {
+    const timer = Number.isFinite(deadline)
+      ? setTimeout(
+          () => {
+            for (const child of running) child.kill("SIGTERM");
+          },
+          Math.max(0, deadline * 1000 - performance.now()),
+        )
+      : undefined;
+    const launch = () => {
+      while (running.size < jobs && next < todo.length && elapsed() < deadline) {
+        const u = todo[next++];
+        const name = `${u.arm}-fold${u.fold}-seed${u.seed}`;
+        const logFile = createWriteStream(path.join(out, "logs", `${name}.log`));
+        const child = spawn(
+          process.execPath,
+          [
+            ...process.execArgv,
+            process.argv[1],
+            ...passed,
+            "--out",
+            out,
+            "--seeds",
+            String(u.seed),
+            "--folds",
+            String(u.fold),
+            "--arms",
+            u.arm,
+          ],
+          { stdio: ["ignore", "pipe", "pipe"] },
+        );
+        child.stdout?.pipe(logFile, { end: false });
+        child.stderr?.pipe(logFile, { end: false });
+        running.add(child);
+        log(`started ${name} (${running.size} running, ${elapsed().toFixed(0)} s)`);
+        child.on("close", (code, signal) => {
+          running.delete(child);
+          logFile.end();
+          if (code === 0 && existsSync(savedRow(u))) log(`finished ${name} (${elapsed().toFixed(0)} s)`);
+          else {
+            failed.push(name);
+            log(`FAILED ${name}: ${signal ?? `exit ${code}`} (log: ${path.join(out, "logs", `${name}.log`)})`);
+          }
+          launch();
+        });
+      }
+      if (running.size === 0) {
+        if (timer) clearTimeout(timer);
+        resolve();
+      }
+    };
+    launch();
+  });
+  const skipped = todo.length - next;
+  if (failed.length > 0 || skipped > 0)
+    log(`${failed.length} training(s) failed or were stopped, ${skipped} not started before the deadline`);
 }
 
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / Math.max(v.length, 1);
@@ -365,7 +495,12 @@ const summary: Record<string, unknown> = {
   machine: `${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.availableParallelism()} cores`,
   budget: `${epochs}×${iterations}, batch ${batch}, patch ${patch.join("×")}, features ${features.join(",")}`,
 };
-const by = (arm: string) => rows.filter((r) => r.arm === arm);
+// Only (fold, seed) pairs that every arm finished enter the means (a deadline can leave one arm short).
+const complete = (r: Row) => arms.every((a) => rows.some((x) => x.arm === a && x.fold === r.fold && x.seed === r.seed));
+const unpaired = rows.filter((r) => !complete(r));
+if (unpaired.length > 0) summary.leftOutUnpaired = unpaired.map((r) => `${r.arm}-fold${r.fold}-seed${r.seed}`);
+summary.device = device;
+const by = (arm: string) => rows.filter((r) => r.arm === arm && complete(r));
 for (const arm of arms) {
   const r = by(arm);
   summary[arm] = {
@@ -386,9 +521,10 @@ if (arms.includes("ours") && arms.includes("twin")) {
     falsePositives: o.falsePositives / t.falsePositives,
   };
   summary.goal = {
-    everySeedLearnsInFirstQuarter: ours.every((x) => x.learnedInFirstQuarter),
-    diceAtLeastTwin: o.dice >= t.dice,
-    falsePositivesAtMostTwin: o.falsePositives <= t.falsePositives,
+    pairs: ours.length,
+    everySeedLearnsInFirstQuarter: ours.length > 0 && ours.every((x) => x.learnedInFirstQuarter),
+    diceAtLeastTwin: ours.length > 0 && o.dice >= t.dice,
+    falsePositivesAtMostTwin: ours.length > 0 && o.falsePositives <= t.falsePositives,
   };
 }
 console.log(JSON.stringify(summary));

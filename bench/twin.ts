@@ -12,7 +12,8 @@ export function median(values: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-function pickPython(modules: string[]): string {
+/** The first of $BACKSPLIT_BENCH_PYTHON, python3, /usr/bin/python3 that imports every module named. */
+export function pickPython(modules: string[]): string {
   const candidates = [process.env.BACKSPLIT_BENCH_PYTHON, "python3", "/usr/bin/python3"].filter(Boolean) as string[];
   const found = candidates.find(
     (p) => spawnSync(p, ["-c", `import ${modules.join(", ")}`], { stdio: "ignore" }).status === 0,

@@ -18,6 +18,12 @@
 # (one line per step: rc and seconds) and engine/train/predict/ddp/brats.jsonl (the benchmarks' JSON lines).
 # Every step has a timeout and the whole run a budget (GPU_CHECK_BUDGET_S, default 470 s); a step that
 # fails is recorded and the run goes on. Exit status: 0 when every step passed, 1 otherwise.
+# GPU_CHECK_STEPS="build-native engine-info tests twin-3d …" runs only the steps named (default: every step but
+# the twin ones). twin-3d: `bench -- twin-train` (#14) on BraTS 3D with --device cuda, seeds
+# GPU_CHECK_TWIN_SEEDS (1,2,3,4,5) × folds 0,1, GPU_CHECK_TWIN_JOBS (10) trainings at once, until 25 s before
+# the budget ends (finished pairs only enter its summary); twin-3d-long: the same at GPU_CHECK_TWIN_LONG_EPOCHS
+# (80) epochs, seeds GPU_CHECK_TWIN_LONG_SEEDS (1,2,3). Their lines go to twin.jsonl, their per-run logs to
+# twin-logs.tar.gz.
 set -uo pipefail
 
 dry=false
@@ -33,7 +39,7 @@ staged="$(realpath -m "${GPU_DATA:-$root/gpu-data}")"
 work="${GPU_CHECK_WORK:-${TMPDIR:-/tmp}/backsplit-gpu-check}"
 if $dry; then budget="${GPU_CHECK_BUDGET_S:-480}"; else budget="${GPU_CHECK_BUDGET_S:-470}"; fi
 mkdir -p "$out"
-rm -f "$out"/{machine.json,log.txt,steps.jsonl,engine.jsonl,train.jsonl,predict.jsonl,ddp.jsonl,brats.jsonl}
+rm -f "$out"/{machine.json,log.txt,steps.jsonl,engine.jsonl,train.jsonl,predict.jsonl,ddp.jsonl,brats.jsonl,twin.jsonl,twin-logs.tar.gz}
 rm -rf "$work"
 mkdir -p "$work"
 exec > >(tee -a "$out/log.txt") 2>&1
@@ -126,6 +132,7 @@ PYLIBS
     say "CUDA_HOME=$CUDA_HOME (CUDA headers from pip)"
   fi
   export LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  export BACKSPLIT_BENCH_PYTHON="${BACKSPLIT_BENCH_PYTHON:-$(command -v "$PY")}"
   say "LD_LIBRARY_PATH += $(echo "$libs" | tr ':' '\n' | wc -l) folders from python's torch"
 fi
 
@@ -168,10 +175,14 @@ cat "$out/machine.json"
 # --- steps ---------------------------------------------------------------------------------------------
 # step NAME TIMEOUT_S [JSONL] -- CMD...: runs CMD under a timeout clipped to what is left of the budget;
 # its stdout's JSON lines go to OUTDIR/JSONL; rc and seconds to steps.jsonl.
+selected() { [ -z "${GPU_CHECK_STEPS:-}" ] && [[ "$1" != twin-* ]] || [[ " ${GPU_CHECK_STEPS:-} " == *" $1 "* ]]; }
+left_s() { echo $((budget - ($(date +%s) - started))); }
 step() {
   local name="$1" limit="$2" jsonl="$3"
   shift 4
-  local left=$((budget - ($(date +%s) - started)))
+  selected "$name" || return 0
+  local left
+  left=$(left_s)
   if [ "$left" -lt 20 ]; then
     say "SKIP $name: the budget is spent"
     echo "{\"step\":\"$name\",\"rc\":null,\"skipped\":\"budget\"}" >>"$out/steps.jsonl"
@@ -230,9 +241,11 @@ else
     process.exit(info.cudaAvailable ? 0 : 1);'
   step tests 120 - -- "$NODE" scripts/run-tests.mjs engine/cuda engine/optim engine/tensor engine/worker
   # The CUDA tests skip themselves without a device: on the GPU run a skip is a failure.
+  if selected tests; then
   skipped="$(sed -n 's/^# skipped \([0-9]*\)$/\1/p' "$work/tests.stdout" 2>/dev/null | tail -1)"
   echo "{\"step\":\"tests-skipped\",\"rc\":$([ "${skipped:-1}" = 0 ] && echo 0 || echo 1),\"skipped\":${skipped:-null}}" >>"$out/steps.jsonl"
   if [ "${skipped:-1}" != 0 ]; then say "FAIL tests-skipped: ${skipped:-?} test(s) skipped on the GPU run"; failures=$((failures + 1)); fi
+  fi
   step engine 90 engine.jsonl -- "${bench[@]}" engine --amp --device cuda --threads "$threads" --size 128
   step engine-3d 90 engine.jsonl -- "${bench[@]}" engine --amp --device cuda --threads "$threads" --size 128 --batch 2 \
     --features 32,64,128,256,320 --rounds 3 --steps 5
@@ -246,6 +259,29 @@ else
     --data "$data/brats2015-subset" --patch 96x96x96 --batch 2 --features 32,64,128,256 --iterations 10 --deterministic
   step brats-et 240 brats.jsonl -- "${bench[@]}" brats-et --preset full --arms subregions --device cuda --threads "$threads" \
     --seeds 1 --epochs "${GPU_CHECK_BRATS_EPOCHS:-4}" --iterations "${GPU_CHECK_BRATS_ITERATIONS:-40}" --out "$work/brats-et"
+fi
+
+# #14: our trainer and the PyTorch twin on BraTS 3D, many seeds at once on the one GPU (time-boxed: the
+# twin bench stops starting trainings 25 s before the budget ends and summarises the finished pairs).
+twin_step() {
+  local name="$1" seeds="$2" epochs="$3"
+  selected "$name" || return 0
+  local deadline=$(($(left_s) - 25))
+  if [ "$deadline" -lt 60 ]; then say "SKIP $name: $((deadline + 25)) s of the budget left"; return 0; fi
+  if $dry; then
+    step "$name" "$((deadline + 20))" twin.jsonl -- "${bench[@]}" twin-train --data brats --config 3d --device cpu \
+      --threads 1 --jobs 2 --seeds 1 --folds 1 --epochs 2 --iterations 2 --patch 32x32x32 --features 4,8 \
+      --deadline "$deadline" --out "$work/$name"
+  else
+    step "$name" "$((deadline + 20))" twin.jsonl -- "${bench[@]}" twin-train --data brats --config 3d --device cuda \
+      --threads 1 --jobs "${GPU_CHECK_TWIN_JOBS:-10}" --seeds "$seeds" --folds 0,1 --epochs "$epochs" \
+      --deadline "$deadline" --out "$work/$name"
+  fi
+}
+twin_step twin-3d "${GPU_CHECK_TWIN_SEEDS:-1,2,3,4,5}" 20
+twin_step twin-3d-long "${GPU_CHECK_TWIN_LONG_SEEDS:-1,2,3}" "${GPU_CHECK_TWIN_LONG_EPOCHS:-80}"
+if ls -d "$work"/twin-3d*/logs >/dev/null 2>&1; then
+  tar -C "$work" -czf "$out/twin-logs.tar.gz" $(cd "$work" && ls -d twin-3d*/logs twin-3d*/rows 2>/dev/null)
 fi
 
 say "done: $failures step(s) failed; results in $out"

@@ -5,18 +5,19 @@ U-Net of the same widths with a plain recipe (SGD Nesterov 0.99, lr 1e-2 with po
 decay 3e-5, clip 12; CE + soft Dice on the lesion summed over the batch; 1/3 of the patches centred on a
 lesion instance; random flips only; no deep supervision; PyTorch's default initialisation), logs the
 validation pseudo-Dice per epoch on fixed patches of the held-out cases, predicts the held-out cases
-with the final weights (2D: whole slices; 3D: sliding window, step 1/2, plain averaging) and writes
-{case}.nii.gz masks on the reference's grid. Nothing here imports backsplit.
+with the final weights (2D: whole slices; 3D: sliding window, step 1/2, plain averaging) and writes each
+mask on the original image grid as raw bytes, {case}.mask.u8 (uint8, x fastest) with {case}.mask.json
+({"shapeXyz": [...]}); the bench puts them into NIfTI files with the reference's geometry. Nothing here
+imports backsplit, and nothing beyond numpy and torch (so it also runs on a GPU machine without nibabel).
 
 Usage: train_twin.py CONFIG_JSON   (keys: cache, train, test, dims, patch, batch, features, epochs,
-iterations, seed, lr, threads, out, reference_labels, val_iterations)
+iterations, seed, lr, threads, out, val_iterations, device: "cpu" (default) or "cuda")
 """
 import json
 import os
 import sys
 import time
 
-import nibabel as nib
 import numpy as np
 import torch
 import torch.nn as nn
@@ -114,13 +115,13 @@ def to_net(x, dims):
     return t[:, :, 0] if dims == 2 else t
 
 
-def pseudo_dice(net, batches, dims):
+def pseudo_dice(net, batches, dims, device):
     tp = fp = fn = 0
     net.eval()
     with torch.no_grad():
         for img, tgt in batches:
-            pred = net(to_net(img, dims)).argmax(1)
-            truth = torch.from_numpy(tgt[:, 0] if dims == 2 else tgt).long() == 1
+            pred = net(to_net(img, dims).to(device)).argmax(1)
+            truth = torch.from_numpy(tgt[:, 0] if dims == 2 else tgt).long().to(device) == 1
             tp += int((pred.eq(1) & truth).sum())
             fp += int((pred.eq(1) & ~truth).sum())
             fn += int((pred.ne(1) & truth).sum())
@@ -128,7 +129,7 @@ def pseudo_dice(net, batches, dims):
     return 1.0 if tp + fp + fn == 0 else 2 * tp / (2 * tp + fp + fn)
 
 
-def predict_case(net, case, dims, patch):
+def predict_case(net, case, dims, patch, device):
     """Sliding window, step half a patch, tiles averaged uniformly; in 2D a window of slices of one voxel.
 
     2D used to run whole slices through the net: a net trained on patches (instance norm) then predicted far
@@ -153,7 +154,7 @@ def predict_case(net, case, dims, patch):
                     img = crop(case.data, [z0, y0, x0], window, 1)
                     if dims == 2:
                         img = img[:, 0]
-                    p = net(torch.from_numpy(img[None])).softmax(1)[0, 1].numpy()
+                    p = net(torch.from_numpy(img[None]).to(device)).softmax(1)[0, 1].cpu().numpy()
                     if dims == 2:
                         p = p[None]
                     z1, y1, x1 = min(nz, z0 + window[0]), min(ny, y0 + window[1]), min(nx, x0 + window[2])
@@ -164,32 +165,32 @@ def predict_case(net, case, dims, patch):
     return prob
 
 
-def write_mask(case, prob, reference, out):
-    ref = nib.load(reference)
+def write_mask(case, prob, out_prefix):
     o = case.meta["original"]
     if [round(s, 4) for s in o["spacingXyz"]] != [round(s, 4) for s in case.meta["spacing"][::-1]]:
         raise SystemExit(f"{case.id}: the twin handles no resampling (cached spacing differs from the original)")
     box = o["box"]
-    full = np.zeros(o["shapeXyz"][::-1], dtype=np.uint8)  # [z, y, x]
+    full = np.zeros(o["shapeXyz"][::-1], dtype=np.uint8)  # [z, y, x]: C order puts x fastest
     lo = box["start"]
     sl = tuple(slice(l, l + n) for l, n in zip(lo, prob.shape))
     full[sl] = (prob > 0.5).astype(np.uint8)
-    img = nib.Nifti1Image(np.ascontiguousarray(full.transpose(2, 1, 0)), ref.affine, ref.header)
-    img.set_data_dtype(np.uint8)
-    nib.save(img, out)
+    full.tofile(out_prefix + ".mask.u8")
+    with open(out_prefix + ".mask.json", "w") as f:
+        json.dump({"shapeXyz": o["shapeXyz"]}, f)
 
 
 def main():
     cfg = json.loads(sys.argv[1]) if sys.argv[1].startswith("{") else json.load(open(sys.argv[1]))
     torch.set_num_threads(cfg.get("threads", 2))
     torch.manual_seed(cfg["seed"])
+    device = torch.device(cfg.get("device", "cpu"))
     rng = np.random.default_rng(cfg["seed"])
     dims, patch, batch = cfg["dims"], cfg["patch"], cfg["batch"]
     patch3 = [1, *patch] if dims == 2 else patch
     train_cases = [Case(cfg["cache"], i) for i in cfg["train"]]
     test_cases = [Case(cfg["cache"], i) for i in cfg["test"]]
     channels = train_cases[0].shape[0]
-    net = UNet(dims, channels, 2, cfg["features"])
+    net = UNet(dims, channels, 2, cfg["features"]).to(device)
     opt = torch.optim.SGD(net.parameters(), lr=cfg["lr"], momentum=0.99, nesterov=True, weight_decay=3e-5)
     val_rng = np.random.default_rng(cfg["seed"] + 7919)
     val = [sample(test_cases, patch3, batch, val_rng) for _ in range(cfg.get("val_iterations", 5))]
@@ -201,7 +202,7 @@ def main():
         total = 0.0
         for _ in range(iterations):
             img, tgt = sample(train_cases, patch3, batch, rng)
-            x, t = to_net(img, dims), torch.from_numpy(tgt[:, 0] if dims == 2 else tgt).long()
+            x, t = to_net(img, dims).to(device), torch.from_numpy(tgt[:, 0] if dims == 2 else tgt).long().to(device)
             for axis in range(2, x.ndim):
                 if rng.random() < 0.5:
                     x, t = x.flip(axis), t.flip(axis - 1)
@@ -211,12 +212,12 @@ def main():
             torch.nn.utils.clip_grad_norm_(net.parameters(), 12)
             opt.step()
             total += loss.item()
-        print(json.dumps({"epoch": epoch, "trainLoss": total / iterations, "pseudoDice": pseudo_dice(net, val, dims),
+        print(json.dumps({"epoch": epoch, "trainLoss": total / iterations, "pseudoDice": pseudo_dice(net, val, dims, device),
                           "seconds": time.time() - started}), flush=True)
     os.makedirs(cfg["out"], exist_ok=True)
     for case in test_cases:
-        prob = predict_case(net, case, dims, patch)
-        write_mask(case, prob, os.path.join(cfg["reference_labels"], case.id + ".nii.gz"), os.path.join(cfg["out"], case.id + ".nii.gz"))
+        prob = predict_case(net, case, dims, patch, device)
+        write_mask(case, prob, os.path.join(cfg["out"], case.id))
     print(json.dumps({"done": True}), flush=True)
 
 
