@@ -33,4 +33,13 @@ test("a benchmark's --help is its usage; a wrong option or value exits 2 naming 
   const value = bench("brats-et", "--quick", "--dice-over", "both");
   assert.equal(value.status, 2);
   assert.match(value.stderr, /brats-et: --dice-over must be lesion or all/);
+  const device = bench("twin-train", "--device", "tpu");
+  assert.equal(device.status, 2);
+  assert.match(device.stderr, /twin-train: --device must be cpu or cuda, got tpu/);
+  const jobs = bench("twin-train", "--jobs", "0");
+  assert.equal(jobs.status, 2);
+  assert.match(jobs.stderr, /twin-train: --jobs must be a whole number ≥ 1, got 0/);
+  const deadline = bench("twin-train", "--deadline", "soon");
+  assert.equal(deadline.status, 2);
+  assert.match(deadline.stderr, /twin-train: --deadline must be a number of seconds > 0, got soon/);
 });
