@@ -61,6 +61,7 @@ const RETRAIN = {
   centre: { lesionPoint: "centre" },
   same: {},
   perchannel: { augmentOverrides: { perChannel: true } },
+  largerpatch: { augmentOverrides: { largerPatch: true } },
   nospatial: { augmentOverrides: transformsOff(SPATIAL) },
   nointensity: { augmentOverrides: transformsOff(AUGMENT_PROBABILITIES.filter((p) => !SPATIAL.includes(p))) },
 } as const;

@@ -16,7 +16,15 @@ export const AUGMENT_PROBABILITIES = [
   "invertedGammaProbability",
 ] as const;
 export type AugmentProbability = (typeof AUGMENT_PROBABILITIES)[number];
-export type AugmentOverrides = Partial<Record<AugmentProbability, number>> & { perChannel?: boolean };
+export type AugmentOverrides = Partial<Record<AugmentProbability, number>> & {
+  perChannel?: boolean;
+  /**
+   * Rotate and scale a larger patch and crop the patch from its centre, as nnU-Net does (its "initial
+   * patch size"), instead of transforming the patch itself with zeros where the rotation or a zoom-out
+   * reaches past it. Costs reading the larger patch.
+   */
+  largerPatch?: boolean;
+};
 
 export interface TrainConfig {
   dataset: string;

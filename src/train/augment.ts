@@ -20,6 +20,8 @@ export interface AugmentOptions extends Partial<Record<AugmentProbability, numbe
    * per channel left 1.47× the false positives in 3D and a lower Dice in 2D.
    */
   perChannel?: boolean;
+  /** Set by the trainer when it loads larger patches (AugmentOverrides.largerPatch); augmentBatch's `patch` crops them. */
+  largerPatch?: boolean;
 }
 
 export const NNUNET_AUGMENTATION: Required<AugmentOptions> = {
@@ -36,7 +38,41 @@ export const NNUNET_AUGMENTATION: Required<AugmentOptions> = {
   gammaProbability: 0.3,
   invertedGammaProbability: 0.1,
   perChannel: false,
+  largerPatch: false,
 };
+
+/**
+ * nnU-Net's initial patch size (get_patch_size): the patch's extent after the largest rotation about
+ * each axis in turn, divided by 0.85 (nnU-Net's fixed scale for this, not the scaling range), then
+ * rounded up so that the margin on each side is a whole number of voxels. `spatial` is the patch
+ * without the depth-1 axis of a 2D configuration.
+ */
+export function largerPatchSize(spatial: number[], rotation = NNUNET_AUGMENTATION.rotation): number[] {
+  const angle = Math.min(rotation, Math.PI / 2);
+  const [c, s] = [Math.cos(angle), Math.sin(angle)];
+  const extent = [...spatial];
+  const pairs =
+    spatial.length === 3
+      ? [
+          [1, 2],
+          [0, 2],
+          [0, 1],
+        ]
+      : [[0, 1]];
+  for (const [a, b] of pairs) {
+    extent[a] = Math.max(
+      extent[a],
+      Math.abs(c * spatial[a] - s * spatial[b]),
+      Math.abs(s * spatial[a] + c * spatial[b]),
+    );
+    extent[b] = Math.max(
+      extent[b],
+      Math.abs(s * spatial[a] - c * spatial[b]),
+      Math.abs(c * spatial[a] + s * spatial[b]),
+    );
+  }
+  return spatial.map((p, a) => p + 2 * Math.ceil((Math.floor(extent[a] / 0.85) - p) / 2));
+}
 
 /** Gamma on [0, 1]-rescaled intensities, then the mean and standard deviation restored (over what it is given). */
 function gamma(x: Tensor, exponent: number): Tensor {
@@ -147,17 +183,27 @@ export function gaussianBlur(
 
 /**
  * Augments a batch: image [N, C, ...spatial] (float), target [N, ...spatial] (int64).
- * Returns new tensors; the inputs are left untouched.
+ * Returns new tensors; the inputs are left untouched. With `patch` (smaller than the input's spatial
+ * shape, by an even margin), the rotation and scaling sample the patch's grid from the larger input,
+ * centred, and a sample without them is the centre crop.
  */
 export function augmentBatch(
   image: Tensor,
   target: Tensor,
   options: AugmentOptions = {},
+  patch?: number[],
 ): { image: Tensor; target: Tensor } {
   const o = { ...NNUNET_AUGMENTATION, ...options };
   return tidy(() => {
     const n = image.size(0);
     const dims = image.ndim - 2;
+    const input = image.shape.slice(2);
+    const output = patch ?? input;
+    if (output.length !== dims || output.some((p, a) => p > input[a] || (input[a] - p) % 2 !== 0))
+      throw new Error(`augment: patch ${output.join("×")} must fit ${input.join("×")} with an even margin`);
+    // Affine grids are in normalised coordinates: the patch's [-1, 1] is [-p/L, p/L] of the larger input
+    // (align_corners false), per axis; theta's rows run x, y, z, the reverse of the tensor's axes.
+    const ratio = output.map((p, a) => p / input[a]).reverse();
     const r = draws(n, o.perChannel ? image.size(1) : 0);
     // Spatial: one affine matrix per sample (identity when neither rotation nor scaling is drawn).
     const thetas: number[] = [];
@@ -174,13 +220,18 @@ export function augmentBatch(
               [Math.cos(angle(r[i][3])), -Math.sin(angle(r[i][3]))],
               [Math.sin(angle(r[i][3])), Math.cos(angle(r[i][3]))],
             ];
-      for (const row of m) thetas.push(...row.map((v) => v / scale), 0);
+      m.forEach((row, k) => thetas.push(...row.map((v) => (v / scale) * ratio[k]), 0));
     }
     let img = image;
     let tgt = target;
-    if (anySpatial) {
+    if (!anySpatial && output.some((p, a) => p !== input[a])) {
+      for (let a = 0; a < dims; a++) {
+        img = img.narrow(a + 2, (input[a] - output[a]) / 2, output[a]);
+        tgt = tgt.narrow(a + 1, (input[a] - output[a]) / 2, output[a]);
+      }
+    } else if (anySpatial) {
       const theta = tensor(thetas, [n, dims, dims + 1], { device: image.device });
-      const grid = F.affineGrid(theta, image.shape, false).to(image.dtype);
+      const grid = F.affineGrid(theta, [n, image.size(1), ...output], false).to(image.dtype);
       img = F.gridSample(image, grid, { mode: "bilinear", padding: "zeros" });
       tgt = F.gridSample(target.unsqueeze(1).to(image.dtype), grid, { mode: "nearest", padding: "zeros" })
         .squeeze(1)

@@ -10,12 +10,15 @@ export interface LoaderInit {
   cases: CachedCase[];
   sampler: SamplerOptions;
   targets: TargetSpec;
+  /** A larger patch to read, centred on each sampled one (nnU-Net's initial patch size); default the patch. */
+  load?: number[];
 }
 
 const init = workerData as LoaderInit;
 const sampler = new PatchSampler(init.cases, init.sampler);
 const targets = new PatchTargets(init.targets, init.cacheDir);
-const patch = init.sampler.patch;
+const patch = init.load ?? init.sampler.patch;
+const margin = patch.map((p, a) => (p - init.sampler.patch[a]) / 2);
 const voxels = patch.reduce((a, b) => a * b, 1);
 const channels = init.cases[0].shape[0];
 
@@ -25,9 +28,10 @@ parentPort!.on("message", (message: { iteration: number }) => {
   const target = new Int16Array(requests.length * voxels);
   requests.forEach((r, b) => {
     const meta = init.cases[r.caseIndex];
-    const p = readPatch(init.cacheDir, meta, r.start, patch, targets.sourcesOf(meta));
+    const start = r.start.map((s, a) => s - margin[a]);
+    const p = readPatch(init.cacheDir, meta, start, patch, targets.sourcesOf(meta));
     data.set(p.data, b * channels * voxels);
-    target.set(targets.target(meta, r.start, patch, p), b * voxels);
+    target.set(targets.target(meta, start, patch, p), b * voxels);
   });
   parentPort!.postMessage({ iteration: message.iteration, data, target, lesions: requests.map((r) => r.lesion) }, [
     data.buffer,

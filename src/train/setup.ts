@@ -24,6 +24,7 @@ import { type Configuration, type Plans, batchDiceRule } from "../plan/plan.js";
 import { completeCaseIds } from "../preprocess/cache-state.js";
 import { type CachedCase, readCachedMeta } from "../preprocess/cache.js";
 import type { TrainConfig } from "../run/config.js";
+import { largerPatchSize } from "./augment.js";
 import { rankSeed } from "./launch-env.js";
 import type { LossOptions } from "./loss.js";
 import { type TargetSpec, targetClasses, targetSpecFor } from "./targets.js";
@@ -52,6 +53,8 @@ export interface TrainingSetup extends TrainingData, TrainingTargets {
   architecture: ArchitectureName;
   /** [z, y, x]; a 2D configuration trains on 3D patches of depth 1. */
   patch: number[];
+  /** [z, y, x] the training loader reads: the patch, or nnU-Net's larger one when the run asks for it. */
+  loadPatch: number[];
   batch: number;
   features: number[];
   /** The initialisation: the config's, else the configuration's default (`defaultInit`). */
@@ -135,6 +138,12 @@ export function setUpTraining(config: TrainConfig, device: string): TrainingSetu
     device,
     architecture: config.architecture ?? "plain",
     patch,
+    loadPatch:
+      config.augment && config.augmentOverrides?.largerPatch
+        ? cfg.dims === 2
+          ? [patch[0], ...largerPatchSize(patch.slice(1))]
+          : largerPatchSize(patch)
+        : patch,
     batch: config.batchSize ?? cfg.batch_size,
     features: config.features ?? cfg.architecture.features,
     init: config.init ?? defaultInit(cfg.dims),
@@ -180,14 +189,18 @@ export function buildOptimizer(
   return { optimizer, scaler, schedule: polyLr(config.lr, config.epochs, 0.9) };
 }
 
-/** A loaded batch as tensors on the device: image [N, C, ...patch] float, target [N, ...patch] int64. */
+/**
+ * A loaded batch as tensors on the device: image [N, C, ...patch] float, target [N, ...patch] int64
+ * (`patch`: the loaded size, the setup's patch unless the training loader reads larger ones).
+ */
 export function batchTensors(
   s: Pick<TrainingSetup, "batch" | "channels" | "patch" | "device">,
   b: { data: Float32Array; target: Int16Array },
+  patch: number[] = s.patch,
 ): { image: Tensor; target: Tensor } {
   return {
-    image: tensor(b.data, [s.batch, s.channels, ...s.patch], { device: s.device }),
-    target: tensor(b.target, [s.batch, ...s.patch])
+    image: tensor(b.data, [s.batch, s.channels, ...patch], { device: s.device }),
+    target: tensor(b.target, [s.batch, ...patch])
       .to("int64")
       .to(s.device),
   };

@@ -11,7 +11,10 @@ import { type TrainingSetup, batchTensors } from "./setup.js";
 export const GRADIENT_CLIP = 12;
 
 export interface StepContext {
-  setup: Pick<TrainingSetup, "batch" | "channels" | "patch" | "device" | "lossOptions" | "cfg" | "config">;
+  setup: Pick<
+    TrainingSetup,
+    "batch" | "channels" | "patch" | "loadPatch" | "device" | "lossOptions" | "cfg" | "config"
+  >;
   net: Module;
   optimizer: Optimizer;
   scaler: GradScaler;
@@ -32,15 +35,19 @@ export function outputsOf(net: Module, x: Tensor): Tensor[] {
   return Array.isArray(out) ? out : [out];
 }
 
-/** Augmentation in the configuration's own dimensionality (2D patches are 3D tensors of depth 1). */
+/**
+ * Augmentation in the configuration's own dimensionality (2D patches are 3D tensors of depth 1).
+ * `patch` ([z, y, x]): the patch to crop from larger loaded ones (AugmentOverrides.largerPatch).
+ */
 export function augment(
   image: Tensor,
   target: Tensor,
   dims: 2 | 3,
   options: AugmentOptions = {},
+  patch?: number[],
 ): { image: Tensor; target: Tensor } {
-  if (dims === 3) return augmentBatch(image, target, options);
-  const out = augmentBatch(image.squeeze(2), target.squeeze(1), options);
+  if (dims === 3) return augmentBatch(image, target, options, patch);
+  const out = augmentBatch(image.squeeze(2), target.squeeze(1), options, patch?.slice(1));
   return { image: out.image.unsqueeze(2), target: out.target.unsqueeze(1) };
 }
 
@@ -48,9 +55,9 @@ export function augment(
 export function trainStep(ctx: StepContext, batch: Pick<Batch, "data" | "target">): StepResult {
   const { setup, net, optimizer, scaler } = ctx;
   return tidy(() => {
-    const raw = batchTensors(setup, batch);
+    const raw = batchTensors(setup, batch, setup.loadPatch);
     const { image, target } = setup.config.augment
-      ? augment(raw.image, raw.target, setup.cfg.dims, setup.config.augmentOverrides)
+      ? augment(raw.image, raw.target, setup.cfg.dims, setup.config.augmentOverrides, setup.patch)
       : raw;
     optimizer.zeroGrad();
     const loss = autocast(

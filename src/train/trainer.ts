@@ -40,7 +40,7 @@ export function noLearningWarning(pseudoDice: readonly number[], epochs: number)
 
 /** The training and validation loaders (validation: the same fixed patches every epoch). */
 function openLoaders(s: TrainingSetup, startEpoch: number, rank: number): { train: Loader; val: Loader } {
-  const { config, cacheDir, patch, batch, spec } = s;
+  const { config, cacheDir, patch, loadPatch, batch, spec } = s;
   const iters = config.iterationsPerEpoch;
   const sampler = (role: "train" | "validation") => ({
     patch,
@@ -50,7 +50,7 @@ function openLoaders(s: TrainingSetup, startEpoch: number, rank: number): { trai
     lesionPoint: config.lesionPoint,
   });
   const train = new Loader(
-    { cacheDir, cases: s.trainCases, sampler: sampler("train"), targets: spec },
+    { cacheDir, cases: s.trainCases, sampler: sampler("train"), targets: spec, load: loadPatch },
     startEpoch * iters,
     config.epochs * iters,
   );

@@ -204,3 +204,89 @@ test("a run's augmentOverrides reach the 2D path (depth-1 patches) of the traini
     });
   }
 });
+
+test("largerPatchSize is nnU-Net's get_patch_size (±30°, ÷0.85) with whole-voxel margins", async () => {
+  const { largerPatchSize } = await import("../../src/train/augment.js");
+  // nnU-Net: a 48³ corner rotated 30° about one axis reaches 48·(cos 30° + sin 30°) = 65.57; / 0.85 = 77.1 → 77,
+  // here rounded up to an even margin: 78. 2D 96²: 131.1 / 0.85 = 154.3 → 154. Anisotropic 3D: per axis.
+  assert.deepEqual(largerPatchSize([48, 48, 48]), [78, 78, 78]);
+  assert.deepEqual(largerPatchSize([96, 96]), [154, 154]);
+  const [a, b, c] = [20, 40, 40];
+  const cos = Math.cos(Math.PI / 6);
+  const sin = Math.sin(Math.PI / 6);
+  const expected = [
+    Math.max(a * cos + b * sin, a * sin + b * cos),
+    Math.max(a * sin + b * cos, b * sin + c * cos),
+    Math.max(a * sin + c * cos, b * sin + c * cos),
+  ].map((e, i) => [a, b, c][i] + 2 * Math.ceil((Math.floor(e / 0.85) - [a, b, c][i]) / 2));
+  assert.deepEqual(largerPatchSize([a, b, c]), expected);
+});
+
+test("a larger loaded patch: rotation fills the patch with image where the patch alone leaves zeros; no rotation is the centre crop", () => {
+  setThreads(2);
+  const [large, small] = [24, 12];
+  const margin = (large - small) / 2;
+  // A smooth ramp over the large patch (bilinear sampling of it is exact in the interior), labels a half-space.
+  const image: number[] = [];
+  const target: number[] = [];
+  for (let y = 0; y < large; y++)
+    for (let x = 0; x < large; x++) {
+      image.push(1 + 0.1 * x + 0.05 * y);
+      target.push(x >= large / 2 ? 1 : 0);
+    }
+  const crop = (v: number[]) =>
+    v.filter((_, i) => {
+      const [y, x] = [Math.floor(i / large), i % large];
+      return y >= margin && y < margin + small && x >= margin && x < margin + small;
+    });
+  const noMirror = { mirrorAxes: [] as number[] };
+  for (let seed = 0; seed < 3; seed++) {
+    tidy(() => {
+      const img = tensor(image, [1, 1, large, large]);
+      const tgt = tensor(target, [1, large, large], { dtype: "int64" });
+      const cropped = [
+        tensor(crop(image), [1, 1, small, small]),
+        tensor(crop(target), [1, small, small], { dtype: "int64" }),
+      ];
+      // No spatial transform: exactly the centre crop.
+      manualSeed(seed);
+      const plain = augmentBatch(img, tgt, { ...EVERY_TRANSFORM_OFF, ...noMirror }, [small, small]);
+      assert.deepEqual(
+        plain.image.toArray(),
+        crop(image).map((v) => Math.fround(v)),
+      );
+      assert.deepEqual(plain.target.toArray(), crop(target));
+      // Rotation (and a zoom-out) from the larger patch against the same draw on the patch alone.
+      const rotate = {
+        ...EVERY_TRANSFORM_OFF,
+        ...noMirror,
+        rotationProbability: 1,
+        scaleProbability: 1,
+        scaleRange: [0.8, 0.8] as [number, number],
+      };
+      manualSeed(seed);
+      const fromLarge = augmentBatch(img, tgt, rotate, [small, small]);
+      manualSeed(seed);
+      const fromPatch = augmentBatch(cropped[0], cropped[1], rotate);
+      const [l, p] = [fromLarge.image.toArray(), fromPatch.image.toArray()];
+      assert.equal(l.length, small * small);
+      // The ramp is ≥ 1 everywhere: the larger patch leaves no zeros, the patch alone does (its corners).
+      assert.ok(Math.min(...l) >= 1, `seed ${seed}: zeros from the larger patch`);
+      assert.ok(
+        p.some((v) => v === 0),
+        `seed ${seed}: the patch alone should reach past its border`,
+      );
+      // Where the patch alone sampled wholly inside itself (a constant 1 stays 1 there), both sample the
+      // same points of the same ramp, and the labels agree.
+      manualSeed(seed);
+      const ones = augmentBatch(tensor(Array(small * small).fill(1), [1, 1, small, small]), cropped[1], rotate);
+      const inside = ones.image.toArray().map((v) => Math.abs(v - 1) < 1e-5);
+      const pick = (v: ArrayLike<number>) => Array.from(v).filter((_, i) => inside[i]);
+      assert.ok(pick(p).length > small * small * 0.4, `seed ${seed}: only ${pick(p).length} voxels inside`);
+      assertClose(pick(l), pick(p), 1e-4, 1e-4, `seed ${seed}: image inside`);
+      const [tl, tp] = [pick(fromLarge.target.toArray()), pick(fromPatch.target.toArray())];
+      assert.ok(tl.filter((v, i) => v === tp[i]).length >= 0.98 * tl.length, `seed ${seed}: labels differ`);
+      assert.deepEqual(fromLarge.target.shape, [1, small, small]);
+    });
+  }
+});
