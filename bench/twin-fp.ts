@@ -1,5 +1,5 @@
 // npm run bench -- twin-fp --from DIR [--fold 0] [--seeds 1,2,3] [--thresholds 0.5,0.6,0.7,0.8,0.9]
-//   [--retrain same,noaug,perchannel,nospatial,nointensity,nods,torchinit,torchheads,torchbody,heinit,centre]
+//   [--retrain same,noaug,perchannel,largerpatch,nospatial,nointensity,nods,torchinit,torchheads,torchbody,heinit,centre]
 //   [--tilings gaussian,uniform,gaussian-logits,gaussian-logits-mirror|none] [--retrain-tiling gaussian-logits] [--threads 1] [--json]
 // Where do our false-positive lesions come from? Takes a finished `twin-train` output (DIR) and, for our
 // models of one fold, separates the parts of prediction from training:
@@ -9,7 +9,8 @@
 //   threshold  counts false positives and Dice at several probability thresholds of each;
 //   training   --retrain retrains each seed with the same budget and one change: same (no change: the base
 //              run's settings with this checkout's code, to measure a code change), noaug (no augmentation),
-//              perchannel (nnU-Net v2's per-channel intensity transforms), nospatial (no rotation or
+//              perchannel (nnU-Net v2's per-channel intensity transforms), largerpatch (rotation and scaling
+//              of nnU-Net's larger initial patch, cropped to the patch after), nospatial (no rotation or
 //              scaling; mirroring and intensity transforms kept), nointensity (only rotation, scaling and
 //              mirroring), nods (no deep supervision), torchinit (PyTorch's default layer initialisation, as the
 //              twin, instead of nnU-Net's He; torchheads / torchbody: only on the segmentation heads / on
