@@ -12,8 +12,9 @@
 // --device cuda trains and predicts both arms on the GPU. --jobs N runs N trainings at once, each in its own
 // process (a GPU is far from busy with one of these small networks; on CPU give each --threads 1); the order
 // is seed by seed, so both arms of a pair finish close together. --deadline stops starting trainings after
-// that many seconds (from the bench's start) and ends the running ones at it; the summary then covers the finished pairs. A finished
-// (arm, fold, seed) is kept in OUT/rows and read back by the next call with the same OUT.
+// that many seconds (from the bench's start) and ends the running ones at it; the summary then covers the
+// finished pairs. A finished (arm, fold, seed) is kept in OUT/rows and read back by the next call with the
+// same OUT.
 //   ms     Lesjak 2017 patients 07 and 19 (FLAIR, T1, T2): one trains, the other is tested, both ways.
 //   brats  BraTS 2013 subset, enhancing tumour (label 4) as the lesion: 2 train / 2 test cases, both ways.
 import { spawn } from "node:child_process";

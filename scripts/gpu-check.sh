@@ -242,9 +242,9 @@ else
   step tests 120 - -- "$NODE" scripts/run-tests.mjs engine/cuda engine/optim engine/tensor engine/worker
   # The CUDA tests skip themselves without a device: on the GPU run a skip is a failure.
   if selected tests; then
-  skipped="$(sed -n 's/^# skipped \([0-9]*\)$/\1/p' "$work/tests.stdout" 2>/dev/null | tail -1)"
-  echo "{\"step\":\"tests-skipped\",\"rc\":$([ "${skipped:-1}" = 0 ] && echo 0 || echo 1),\"skipped\":${skipped:-null}}" >>"$out/steps.jsonl"
-  if [ "${skipped:-1}" != 0 ]; then say "FAIL tests-skipped: ${skipped:-?} test(s) skipped on the GPU run"; failures=$((failures + 1)); fi
+    skipped="$(sed -n 's/^# skipped \([0-9]*\)$/\1/p' "$work/tests.stdout" 2>/dev/null | tail -1)"
+    echo "{\"step\":\"tests-skipped\",\"rc\":$([ "${skipped:-1}" = 0 ] && echo 0 || echo 1),\"skipped\":${skipped:-null}}" >>"$out/steps.jsonl"
+    if [ "${skipped:-1}" != 0 ]; then say "FAIL tests-skipped: ${skipped:-?} test(s) skipped on the GPU run"; failures=$((failures + 1)); fi
   fi
   step engine 90 engine.jsonl -- "${bench[@]}" engine --amp --device cuda --threads "$threads" --size 128
   step engine-3d 90 engine.jsonl -- "${bench[@]}" engine --amp --device cuda --threads "$threads" --size 128 --batch 2 \

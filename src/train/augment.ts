@@ -20,7 +20,10 @@ export interface AugmentOptions extends Partial<Record<AugmentProbability, numbe
    * per channel left 1.47× the false positives in 3D and a lower Dice in 2D.
    */
   perChannel?: boolean;
-  /** Set by the trainer when it loads larger patches (AugmentOverrides.largerPatch); augmentBatch's `patch` crops them. */
+  /**
+   * Comes in with the run's overrides (AugmentOverrides.largerPatch): the trainer then loads larger
+   * patches, and augmentBatch's `patch` argument, not this flag, crops them.
+   */
   largerPatch?: boolean;
 }
 
