@@ -20,11 +20,6 @@ export interface AugmentOptions extends Partial<Record<AugmentProbability, numbe
    * per channel left 1.47× the false positives in 3D and a lower Dice in 2D.
    */
   perChannel?: boolean;
-  /**
-   * Comes in with the run's overrides (AugmentOverrides.largerPatch): the trainer then loads larger
-   * patches, and augmentBatch's `patch` argument, not this flag, crops them.
-   */
-  largerPatch?: boolean;
 }
 
 export const NNUNET_AUGMENTATION: Required<AugmentOptions> = {
@@ -41,7 +36,6 @@ export const NNUNET_AUGMENTATION: Required<AugmentOptions> = {
   gammaProbability: 0.3,
   invertedGammaProbability: 0.1,
   perChannel: false,
-  largerPatch: false,
 };
 
 /**

@@ -2,7 +2,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { manualSeed, setThreads, tensor, tidy } from "../../src/engine/index.js";
-import { type AugmentOptions, aroundOne, augmentBatch, gaussianBlur } from "../../src/train/augment.js";
+import {
+  type AugmentOptions,
+  aroundOne,
+  augmentBatch,
+  gaussianBlur,
+  largerPatchSize,
+} from "../../src/train/augment.js";
 import { assertClose } from "../helpers/assert.js";
 
 /** Every transform but mirroring off. */
@@ -205,8 +211,7 @@ test("a run's augmentOverrides reach the 2D path (depth-1 patches) of the traini
   }
 });
 
-test("largerPatchSize is nnU-Net's get_patch_size (±30°, ÷0.85) with whole-voxel margins", async () => {
-  const { largerPatchSize } = await import("../../src/train/augment.js");
+test("largerPatchSize is nnU-Net's get_patch_size (±30°, ÷0.85) with whole-voxel margins", () => {
   // nnU-Net: a 48³ corner rotated 30° about one axis reaches 48·(cos 30° + sin 30°) = 65.57; / 0.85 = 77.1 → 77,
   // here rounded up to an even margin: 78. 2D 96²: 131.1 / 0.85 = 154.3 → 154. Anisotropic 3D: per axis.
   assert.deepEqual(largerPatchSize([48, 48, 48]), [78, 78, 78]);
