@@ -6,8 +6,9 @@
 // supervision) on real data with held-out cases. The twin reads our preprocessed cache through np.memmap,
 // so both see the same voxels. Each model predicts its held-out cases (ours: `predict` defaults; the
 // twin: final weights, no mirroring), and both are scored by our `evaluate`. One JSON line per arm, fold
-// and seed (with the validation pseudo-Dice curve), then a summary with the ratios ours / twin and the
-// goal: every seed learns within the first quarter of the budget, voxel Dice ≥ the twin's, false-positive
+// and seed (with the validation pseudo-Dice curve), then a summary (bench/lib/twin-summary.ts) with the
+// ratios ours / twin, their 95 % bootstrap interval over the pairs, overall and per fold, and the goal:
+// every seed learns within the first quarter of the budget, voxel Dice ≥ the twin's, false-positive
 // lesions ≤ the twin's. No postprocessing on either side.
 // --device cuda trains and predicts both arms on the GPU. --jobs N runs N trainings at once, each in its own
 // process (a GPU is far from busy with one of these small networks; on CPU give each --threads 1); the order
@@ -34,6 +35,7 @@ import { preprocessDataset } from "../src/preprocess/preprocess.js";
 import { TrainingRun } from "../src/run/record.js";
 import { badOption, parseArgs } from "./lib/args.js";
 import { SHARED } from "./lib/real-benchmark.js";
+import { twinSummary } from "./lib/twin-summary.js";
 import { pickPython } from "./twin.js";
 
 const { values } = parseArgs({
@@ -127,7 +129,8 @@ const epochs = Number(values.epochs);
 const iterations = Number(values.iterations);
 const seeds = String(values.seeds).split(",").map(Number);
 const folds = String(values.folds).split(",").map(Number);
-const arms = String(values.arms).split(",");
+const arms = String(values.arms).split(",") as ("ours" | "twin")[];
+for (const arm of arms) if (arm !== "ours" && arm !== "twin") badOption(`--arms takes ours and/or twin, got ${arm}`);
 const threads = Number(values.threads);
 const device = String(values.device);
 if (device !== "cpu" && device !== "cuda") badOption(`--device must be cpu or cuda, got ${device}`);
@@ -487,7 +490,6 @@ async function runUnitsInChildren(todo: { arm: string; fold: number; seed: numbe
     log(`${failed.length} training(s) failed or were stopped, ${skipped} not started before the deadline`);
 }
 
-const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / Math.max(v.length, 1);
 const summary: Record<string, unknown> = {
   bench: "twin-train",
   summary: true,
@@ -495,37 +497,7 @@ const summary: Record<string, unknown> = {
   config: values.config,
   machine: `${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.availableParallelism()} cores`,
   budget: `${epochs}×${iterations}, batch ${batch}, patch ${patch.join("×")}, features ${features.join(",")}`,
+  device,
+  ...twinSummary(rows, arms),
 };
-// Only (fold, seed) pairs that every arm finished enter the means (a deadline can leave one arm short).
-const complete = (r: Row) => arms.every((a) => rows.some((x) => x.arm === a && x.fold === r.fold && x.seed === r.seed));
-const unpaired = rows.filter((r) => !complete(r));
-if (unpaired.length > 0) summary.leftOutUnpaired = unpaired.map((r) => `${r.arm}-fold${r.fold}-seed${r.seed}`);
-summary.device = device;
-const by = (arm: string) => rows.filter((r) => r.arm === arm && complete(r));
-for (const arm of arms) {
-  const r = by(arm);
-  summary[arm] = {
-    runs: r.length,
-    learned: r.filter((x) => x.firstLearningEpoch !== null).length,
-    learnedInFirstQuarter: r.filter((x) => x.learnedInFirstQuarter).length,
-    dice: mean(r.map((x) => x.dice)),
-    lesionF1: mean(r.map((x) => x.lesionF1)),
-    falsePositives: mean(r.map((x) => x.falsePositives)),
-  };
-}
-if (arms.includes("ours") && arms.includes("twin")) {
-  const [o, t] = [summary.ours, summary.twin] as { dice: number; lesionF1: number; falsePositives: number }[];
-  const ours = by("ours");
-  summary.ratio = {
-    dice: o.dice / t.dice,
-    lesionF1: o.lesionF1 / t.lesionF1,
-    falsePositives: o.falsePositives / t.falsePositives,
-  };
-  summary.goal = {
-    pairs: ours.length,
-    everySeedLearnsInFirstQuarter: ours.length > 0 && ours.every((x) => x.learnedInFirstQuarter),
-    diceAtLeastTwin: ours.length > 0 && o.dice >= t.dice,
-    falsePositivesAtMostTwin: ours.length > 0 && o.falsePositives <= t.falsePositives,
-  };
-}
 console.log(JSON.stringify(summary));

@@ -23,7 +23,7 @@ export {
   voxelMetrics,
 } from "./metrics.js";
 export { type PooledMetric, type PooledSummary, pooledLesionSummary } from "./pooled.js";
-export { type PairedSummary, bootstrapCI, mean, median, pairedSummary, wilcoxon } from "./stats.js";
+export { type PairedSummary, bootstrapCI, bootstrapRatioCI, mean, median, pairedSummary, wilcoxon } from "./stats.js";
 export {
   type CandidateScore,
   MIN_PEAK_PROBABILITIES,

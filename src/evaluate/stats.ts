@@ -39,6 +39,38 @@ export function bootstrapCI(
   return [quantile(Array.from(means), alpha), quantile(Array.from(means), 1 - alpha)];
 }
 
+/**
+ * Percentile bootstrap CI of the ratio of two means over paired runs (mean(numerators) /
+ * mean(denominators)), resampling the pairs with replacement, seeded: how far "ours/twin" could move
+ * with other runs. Resamples whose denominator mean is not positive are dropped.
+ */
+export function bootstrapRatioCI(
+  numerators: readonly number[],
+  denominators: readonly number[],
+  o: { resamples?: number; level?: number; seed?: number } = {},
+): [number, number] {
+  const n = numerators.length;
+  if (n !== denominators.length) throw new Error(`paired samples differ in size (${n} vs ${denominators.length})`);
+  if (n === 0) return [Number.NaN, Number.NaN];
+  const b = o.resamples ?? 10000;
+  const random = mulberry32(o.seed ?? 1234);
+  const ratios: number[] = [];
+  for (let i = 0; i < b; i++) {
+    let top = 0;
+    let bottom = 0;
+    for (let j = 0; j < n; j++) {
+      const k = Math.floor(random() * n);
+      top += numerators[k];
+      bottom += denominators[k];
+    }
+    if (bottom > 0) ratios.push(top / bottom);
+  }
+  if (ratios.length === 0) return [Number.NaN, Number.NaN];
+  ratios.sort((x, y) => x - y);
+  const alpha = (1 - (o.level ?? 0.95)) / 2;
+  return [quantile(ratios, alpha), quantile(ratios, 1 - alpha)];
+}
+
 function normalSf(z: number): number {
   // Upper tail of the standard normal via erfc (Abramowitz–Stegun 7.1.26 is too coarse; use a series/continued fraction).
   return 0.5 * erfc(z / Math.SQRT2);

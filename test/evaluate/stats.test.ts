@@ -1,7 +1,7 @@
 // Paired statistics against scipy: Wilcoxon signed-rank (exact and approximate), bootstrap CI.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { bootstrapCI, pairedSummary, wilcoxon } from "../../src/evaluate/stats.js";
+import { bootstrapCI, bootstrapRatioCI, pairedSummary, wilcoxon } from "../../src/evaluate/stats.js";
 import { assertClose } from "../helpers/assert.js";
 import { normals } from "../helpers/data.js";
 import { runPython } from "../helpers/python.js";
@@ -14,10 +14,19 @@ test("Wilcoxon p-values and bootstrap intervals agree with scipy", () => {
     normals(12, 3),
   ];
   const boots = [normals(30, 4).map((v) => 0.2 + v), normals(80, 5)];
-  const ref = runPython<{ wilcoxon: { statistic: number; p: number }[]; bootstrap: [number, number][] }>(
-    "stats_reference.py",
-    { wilcoxon: samples, bootstrap: boots },
-  );
+  // Paired ratios of means: ten runs' voxel Dice of two trainers, and a wide noisy pair.
+  const ratios: [number[], number[]][] = [
+    [
+      [0.574, 0.514, 0.292, 0.204, 0.305, 0.444, 0.548, 0.274, 0.384, 0.362],
+      [0.503, 0.452, 0.292, 0.482, 0.399, 0.468, 0.486, 0.372, 0.506, 0.302],
+    ],
+    [normals(15, 6).map((v) => 3 + v), normals(15, 7).map((v) => 2 + 0.5 * v)],
+  ];
+  const ref = runPython<{
+    wilcoxon: { statistic: number; p: number }[];
+    bootstrap: [number, number][];
+    ratio: [number, number][];
+  }>("stats_reference.py", { wilcoxon: samples, bootstrap: boots, ratio: ratios });
   samples.forEach((d, i) => {
     const w = wilcoxon(d);
     assert.equal(w.statistic, ref.wilcoxon[i].statistic, `statistic ${i}`);
@@ -28,6 +37,22 @@ test("Wilcoxon p-values and bootstrap intervals agree with scipy", () => {
     // Different random streams: agree within Monte Carlo error.
     assertClose(ci, ref.bootstrap[i], 0, 0.02, `bootstrap ${i}`);
   });
+  ratios.forEach(([a, b], i) => {
+    const ci = bootstrapRatioCI(a, b, { resamples: 20000 });
+    assertClose(ci, ref.ratio[i], 0, 0.02, `ratio bootstrap ${i}`);
+  });
+});
+
+test("the ratio bootstrap resamples pairs, not the two samples apart", () => {
+  // Every pair has ratio 2, so every resample does: a bootstrap that broke the pairing would not.
+  const den = [0.1, 0.5, 0.9, 0.3];
+  const ci = bootstrapRatioCI(
+    den.map((v) => 2 * v),
+    den,
+  );
+  assertClose(ci, [2, 2], 1e-12, 0);
+  assert.deepEqual(bootstrapRatioCI([], []), [Number.NaN, Number.NaN]);
+  assert.throws(() => bootstrapRatioCI([1], [1, 2]), /differ in size/);
 });
 
 test("paired summaries count wins, ties and losses in the metric's better direction", () => {

@@ -42,4 +42,7 @@ test("a benchmark's --help is its usage; a wrong option or value exits 2 naming 
   const deadline = bench("twin-train", "--deadline", "soon");
   assert.equal(deadline.status, 2);
   assert.match(deadline.stderr, /twin-train: --deadline must be a number of seconds > 0, got soon/);
+  const arm = bench("twin-train", "--arms", "ours,nnunet");
+  assert.equal(arm.status, 2);
+  assert.match(arm.stderr, /twin-train: --arms takes ours and\/or twin, got nnunet/);
 });

@@ -1,0 +1,109 @@
+// The twin bench's summary: each arm's means over the (fold, seed) pairs that every arm finished, and
+// ours/twin as ratios of means with a 95 % bootstrap interval over the pairs, overall and per fold, next
+// to the goal of issue #14 (every seed learns in the first quarter, Dice ≥ the twin's, false positives ≤).
+import { bootstrapRatioCI, mean } from "../../src/evaluate/stats.js";
+
+/** What the summary reads of one (arm, fold, seed) row of `bench -- twin-train`. */
+export interface TwinRow {
+  arm: string;
+  fold: number;
+  seed: number;
+  dice: number;
+  lesionF1: number;
+  falsePositives: number;
+  firstLearningEpoch: number | null;
+  learnedInFirstQuarter: boolean;
+}
+
+const METRICS = ["dice", "lesionF1", "falsePositives"] as const;
+type Metric = (typeof METRICS)[number];
+
+export interface RatioSummary {
+  /** mean(ours) / mean(twin). */
+  ratio: number;
+  /** Percentile bootstrap over the pairs (20,000 resamples, fixed seed). */
+  interval95: [number, number];
+  /** Pairs where ours is at least as good (higher Dice and F1, fewer false positives). */
+  atLeastAsGood: number;
+}
+
+export type Comparison = { runs: number } & Record<Metric, RatioSummary>;
+
+export interface ArmSummary {
+  runs: number;
+  learned: number;
+  learnedInFirstQuarter: number;
+  dice: number;
+  lesionF1: number;
+  falsePositives: number;
+}
+
+export interface TwinSummary {
+  leftOutUnpaired?: string[];
+  ours?: ArmSummary;
+  twin?: ArmSummary;
+  ratio?: Record<Metric, number>;
+  pairs?: Comparison;
+  perFold?: Record<number, Comparison>;
+  goal?: {
+    pairs: number;
+    everySeedLearnsInFirstQuarter: boolean;
+    diceAtLeastTwin: boolean;
+    falsePositivesAtMostTwin: boolean;
+  };
+}
+
+function compare(pairs: [TwinRow, TwinRow][]): Comparison {
+  const out = { runs: pairs.length } as Comparison;
+  for (const m of METRICS) {
+    const ours = pairs.map(([a]) => a[m]);
+    const twin = pairs.map(([, b]) => b[m]);
+    out[m] = {
+      ratio: mean(ours) / mean(twin),
+      interval95: bootstrapRatioCI(ours, twin, { resamples: 20000 }),
+      atLeastAsGood: pairs.filter(([a, b]) => (m === "falsePositives" ? a[m] <= b[m] : a[m] >= b[m])).length,
+    };
+  }
+  return out;
+}
+
+export function twinSummary(rows: readonly TwinRow[], arms: readonly ("ours" | "twin")[]): TwinSummary {
+  const summary: TwinSummary = {};
+  // Only pairs that every arm finished enter the means (a deadline can leave one arm short).
+  const complete = (r: TwinRow) =>
+    arms.every((a) => rows.some((x) => x.arm === a && x.fold === r.fold && x.seed === r.seed));
+  const unpaired = rows.filter((r) => !complete(r));
+  if (unpaired.length > 0) summary.leftOutUnpaired = unpaired.map((r) => `${r.arm}-fold${r.fold}-seed${r.seed}`);
+  const by = (arm: string) => rows.filter((r) => r.arm === arm && complete(r));
+  for (const arm of arms) {
+    const r = by(arm);
+    summary[arm] = {
+      runs: r.length,
+      learned: r.filter((x) => x.firstLearningEpoch !== null).length,
+      learnedInFirstQuarter: r.filter((x) => x.learnedInFirstQuarter).length,
+      dice: mean(r.map((x) => x.dice)),
+      lesionF1: mean(r.map((x) => x.lesionF1)),
+      falsePositives: mean(r.map((x) => x.falsePositives)),
+    };
+  }
+  if (!(arms.includes("ours") && arms.includes("twin"))) return summary;
+  const ours = by("ours");
+  const pairs = ours.map(
+    (r) => [r, by("twin").find((x) => x.fold === r.fold && x.seed === r.seed) as TwinRow] as [TwinRow, TwinRow],
+  );
+  const all = compare(pairs);
+  summary.ratio = { dice: all.dice.ratio, lesionF1: all.lesionF1.ratio, falsePositives: all.falsePositives.ratio };
+  summary.pairs = all;
+  summary.perFold = Object.fromEntries(
+    [...new Set(pairs.map(([r]) => r.fold))]
+      .sort((a, b) => a - b)
+      .map((fold) => [fold, compare(pairs.filter(([r]) => r.fold === fold))]),
+  );
+  summary.goal = {
+    pairs: pairs.length,
+    everySeedLearnsInFirstQuarter: pairs.length > 0 && ours.every((x) => x.learnedInFirstQuarter),
+    diceAtLeastTwin: pairs.length > 0 && all.dice.ratio >= 1,
+    falsePositivesAtMostTwin: pairs.length > 0 && all.falsePositives.ratio <= 1,
+  };
+  return summary;
+}
