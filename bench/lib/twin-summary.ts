@@ -10,12 +10,13 @@ export interface TwinRow {
   seed: number;
   dice: number;
   lesionF1: number;
+  lesionRecall: number;
   falsePositives: number;
   firstLearningEpoch: number | null;
   learnedInFirstQuarter: boolean;
 }
 
-const METRICS = ["dice", "lesionF1", "falsePositives"] as const;
+const METRICS = ["dice", "lesionF1", "lesionRecall", "falsePositives"] as const;
 type Metric = (typeof METRICS)[number];
 
 export interface RatioSummary {
@@ -23,7 +24,7 @@ export interface RatioSummary {
   ratio: number;
   /** Percentile bootstrap over the pairs (20,000 resamples, fixed seed). */
   interval95: [number, number];
-  /** Pairs where ours is at least as good (higher Dice and F1, fewer false positives). */
+  /** Pairs where ours is at least as good (higher Dice, F1 and recall; fewer false positives). */
   atLeastAsGood: number;
 }
 
@@ -35,6 +36,7 @@ export interface ArmSummary {
   learnedInFirstQuarter: number;
   dice: number;
   lesionF1: number;
+  lesionRecall: number;
   falsePositives: number;
 }
 
@@ -83,6 +85,7 @@ export function twinSummary(rows: readonly TwinRow[], arms: readonly ("ours" | "
       learnedInFirstQuarter: r.filter((x) => x.learnedInFirstQuarter).length,
       dice: mean(r.map((x) => x.dice)),
       lesionF1: mean(r.map((x) => x.lesionF1)),
+      lesionRecall: mean(r.map((x) => x.lesionRecall)),
       falsePositives: mean(r.map((x) => x.falsePositives)),
     };
   }
@@ -92,7 +95,7 @@ export function twinSummary(rows: readonly TwinRow[], arms: readonly ("ours" | "
     (r) => [r, by("twin").find((x) => x.fold === r.fold && x.seed === r.seed) as TwinRow] as [TwinRow, TwinRow],
   );
   const all = compare(pairs);
-  summary.ratio = { dice: all.dice.ratio, lesionF1: all.lesionF1.ratio, falsePositives: all.falsePositives.ratio };
+  summary.ratio = Object.fromEntries(METRICS.map((m) => [m, all[m].ratio])) as Record<Metric, number>;
   summary.pairs = all;
   summary.perFold = Object.fromEntries(
     [...new Set(pairs.map(([r]) => r.fold))]

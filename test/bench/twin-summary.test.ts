@@ -19,6 +19,7 @@ function row(
     seed,
     dice,
     lesionF1: dice / 10,
+    lesionRecall: dice / 2,
     falsePositives,
     firstLearningEpoch: learned ? 0 : null,
     learnedInFirstQuarter: learned,
@@ -49,7 +50,12 @@ test("the twin summary pairs the runs, means them, and gives ours/twin per fold 
     1e-12,
     0,
   );
-  assertClose([s.ratio.dice, s.ratio.falsePositives], [0.375 / 0.45, 75 / 130], 1e-12, 0);
+  assertClose(
+    [s.ratio.dice, s.ratio.falsePositives, s.ratio.lesionRecall],
+    [0.375 / 0.45, 75 / 130, 0.375 / 0.45],
+    1e-12,
+    0,
+  );
   assert.equal(s.pairs.runs, 4);
   assert.equal(s.pairs.dice.atLeastAsGood, 1);
   assert.equal(s.pairs.falsePositives.atLeastAsGood, 3);
