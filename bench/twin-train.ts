@@ -8,9 +8,8 @@
 // twin: final weights, no mirroring), and both are scored by our `evaluate`. One JSON line per arm, fold
 // and seed (with the validation pseudo-Dice curve), then a summary (bench/lib/twin-summary.ts) with the
 // ratios ours / twin (Dice, lesion F1, recall, false positives), their 95 % bootstrap interval over the
-// pairs, overall and per fold, and the goal:
-// every seed learns within the first quarter of the budget, voxel Dice ≥ the twin's, false-positive
-// lesions ≤ the twin's. No postprocessing on either side.
+// pairs, overall and per fold, and the goal: every seed learns within the first quarter of the budget,
+// voxel Dice ≥ the twin's, false-positive lesions ≤ the twin's. No postprocessing on either side.
 // --device cuda trains and predicts both arms on the GPU. --jobs N runs N trainings at once, each in its own
 // process (a GPU is far from busy with one of these small networks; on CPU give each --threads 1); the order
 // is seed by seed, so both arms of a pair finish close together. --deadline stops starting trainings after
