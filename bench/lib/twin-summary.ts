@@ -91,8 +91,9 @@ export function twinSummary(rows: readonly TwinRow[], arms: readonly ("ours" | "
   }
   if (!(arms.includes("ours") && arms.includes("twin"))) return summary;
   const ours = by("ours");
+  const twins = by("twin");
   const pairs = ours.map(
-    (r) => [r, by("twin").find((x) => x.fold === r.fold && x.seed === r.seed) as TwinRow] as [TwinRow, TwinRow],
+    (r) => [r, twins.find((x) => x.fold === r.fold && x.seed === r.seed) as TwinRow] as [TwinRow, TwinRow],
   );
   const all = compare(pairs);
   summary.ratio = Object.fromEntries(METRICS.map((m) => [m, all[m].ratio])) as Record<Metric, number>;
