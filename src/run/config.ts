@@ -60,8 +60,8 @@ export interface TrainConfig {
   augmentOverrides?: AugmentOverrides;
   /**
    * Weight initialisation: nnU-Net's He, or PyTorch's default layer initialisation (a plain PyTorch
-   * script's) on the whole network, only its heads or only its body. Absent: `defaultInit` of the
-   * configuration (He in 3D, "pytorch-body" in 2D); the run record keeps the one used.
+   * script's) on the whole network, only its heads or only its body. Absent: `DEFAULT_INIT`
+   * ("pytorch-body"); the run record keeps the one used.
    */
   init?: InitScheme;
   /**

@@ -18,7 +18,7 @@ import {
   tensor,
 } from "../engine/index.js";
 import type { Module } from "../engine/nn/module.js";
-import { type InitScheme, applyInit, defaultInit } from "../models/init.js";
+import { DEFAULT_INIT, type InitScheme, applyInit } from "../models/init.js";
 import { type ArchitectureName, buildFromPlan } from "../models/registry.js";
 import { type Configuration, type Plans, batchDiceRule } from "../plan/plan.js";
 import { completeCaseIds } from "../preprocess/cache-state.js";
@@ -57,7 +57,7 @@ export interface TrainingSetup extends TrainingData, TrainingTargets {
   loadPatch: number[];
   batch: number;
   features: number[];
-  /** The initialisation: the config's, else the configuration's default (`defaultInit`). */
+  /** The initialisation: the config's, else `DEFAULT_INIT`. */
   init: InitScheme;
   lossOptions: LossOptions;
 }
@@ -146,7 +146,7 @@ export function setUpTraining(config: TrainConfig, device: string): TrainingSetu
         : patch,
     batch: config.batchSize ?? cfg.batch_size,
     features: config.features ?? cfg.architecture.features,
-    init: config.init ?? defaultInit(cfg.dims),
+    init: config.init ?? DEFAULT_INIT,
     lossOptions,
   };
 }

@@ -99,7 +99,7 @@ test("a run interrupted after 2 of 4 epochs and resumed ends with exactly the we
   assert.match(digests[0] ?? "", /^[0-9a-f]{16}$/);
   // The run says where it trained: bit-identity holds for the same CPU model, threads and libtorch.
   const { machine } = JSON.parse(readFileSync(path.join(root, "straight", "training.json"), "utf8"));
-  assert.equal(JSON.parse(readFileSync(path.join(root, "straight", "training.json"), "utf8")).init, "he");
+  assert.equal(JSON.parse(readFileSync(path.join(root, "straight", "training.json"), "utf8")).init, "pytorch-body");
   assert.deepEqual(machine, {
     cpu: os.cpus()[0].model.trim(),
     threads: 2,
@@ -233,7 +233,7 @@ test("the 2D configuration trains on slices and predicts slice by slice on the i
     }),
   );
   assert.equal(log.length, 3);
-  // 2D starts from PyTorch's default on the body, He on the heads (docs/results.md §0); 3D from He. The
+  // 2D and 3D start from PyTorch's default on the body, He on the heads (docs/results.md §0). The
   // record says which, and a resume that would start otherwise is refused.
   const init2d = config(root, preprocessed, {
     configuration: "2d",
@@ -243,13 +243,17 @@ test("the 2D configuration trains on slices and predicts slice by slice on the i
     sources: ["tissue"],
   });
   assert.equal(JSON.parse(readFileSync(path.join(run, "training.json"), "utf8")).init, "pytorch-body");
-  const net = buildNetwork(setUpTraining(init2d, "cpu"));
-  const convs = [...net.modules()].filter((m) => m instanceof Conv || m instanceof ConvTranspose) as Conv[];
-  const isHead = (m: Conv) => m.weight.shape[0] === 4 && m.weight.shape.slice(2).every((k) => k === 1);
-  const drawnBias = (m: Conv) => (m.bias?.toArray() as number[]).some((b) => b !== 0);
-  assert.ok(convs.filter(isHead).length > 0 && convs.filter(isHead).every((m) => !drawnBias(m)), "He heads");
-  assert.ok(convs.filter((m) => !isHead(m)).every(drawnBias), "PyTorch's default on the body");
-  net.dispose();
+  const init3d = config(root, preprocessed, { mode: "backsplit", sources: ["tissue"] });
+  for (const c of [init2d, init3d]) {
+    const net = buildNetwork(setUpTraining(c, "cpu"));
+    const convs = [...net.modules()].filter((m) => m instanceof Conv || m instanceof ConvTranspose) as Conv[];
+    const isHead = (m: Conv) => m.weight.shape[0] === 4 && m.weight.shape.slice(2).every((k) => k === 1);
+    const drawnBias = (m: Conv) => (m.bias?.toArray() as number[]).some((b) => b !== 0);
+    const heads = convs.filter(isHead);
+    assert.ok(heads.length > 0 && heads.every((m) => !drawnBias(m)), `He heads (${c.configuration})`);
+    assert.ok(convs.filter((m) => !isHead(m)).every(drawnBias), `PyTorch's default on the body (${c.configuration})`);
+    net.dispose();
+  }
   await assert.rejects(
     train({ ...init2d, epochs: 3, out: run, resume: true, init: "he" }),
     /cannot resume.*init: pytorch-body → he/,
@@ -318,7 +322,6 @@ test("init 'pytorch' reaches the network: PyTorch's default draws biases, He lea
     net.dispose();
     return values;
   };
-  assert.ok(biases().every((b) => b === 0));
   assert.ok(biases("he").every((b) => b === 0));
   const drawn = biases("pytorch");
   assert.ok(drawn.length > 0 && drawn.every((b) => b !== 0));

@@ -58,8 +58,7 @@ export const experimentVerb: Verb = {
   --dice-over D      soft Dice over the lesion classes only (default) or all non-zero classes
                      (nnU-Net's; dilutes the lesion's share as background classes are added)
   --init I           he (nnU-Net's), pytorch (PyTorch's default layer initialisation), pytorch-heads or
-                     pytorch-body (PyTorch's only on the 1×1 heads, or on all but them); default he in 3D,
-                     pytorch-body in 2D
+                     pytorch-body (PyTorch's only on the 1×1 heads, or on all but them); default pytorch-body
   --fisher-log       log Fisher proxies and gradient-norm variance every epoch (see backsplit fisher)
   --patch ZxYxX, --batch N, --features A,B,C   override the plan (small CPU runs)
   --collapse C       prob (default) or argmax at prediction

@@ -53,8 +53,8 @@ export const trainVerb: Verb = {
   --no-deep-supervision  loss on the full-resolution output only (nnU-Net: on)
   --init I           he (nnU-Net's He-normal weights, zero biases), pytorch (PyTorch's default layer
                      initialisation), pytorch-heads or pytorch-body (PyTorch's only on the 1×1 heads, or on
-                     all but them). Default: he in 3D, pytorch-body in 2D, where it learns earlier at small
-                     budgets (docs/results.md §0)
+                     all but them). Default: pytorch-body, which learns earlier at small budgets
+                     (docs/results.md §0)
   --amp              mixed precision (CUDA)
   --deterministic    CUDA: deterministic algorithms, cuDNN without autotuning (CPU runs are always
                      bit-identical for one seed, machine and thread count)
