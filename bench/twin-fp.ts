@@ -1,5 +1,5 @@
 // npm run bench -- twin-fp --from DIR [--fold 0] [--seeds 1,2,3] [--thresholds 0.5,0.6,0.7,0.8,0.9]
-//   [--retrain same,noaug,perchannel,largerpatch,nospatial,nointensity,nods,torchinit,torchheads,torchbody,heinit,centre]
+//   [--retrain same,noaug,perchannel,largerpatch,nospatial,nointensity,nods,torchinit,torchheads,torchbody,heinit,centre,A+B]
 //   [--tilings gaussian,uniform,gaussian-logits,gaussian-logits-mirror|none] [--retrain-tiling gaussian-logits] [--threads 1] [--json]
 // Where do our false-positive lesions come from? Takes a finished `twin-train` output (DIR) and, for our
 // models of one fold, separates the parts of prediction from training:
@@ -16,7 +16,8 @@
 //              twin, instead of nnU-Net's He; torchheads / torchbody: only on the segmentation heads / on
 //              every layer but them; heinit: nnU-Net's He, for a base run that started otherwise), centre
 //              (lesion patches centred on the lesion's centre, as the twin, instead of a uniform point of its
-//              bounding box). Every other setting, the initialisation included, is the base run's.
+//              bounding box); changes joined by + combine (torchbody+largerpatch). Every other setting, the
+//              initialisation included, is the base run's.
 //              A retrained model is predicted with --retrain-tiling (default: gaussian-logits, `predict`'s
 //              default). --tilings none skips re-predicting the base models, so that two processes can
 //              retrain different changes from the same DIR without writing the same folders.
@@ -27,10 +28,10 @@ import path from "node:path";
 import { evaluateFolders, summarize } from "../src/evaluate/evaluate.js";
 import { readVolume, writeVolume } from "../src/io/read.js";
 import { workerSteps } from "../src/jobs/worker-steps.js";
-import { AUGMENT_PROBABILITIES, type AugmentOverrides, type AugmentProbability } from "../src/run/config.js";
 import { type TrainingRecord, TrainingRun } from "../src/run/record.js";
 import type { TrainConfig } from "../src/train/index.js";
 import { badOption, parseArgs } from "./lib/args.js";
+import { retrainChange } from "./lib/retrain-changes.js";
 
 const { values } = parseArgs({
   options: {
@@ -47,28 +48,15 @@ const { values } = parseArgs({
 });
 if (!values.from || !existsSync(path.join(values.from, "runs")))
   badOption("--from must name a finished `bench -- twin-train` output folder (with runs/)");
-const SPATIAL: readonly AugmentProbability[] = ["rotationProbability", "scaleProbability"];
-/** Augmentation overrides that turn the named transforms off. */
-function transformsOff(names: readonly AugmentProbability[]): AugmentOverrides {
-  return Object.fromEntries(names.map((name) => [name, 0]));
+const retrain = (values.retrain ?? "").split(",").filter(Boolean);
+const changes = new Map<string, ReturnType<typeof retrainChange>>();
+for (const r of retrain) {
+  try {
+    changes.set(r, retrainChange(r));
+  } catch (e) {
+    badOption((e as Error).message);
+  }
 }
-const RETRAIN = {
-  noaug: { augment: false },
-  nods: { deepSupervision: false },
-  torchinit: { init: "pytorch" },
-  torchheads: { init: "pytorch-heads" },
-  torchbody: { init: "pytorch-body" },
-  heinit: { init: "he" },
-  centre: { lesionPoint: "centre" },
-  same: {},
-  perchannel: { augmentOverrides: { perChannel: true } },
-  largerpatch: { augmentOverrides: { largerPatch: true } },
-  nospatial: { augmentOverrides: transformsOff(SPATIAL) },
-  nointensity: { augmentOverrides: transformsOff(AUGMENT_PROBABILITIES.filter((p) => !SPATIAL.includes(p))) },
-} as const;
-const retrain = (values.retrain ?? "").split(",").filter(Boolean) as (keyof typeof RETRAIN)[];
-for (const r of retrain)
-  if (!(r in RETRAIN)) badOption(`--retrain takes ${Object.keys(RETRAIN).join(", ")}, not "${r}"`);
 const from = values.from;
 const fold = Number(values.fold);
 const seeds = values.seeds.split(",").map(Number);
@@ -196,7 +184,7 @@ for (const seed of seeds) {
       ...base.config,
       // One change from the base run: its initialisation too (records older than `init` trained with He).
       init: base.init ?? base.config.init ?? "he",
-      ...RETRAIN[change],
+      ...changes.get(change),
       out: retrained,
       threads,
       resume: existsSync(retrained),

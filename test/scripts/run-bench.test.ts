@@ -2,6 +2,8 @@
 // or value is one line naming it with exit 2, before any work starts.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -45,4 +47,10 @@ test("a benchmark's --help is its usage; a wrong option or value exits 2 naming 
   const arm = bench("twin-train", "--arms", "ours,nnunet");
   assert.equal(arm.status, 2);
   assert.match(arm.stderr, /twin-train: --arms takes ours and\/or twin, got nnunet/);
+  const from = mkdtempSync(path.join(os.tmpdir(), "twin-fp-"));
+  mkdirSync(path.join(from, "runs"));
+  const change = bench("twin-fp", "--from", from, "--retrain", "torchbody,torchbody+nods+bogus");
+  assert.equal(change.status, 2);
+  assert.match(change.stderr, /twin-fp: --retrain takes noaug, .* \(or several joined by \+\), not "bogus"/);
+  rmSync(from, { recursive: true });
 });

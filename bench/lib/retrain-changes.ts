@@ -1,0 +1,46 @@
+// The one-setting changes `bench -- twin-fp --retrain` trains a base run with, and their combinations
+// ("torchbody+largerpatch"): each names what it changes in the base run's TrainConfig.
+import { AUGMENT_PROBABILITIES, type AugmentOverrides, type AugmentProbability } from "../../src/run/config.js";
+import type { TrainConfig } from "../../src/train/index.js";
+
+const SPATIAL: readonly AugmentProbability[] = ["rotationProbability", "scaleProbability"];
+
+/** Augmentation overrides that turn the named transforms off. */
+function transformsOff(names: readonly AugmentProbability[]): AugmentOverrides {
+  return Object.fromEntries(names.map((name) => [name, 0]));
+}
+
+type Change = Partial<Pick<TrainConfig, "augment" | "deepSupervision" | "init" | "lesionPoint" | "augmentOverrides">>;
+
+export const RETRAIN_CHANGES: Readonly<Record<string, Change>> = {
+  noaug: { augment: false },
+  nods: { deepSupervision: false },
+  torchinit: { init: "pytorch" },
+  torchheads: { init: "pytorch-heads" },
+  torchbody: { init: "pytorch-body" },
+  heinit: { init: "he" },
+  centre: { lesionPoint: "centre" },
+  same: {},
+  perchannel: { augmentOverrides: { perChannel: true } },
+  largerpatch: { augmentOverrides: { largerPatch: true } },
+  nospatial: { augmentOverrides: transformsOff(SPATIAL) },
+  nointensity: { augmentOverrides: transformsOff(AUGMENT_PROBABILITIES.filter((p) => !SPATIAL.includes(p))) },
+};
+
+/**
+ * The settings a retraining named `name` changes: one change, or several joined by "+", applied left to
+ * right (augmentation overrides merged). Throws naming the part that is no change.
+ */
+export function retrainChange(name: string): Change {
+  let merged: Change = {};
+  for (const part of name.split("+")) {
+    const change = Object.hasOwn(RETRAIN_CHANGES, part) ? RETRAIN_CHANGES[part] : undefined;
+    if (!change)
+      throw new Error(
+        `--retrain takes ${Object.keys(RETRAIN_CHANGES).join(", ")} (or several joined by +), not "${part}"`,
+      );
+    const augmentOverrides = { ...merged.augmentOverrides, ...change.augmentOverrides };
+    merged = { ...merged, ...change, ...(Object.keys(augmentOverrides).length > 0 && { augmentOverrides }) };
+  }
+  return merged;
+}

@@ -1,0 +1,23 @@
+// bench/lib/retrain-changes: what each `twin-fp --retrain` name changes, alone and joined by "+".
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { RETRAIN_CHANGES, retrainChange } from "../../bench/lib/retrain-changes.js";
+
+test("one change is the table's entry; joined changes merge left to right, augmentation overrides merged", () => {
+  assert.deepEqual(retrainChange("torchbody"), { init: "pytorch-body" });
+  assert.deepEqual(retrainChange("same"), {});
+  assert.deepEqual(retrainChange("torchbody+largerpatch+nospatial"), {
+    init: "pytorch-body",
+    augmentOverrides: { largerPatch: true, rotationProbability: 0, scaleProbability: 0 },
+  });
+  // A later change of the same setting wins.
+  assert.deepEqual(retrainChange("torchbody+heinit"), { init: "he" });
+  assert.deepEqual(retrainChange("noaug+nods"), { augment: false, deepSupervision: false });
+  assert.equal(Object.keys(RETRAIN_CHANGES).length, 12);
+});
+
+test("a name that is no change throws naming it, even inside a combination", () => {
+  assert.throws(() => retrainChange("torchbody+bogus"), /not "bogus"/);
+  assert.throws(() => retrainChange("toString"), /not "toString"/);
+  assert.throws(() => retrainChange(""), /not ""/);
+});
