@@ -31,7 +31,7 @@ import { workerSteps } from "../src/jobs/worker-steps.js";
 import { type TrainingRecord, TrainingRun } from "../src/run/record.js";
 import type { TrainConfig } from "../src/train/index.js";
 import { badOption, parseArgs } from "./lib/args.js";
-import { retrainChange } from "./lib/retrain-changes.js";
+import { type RetrainChange, retrainChange } from "./lib/retrain-changes.js";
 
 const { values } = parseArgs({
   options: {
@@ -48,15 +48,17 @@ const { values } = parseArgs({
 });
 if (!values.from || !existsSync(path.join(values.from, "runs")))
   badOption("--from must name a finished `bench -- twin-train` output folder (with runs/)");
-const retrain = (values.retrain ?? "").split(",").filter(Boolean);
-const changes = new Map<string, ReturnType<typeof retrainChange>>();
-for (const r of retrain) {
-  try {
-    changes.set(r, retrainChange(r));
-  } catch (e) {
-    badOption((e as Error).message);
-  }
-}
+/** Each --retrain name with the settings it changes; a name that is no change exits 2 before any work. */
+const retrain = (values.retrain ?? "")
+  .split(",")
+  .filter(Boolean)
+  .map((name): [string, RetrainChange] => {
+    try {
+      return [name, retrainChange(name)];
+    } catch (e) {
+      badOption((e as Error).message);
+    }
+  });
 const from = values.from;
 const fold = Number(values.fold);
 const seeds = values.seeds.split(",").map(Number);
@@ -177,14 +179,14 @@ for (const seed of seeds) {
     await predict(run, folder, tiling, `${name} seed ${seed}`);
     await sweep(`ours-${name}`, seed, folder);
   }
-  for (const change of retrain) {
+  for (const [change, settings] of retrain) {
     const base = JSON.parse(readFileSync(path.join(run, "training.json"), "utf8")) as TrainingRecord;
     const retrained = path.join(out, "runs", `${change}-fold${fold}-seed${seed}`);
     const config: TrainConfig = {
       ...base.config,
       // One change from the base run: its initialisation too (records older than `init` trained with He).
       init: base.init ?? base.config.init ?? "he",
-      ...changes.get(change),
+      ...settings,
       out: retrained,
       threads,
       resume: existsSync(retrained),

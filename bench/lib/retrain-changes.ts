@@ -10,9 +10,11 @@ function transformsOff(names: readonly AugmentProbability[]): AugmentOverrides {
   return Object.fromEntries(names.map((name) => [name, 0]));
 }
 
-type Change = Partial<Pick<TrainConfig, "augment" | "deepSupervision" | "init" | "lesionPoint" | "augmentOverrides">>;
+export type RetrainChange = Partial<
+  Pick<TrainConfig, "augment" | "deepSupervision" | "init" | "lesionPoint" | "augmentOverrides">
+>;
 
-export const RETRAIN_CHANGES: Readonly<Record<string, Change>> = {
+export const RETRAIN_CHANGES: Readonly<Record<string, RetrainChange>> = {
   noaug: { augment: false },
   nods: { deepSupervision: false },
   torchinit: { init: "pytorch" },
@@ -31,8 +33,8 @@ export const RETRAIN_CHANGES: Readonly<Record<string, Change>> = {
  * The settings a retraining named `name` changes: one change, or several joined by "+", applied left to
  * right (augmentation overrides merged). Throws naming the part that is no change.
  */
-export function retrainChange(name: string): Change {
-  let merged: Change = {};
+export function retrainChange(name: string): RetrainChange {
+  let merged: RetrainChange = {};
   for (const part of name.split("+")) {
     const change = Object.hasOwn(RETRAIN_CHANGES, part) ? RETRAIN_CHANGES[part] : undefined;
     if (!change)

@@ -98,8 +98,8 @@ test("a run interrupted after 2 of 4 epochs and resumed ends with exactly the we
   );
   assert.match(digests[0] ?? "", /^[0-9a-f]{16}$/);
   // The run says where it trained: bit-identity holds for the same CPU model, threads and libtorch.
-  const { machine } = JSON.parse(readFileSync(path.join(root, "straight", "training.json"), "utf8"));
-  assert.equal(JSON.parse(readFileSync(path.join(root, "straight", "training.json"), "utf8")).init, "pytorch-body");
+  const { machine, init } = JSON.parse(readFileSync(path.join(root, "straight", "training.json"), "utf8"));
+  assert.equal(init, "pytorch-body");
   assert.deepEqual(machine, {
     cpu: os.cpus()[0].model.trim(),
     threads: 2,
@@ -244,11 +244,11 @@ test("the 2D configuration trains on slices and predicts slice by slice on the i
   });
   assert.equal(JSON.parse(readFileSync(path.join(run, "training.json"), "utf8")).init, "pytorch-body");
   const init3d = config(root, preprocessed, { mode: "backsplit", sources: ["tissue"] });
+  const isHead = (m: Conv) => m.weight.shape[0] === 4 && m.weight.shape.slice(2).every((k) => k === 1);
+  const drawnBias = (m: Conv) => (m.bias?.toArray() as number[]).some((b) => b !== 0);
   for (const c of [init2d, init3d]) {
     const net = buildNetwork(setUpTraining(c, "cpu"));
     const convs = [...net.modules()].filter((m) => m instanceof Conv || m instanceof ConvTranspose) as Conv[];
-    const isHead = (m: Conv) => m.weight.shape[0] === 4 && m.weight.shape.slice(2).every((k) => k === 1);
-    const drawnBias = (m: Conv) => (m.bias?.toArray() as number[]).some((b) => b !== 0);
     const heads = convs.filter(isHead);
     assert.ok(heads.length > 0 && heads.every((m) => !drawnBias(m)), `He heads (${c.configuration})`);
     assert.ok(convs.filter((m) => !isHead(m)).every(drawnBias), `PyTorch's default on the body (${c.configuration})`);
