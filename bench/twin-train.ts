@@ -1,4 +1,4 @@
-// npm run bench -- twin-train [--data ms|brats] [--config 2d|3d] [--seeds 1,2,3] [--folds 0,1] [--epochs N]
+// npm run bench -- twin-train [--data ms|brats] [--config 2d|3d] [--seeds 1,2,3] [--folds 0,1,all] [--epochs N]
 //   [--iterations N] [--patch AxB[xC]] [--batch N] [--features A,B,…] [--arms ours,twin] [--out DIR]
 //   [--device cpu|cuda] [--jobs N] [--deadline SECONDS]
 // Our trainer next to an independent PyTorch twin (bench/py/train_twin.py: the same U-Net widths, patch,
@@ -18,6 +18,9 @@
 // same OUT.
 //   ms     Lesjak 2017 patients 07 and 19 (FLAIR, T1, T2): one trains, the other is tested, both ways.
 //   brats  BraTS 2013 subset, enhancing tumour (label 4) as the lesion: 2 train / 2 test cases, both ways.
+// --folds all adds the set-up of `train --fold all` (issue #14's own: every case trains): both arms train on
+// every case and validate and predict on the same cases. Its rows (fold "all") say whether and when each
+// seed learns; their Dice and false positives measure the fit to the training cases, not generalisation.
 import { spawn } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -128,7 +131,15 @@ const features = values.features ? String(values.features).split(",").map(Number
 const epochs = Number(values.epochs);
 const iterations = Number(values.iterations);
 const seeds = String(values.seeds).split(",").map(Number);
-const folds = String(values.folds).split(",").map(Number);
+type Fold = number | "all";
+const folds: Fold[] = String(values.folds)
+  .split(",")
+  .map((f) => (f === "all" ? "all" : Number(f)));
+for (const f of folds)
+  if (f !== "all" && !(Number.isInteger(f) && f >= 0 && f < setup.folds.length))
+    badOption(`--folds takes ${setup.folds.map((_, i) => i).join(", ")} or all, got ${values.folds}`);
+/** A fold's cases; "all" trains and tests on every case, as `train --fold all`. */
+const foldCases = (fold: Fold) => (fold === "all" ? { train: setup.cases, test: setup.cases } : setup.folds[fold]);
 const arms = String(values.arms).split(",") as ("ours" | "twin")[];
 for (const arm of arms) if (arm !== "ours" && arm !== "twin") badOption(`--arms takes ours and/or twin, got ${arm}`);
 const threads = Number(values.threads);
@@ -174,21 +185,21 @@ writeFileSync(
 );
 
 /** A folder with the fold's test references only (evaluate scores every reference it finds). */
-function referenceFolder(fold: number): string {
+function referenceFolder(fold: Fold): string {
   const dir = path.join(out, "references", `fold${fold}`);
   if (!existsSync(dir)) {
     mkdirSync(dir, { recursive: true });
-    for (const id of setup.folds[fold].test)
+    for (const id of foldCases(fold).test)
       symlinkSync(path.join(root, "labelsTr", `${id}.nii.gz`), path.join(dir, `${id}.nii.gz`));
   }
   return dir;
 }
 
-function testImages(fold: number): string {
+function testImages(fold: Fold): string {
   const dir = path.join(out, "test-images", `fold${fold}`);
   if (!existsSync(dir)) {
     mkdirSync(dir, { recursive: true });
-    for (const id of setup.folds[fold].test)
+    for (const id of foldCases(fold).test)
       setup.channels.forEach((_, i) =>
         symlinkSync(path.join(root, "imagesTr", `${id}_000${i}.nii.gz`), path.join(dir, `${id}_000${i}.nii.gz`)),
       );
@@ -198,7 +209,7 @@ function testImages(fold: number): string {
 
 interface Row {
   arm: string;
-  fold: number;
+  fold: Fold;
   seed: number;
   /** The initialisation the model started from (ours: the run's record; the twin: PyTorch's default). */
   init: string;
@@ -222,7 +233,7 @@ function printRow(row: Row): void {
 
 async function score(
   arm: string,
-  fold: number,
+  fold: Fold,
   seed: number,
   init: string,
   tiles: string,
@@ -254,7 +265,7 @@ async function score(
   return row;
 }
 
-async function runOurs(fold: number, seed: number): Promise<Row> {
+async function runOurs(fold: Fold, seed: number): Promise<Row> {
   const run = path.join(out, "runs", `ours-fold${fold}-seed${seed}`);
   const predictions = path.join(out, "predictions", `ours-fold${fold}-seed${seed}`);
   const started = performance.now();
@@ -319,8 +330,8 @@ async function runOurs(fold: number, seed: number): Promise<Row> {
 }
 
 /** The twin writes raw masks (it needs no NIfTI library); they take the reference label's geometry here. */
-async function twinMasksToNifti(predictions: string, fold: number): Promise<void> {
-  for (const id of setup.folds[fold].test) {
+async function twinMasksToNifti(predictions: string, fold: Fold): Promise<void> {
+  for (const id of foldCases(fold).test) {
     const prefix = path.join(predictions, id);
     const { shapeXyz } = JSON.parse(readFileSync(`${prefix}.mask.json`, "utf8")) as { shapeXyz: number[] };
     const reference = await readVolume(path.join(root, "labelsTr", `${id}.nii.gz`));
@@ -334,12 +345,12 @@ async function twinMasksToNifti(predictions: string, fold: number): Promise<void
   }
 }
 
-async function runTwin(fold: number, seed: number): Promise<Row> {
+async function runTwin(fold: Fold, seed: number): Promise<Row> {
   const predictions = path.join(out, "predictions", `twin-fold${fold}-seed${seed}`);
   const config = {
     cache,
-    train: setup.folds[fold].train,
-    test: setup.folds[fold].test,
+    train: foldCases(fold).train,
+    test: foldCases(fold).test,
     dims,
     patch,
     batch,
@@ -393,7 +404,7 @@ log(
   `${values.data} ${configuration}: patch ${patch.join("×")}, batch ${batch}, features ${features.join(",")}, ${epochs}×${iterations} iterations, ${os.availableParallelism()} cores, ${threads} threads, ${device}${jobs > 1 ? `, ${jobs} jobs` : ""}`,
 );
 const units = seeds.flatMap((seed) => folds.flatMap((fold) => arms.map((arm) => ({ arm, fold, seed }))));
-const savedRow = (u: { arm: string; fold: number; seed: number }) =>
+const savedRow = (u: { arm: string; fold: Fold; seed: number }) =>
   path.join(out, "rows", `${u.arm}-fold${u.fold}-seed${u.seed}.json`);
 const rows: Row[] = [];
 if (jobs > 1 || Number.isFinite(deadline)) {
@@ -416,7 +427,7 @@ if (jobs > 1 || Number.isFinite(deadline)) {
 }
 
 /** Each unit in its own process (this script, one seed, fold and arm); at most `jobs` at once, until the deadline. */
-async function runUnitsInChildren(todo: { arm: string; fold: number; seed: number }[]): Promise<void> {
+async function runUnitsInChildren(todo: { arm: string; fold: Fold; seed: number }[]): Promise<void> {
   // The deadline counts from this process's start (performance.now()), preparation included.
   const elapsed = () => performance.now() / 1000;
   const own = ["--seeds", "--folds", "--arms", "--jobs", "--deadline", "--json", "--out"];

@@ -6,7 +6,8 @@ import { bootstrapRatioCI, mean } from "../../src/evaluate/stats.js";
 /** What the summary reads of one (arm, fold, seed) row of `bench -- twin-train`. */
 export interface TwinRow {
   arm: string;
-  fold: number;
+  /** A fold's number, or "all" (every case trains and is tested: the fit, not generalisation). */
+  fold: number | "all";
   seed: number;
   dice: number;
   lesionF1: number;
@@ -46,7 +47,9 @@ export interface TwinSummary {
   twin?: ArmSummary;
   ratio?: Record<Metric, number>;
   pairs?: Comparison;
-  perFold?: Record<number, Comparison>;
+  perFold?: Record<string, Comparison>;
+  /** What the overall ratios and the goal's Dice and false positives are over. */
+  ratiosOver?: "held-out cases" | "training cases (fold all)";
   goal?: {
     pairs: number;
     everySeedLearnsInFirstQuarter: boolean;
@@ -95,12 +98,16 @@ export function twinSummary(rows: readonly TwinRow[], arms: readonly ("ours" | "
   const pairs = ours.map(
     (r) => [r, twins.find((x) => x.fold === r.fold && x.seed === r.seed) as TwinRow] as [TwinRow, TwinRow],
   );
-  const all = compare(pairs);
+  // Fold "all" scores the training cases themselves: its learning counts, its Dice and false positives
+  // (the fit) do not mix with held-out folds'.
+  const heldOut = pairs.filter(([r]) => r.fold !== "all");
+  const all = compare(heldOut.length > 0 ? heldOut : pairs);
+  summary.ratiosOver = heldOut.length > 0 || pairs.length === 0 ? "held-out cases" : "training cases (fold all)";
   summary.ratio = Object.fromEntries(METRICS.map((m) => [m, all[m].ratio])) as Record<Metric, number>;
   summary.pairs = all;
   summary.perFold = Object.fromEntries(
     [...new Set(pairs.map(([r]) => r.fold))]
-      .sort((a, b) => a - b)
+      .sort((a, b) => String(a).localeCompare(String(b), "en", { numeric: true }))
       .map((fold) => [fold, compare(pairs.filter(([r]) => r.fold === fold))]),
   );
   summary.goal = {

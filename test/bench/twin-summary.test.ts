@@ -89,3 +89,23 @@ test("the goal is false on every count with no complete pair, and one arm gives 
   assert.equal(one.ratio, undefined);
   assert.equal(one.goal, undefined);
 });
+
+test("fold all (trained and tested on the same cases) counts for learning, not in the held-out ratios", () => {
+  const withFit = [
+    ...rows.slice(0, 8),
+    { ...row("ours", 0, 1, 0.9, 1, false), fold: "all" as const },
+    { ...row("twin", 0, 1, 0.1, 500), fold: "all" as const },
+  ];
+  const s = twinSummary(withFit, ["ours", "twin"]) as Required<ReturnType<typeof twinSummary>>;
+  assert.equal(s.ratiosOver, "held-out cases");
+  assertClose([s.ratio.dice, s.ratio.falsePositives], [0.375 / 0.45, 75 / 130], 1e-12, 0);
+  assert.deepEqual(Object.keys(s.perFold), ["0", "1", "all"]);
+  assertClose([s.perFold.all.dice.ratio, s.perFold.all.falsePositives.ratio], [9, 1 / 500], 1e-12, 0);
+  assert.equal(s.ours.runs, 5);
+  assert.equal(s.goal.pairs, 5);
+  assert.equal(s.goal.everySeedLearnsInFirstQuarter, false);
+  // Fold all alone: its ratios are all there is, and say so.
+  const fit = twinSummary(withFit.slice(8), ["ours", "twin"]) as Required<ReturnType<typeof twinSummary>>;
+  assert.equal(fit.ratiosOver, "training cases (fold all)");
+  assertClose([fit.ratio.dice], [9], 1e-12, 0);
+});
