@@ -40,7 +40,8 @@ export const trainVerb: Verb = {
   --arch A           plain (nnU-Net's U-Net, default), resenc (residual encoder) or segresnet
   --dice-over D      soft Dice over the lesion classes only (default) or all non-zero classes
                      (nnU-Net's; dilutes the lesion's share as background classes are added)
-  --batch-dice B     on | off: Dice summed over the batch (default: the plan's, on for 2d, off for 3d)
+  --batch-dice B     on | off: Dice summed over the batch (default: nnU-Net's rule, on for 2d; for 3d on
+                     when the patch covers under ¼ of the median image)
   --fisher-log       log Fisher proxies and gradient-norm variance every epoch (see backsplit fisher)
   --config NAME      plans configuration (default 3d_fullres)
   --preprocessed D   folder with plans.json (default DIR/preprocessed)
