@@ -1,4 +1,4 @@
-// npm run bench -- twin-train [--data ms|brats] [--config 2d|3d] [--seeds 1,2,3] [--folds 0,1,all] [--epochs N]
+// npm run bench -- twin-train [--data ms|ms-halves|brats] [--config 2d|3d] [--seeds 1,2,3] [--folds 0,1,all] [--epochs N]
 //   [--iterations N] [--patch AxB[xC]] [--batch N] [--features A,B,…] [--arms ours,twin] [--out DIR]
 //   [--device cpu|cuda] [--jobs N] [--deadline SECONDS]
 // Our trainer next to an independent PyTorch twin (bench/py/train_twin.py: the same U-Net widths, patch,
@@ -18,6 +18,10 @@
 // same OUT.
 //   ms     Lesjak 2017 patients 07 and 19 (FLAIR, T1, T2): one trains, the other is tested, both ways.
 //   brats  BraTS 2013 subset, enhancing tumour (label 4) as the lesion: 2 train / 2 test cases, both ways.
+//   ms-halves  issue #14's set-up as near as two patients allow (two sources train, a third part is tested):
+//          patient 19 cut at the mid-sagittal plane (MNI space) into its right and left hemispheres; patient
+//          07 and one hemisphere train, the other hemisphere is tested, both ways. The test hemisphere's
+//          patient is seen in training (its other half): easier than a new patient, the same for both arms.
 // --folds all adds the set-up of `train --fold all` (issue #14's own: every case trains): both arms train on
 // every case and validate and predict on the same cases. Its rows (fold "all") say whether and when each
 // seed learns; their Dice and false positives measure the fit to the training cases, not generalisation.
@@ -28,7 +32,9 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { openDataset } from "../src/dataset/layout.js";
 import { evaluateFolders, summarize } from "../src/evaluate/evaluate.js";
+import { type Box, cropArray } from "../src/grid/box.js";
 import { readVolume, writeVolume } from "../src/io/read.js";
+import { Volume } from "../src/io/volume.js";
 import { workerSteps } from "../src/jobs/worker-steps.js";
 import { fingerprintDataset } from "../src/plan/fingerprint.js";
 import { type Plans, planExperiment, writePlans } from "../src/plan/plan.js";
@@ -71,6 +77,21 @@ interface Setup {
 }
 
 const MS_PATIENTS = ["patient07", "patient19"];
+/** Voxels x < HALF_X of a 182-wide MNI grid (LAS: x grows to the left) are the right hemisphere. */
+const HALF_X = 91;
+const MS_HALVES = { right: "patient19right", left: "patient19left" };
+
+/** The x-range [x0, x1) of a volume, with its geometry (the origin moves to voxel x0). */
+function sliceX(volume: Volume, x0: number, x1: number): Volume {
+  const [nx, ny, nz] = volume.shape;
+  const box: Box = { start: [0, 0, x0], end: [nz, ny, x1] };
+  const data = cropArray(volume.data as Float32Array, [nz, ny, nx], box, (n) => {
+    const Typed = volume.data.constructor as new (n: number) => Float32Array;
+    return new Typed(n);
+  });
+  return new Volume(data, { ...volume.geometry, shape: [x1 - x0, ny, nz], origin: volume.voxelToWorld([x0, 0, 0]) });
+}
+
 const BRATS_CASES = ["brats_2013_pat0003_1", "brats_2013_pat0004_1", "brats_2013_pat0005_1", "brats_2013_pat0006_1"];
 
 const SETUPS: Record<string, Setup> = {
@@ -92,6 +113,37 @@ const SETUPS: Record<string, Setup> = {
           symlinkSync(path.join(ms, p, `${ch}.nii.gz`), path.join(root, "imagesTr", `${p}_000${i}.nii.gz`)),
         );
         symlinkSync(path.join(ms, p, "GOLD_STANDARD.nii.gz"), path.join(root, "labelsTr", `${p}.nii.gz`));
+      }
+    },
+  },
+  "ms-halves": {
+    cases: ["patient07", MS_HALVES.right, MS_HALVES.left],
+    channels: ["FLAIR", "T1", "T2"],
+    folds: [
+      { train: ["patient07", MS_HALVES.left], test: [MS_HALVES.right] },
+      { train: ["patient07", MS_HALVES.right], test: [MS_HALVES.left] },
+    ],
+    defaults: {
+      "2d": { patch: [96, 96], batch: 4, features: [8, 16, 32, 64] },
+      "3d": { patch: [48, 48, 48], batch: 2, features: [8, 16, 32, 64] },
+    },
+    async prepare(root) {
+      const ms = path.join(SHARED, "ms-lesjak2017");
+      const files = this.channels.map((ch, i) => [`${ch}.nii.gz`, `_000${i}.nii.gz`]);
+      for (const [from, to] of files)
+        symlinkSync(path.join(ms, "patient07", from), path.join(root, "imagesTr", `patient07${to}`));
+      symlinkSync(path.join(ms, "patient07", "GOLD_STANDARD.nii.gz"), path.join(root, "labelsTr", "patient07.nii.gz"));
+      for (const [from, to] of [
+        ...files.map(([f, t]) => [f, `imagesTr/%${t}`]),
+        ["GOLD_STANDARD.nii.gz", "labelsTr/%.nii.gz"],
+      ]) {
+        const volume = await readVolume(path.join(ms, "patient19", from));
+        if (volume.shape[0] !== 2 * HALF_X || volume.orientation()[0] !== "L")
+          throw new Error(
+            `ms-halves expects patient 19 on the 182-wide MNI grid (LAS), got ${volume.shape.join("×")} ${volume.orientation()}`,
+          );
+        await writeVolume(path.join(root, to.replace("%", MS_HALVES.right)), sliceX(volume, 0, HALF_X));
+        await writeVolume(path.join(root, to.replace("%", MS_HALVES.left)), sliceX(volume, HALF_X, 2 * HALF_X));
       }
     },
   },
