@@ -32,9 +32,8 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { openDataset } from "../src/dataset/layout.js";
 import { evaluateFolders, summarize } from "../src/evaluate/evaluate.js";
-import { type Box, cropArray } from "../src/grid/box.js";
 import { readVolume, writeVolume } from "../src/io/read.js";
-import { Volume } from "../src/io/volume.js";
+import { type Volume, cropVolume } from "../src/io/volume.js";
 import { workerSteps } from "../src/jobs/worker-steps.js";
 import { fingerprintDataset } from "../src/plan/fingerprint.js";
 import { type Plans, planExperiment, writePlans } from "../src/plan/plan.js";
@@ -80,17 +79,9 @@ const MS_PATIENTS = ["patient07", "patient19"];
 /** Voxels x < HALF_X of a 182-wide MNI grid (LAS: x grows to the left) are the right hemisphere. */
 const HALF_X = 91;
 const MS_HALVES = { right: "patient19right", left: "patient19left" };
-
-/** The x-range [x0, x1) of a volume, with its geometry (the origin moves to voxel x0). */
-function sliceX(volume: Volume, x0: number, x1: number): Volume {
-  const [nx, ny, nz] = volume.shape;
-  const box: Box = { start: [0, 0, x0], end: [nz, ny, x1] };
-  const data = cropArray(volume.data as Float32Array, [nz, ny, nx], box, (n) => {
-    const Typed = volume.data.constructor as new (n: number) => Float32Array;
-    return new Typed(n);
-  });
-  return new Volume(data, { ...volume.geometry, shape: [x1 - x0, ny, nz], origin: volume.voxelToWorld([x0, 0, 0]) });
-}
+/** The slab x0 ≤ x ≤ x1 of a volume, in its place in space. */
+const xRange = (v: Volume, x0: number, x1: number) =>
+  cropVolume(v, { min: [x0, 0, 0], max: [x1, v.shape[1] - 1, v.shape[2] - 1] });
 
 const BRATS_CASES = ["brats_2013_pat0003_1", "brats_2013_pat0004_1", "brats_2013_pat0005_1", "brats_2013_pat0006_1"];
 
@@ -142,8 +133,8 @@ const SETUPS: Record<string, Setup> = {
           throw new Error(
             `ms-halves expects patient 19 on the 182-wide MNI grid (LAS), got ${volume.shape.join("×")} ${volume.orientation()}`,
           );
-        await writeVolume(path.join(root, to.replace("%", MS_HALVES.right)), sliceX(volume, 0, HALF_X));
-        await writeVolume(path.join(root, to.replace("%", MS_HALVES.left)), sliceX(volume, HALF_X, 2 * HALF_X));
+        await writeVolume(path.join(root, to.replace("%", MS_HALVES.right)), xRange(volume, 0, HALF_X - 1));
+        await writeVolume(path.join(root, to.replace("%", MS_HALVES.left)), xRange(volume, HALF_X, 2 * HALF_X - 1));
       }
     },
   },
