@@ -17,5 +17,6 @@ export {
   unionBounds,
 } from "./box.js";
 export { type Components, type Connectivity, connectedComponents } from "./components.js";
+export { cropVolume } from "./crop-volume.js";
 export { dilateMm, squaredDistanceToMask } from "./distance.js";
 export { ball, boxMean3, spread } from "./neighbours.js";

@@ -7,8 +7,6 @@
 // - direction is a 3×3 row-major matrix whose column j is the unit vector of voxel axis j.
 // nibabel's affines are RAS: affineRas() converts (negate the first two rows).
 
-import { type Bounds, boundsToBox, cropArray } from "../grid/box.js";
-
 export type VoxelType = "uint8" | "int8" | "uint16" | "int16" | "uint32" | "int32" | "float32" | "float64";
 export type VoxelArray =
   | Uint8Array
@@ -194,21 +192,6 @@ export function orientationOf(direction: Mat3): string {
     code += RAS_LETTERS[r][rasPositive ? 1 : 0];
   }
   return code;
-}
-
-/** The voxels within `bounds` (inclusive, [x, y, z]) as a volume of their own, each in its place in space. */
-export function cropVolume(volume: Volume, bounds: Bounds): Volume {
-  const { shape } = volume;
-  if ([0, 1, 2].some((k) => bounds.min[k] < 0 || bounds.min[k] > bounds.max[k] || bounds.max[k] >= shape[k]))
-    throw new RangeError(`crop ${bounds.min.join(",")} to ${bounds.max.join(",")} is not inside ${shape.join("×")}`);
-  const data = cropArray<VoxelArray>(
-    volume.data,
-    [shape[2], shape[1], shape[0]],
-    boundsToBox(bounds),
-    (n) => new ARRAY_OF[volume.type](n),
-  );
-  const cropped = [0, 1, 2].map((k) => bounds.max[k] - bounds.min[k] + 1) as Vec3;
-  return new Volume(data, { ...volume.geometry, shape: cropped, origin: volume.voxelToWorld(bounds.min) });
 }
 
 /**

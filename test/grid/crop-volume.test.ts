@@ -1,7 +1,8 @@
 // cropVolume: the voxels of a box, each kept at its place in space (hand-computed positions).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Volume, cropVolume } from "../../src/io/index.js";
+import { cropVolume } from "../../src/grid/index.js";
+import { Volume } from "../../src/io/index.js";
 import { assertClose } from "../helpers/assert.js";
 
 // 4×3×2 voxels whose value is their index; axes permuted and flipped: voxel x runs along −y (world),
