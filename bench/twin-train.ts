@@ -77,6 +77,15 @@ interface Setup {
 }
 
 const MS_PATIENTS = ["patient07", "patient19"];
+const MS_CHANNELS = ["FLAIR", "T1", "T2"];
+/** Each file of an MS patient in ../shared, and where the dataset keeps it as case `id`. */
+const msFiles = (patient: string, id = patient): [string, string][] => {
+  const dir = path.join(SHARED, "ms-lesjak2017", patient);
+  return [
+    ...MS_CHANNELS.map((ch, i): [string, string] => [path.join(dir, `${ch}.nii.gz`), `imagesTr/${id}_000${i}.nii.gz`]),
+    [path.join(dir, "GOLD_STANDARD.nii.gz"), `labelsTr/${id}.nii.gz`],
+  ];
+};
 /** Voxels x < HALF_X of a 182-wide MNI grid (LAS: x grows to the left) are the right hemisphere. */
 const HALF_X = 91;
 const MS_HALVES = { right: "patient19right", left: "patient19left" };
@@ -89,7 +98,7 @@ const BRATS_CASES = ["brats_2013_pat0003_1", "brats_2013_pat0004_1", "brats_2013
 const SETUPS: Record<string, Setup> = {
   ms: {
     cases: MS_PATIENTS,
-    channels: ["FLAIR", "T1", "T2"],
+    channels: MS_CHANNELS,
     folds: [
       { train: ["patient07"], test: ["patient19"] },
       { train: ["patient19"], test: ["patient07"] },
@@ -99,18 +108,12 @@ const SETUPS: Record<string, Setup> = {
       "3d": { patch: [48, 48, 48], batch: 2, features: [8, 16, 32, 64] },
     },
     async prepare(root) {
-      const ms = path.join(SHARED, "ms-lesjak2017");
-      for (const p of MS_PATIENTS) {
-        this.channels.forEach((ch, i) =>
-          symlinkSync(path.join(ms, p, `${ch}.nii.gz`), path.join(root, "imagesTr", `${p}_000${i}.nii.gz`)),
-        );
-        symlinkSync(path.join(ms, p, "GOLD_STANDARD.nii.gz"), path.join(root, "labelsTr", `${p}.nii.gz`));
-      }
+      for (const p of MS_PATIENTS) for (const [from, to] of msFiles(p)) symlinkSync(from, path.join(root, to));
     },
   },
   "ms-halves": {
     cases: ["patient07", MS_HALVES.right, MS_HALVES.left],
-    channels: ["FLAIR", "T1", "T2"],
+    channels: MS_CHANNELS,
     folds: [
       { train: ["patient07", MS_HALVES.left], test: [MS_HALVES.right] },
       { train: ["patient07", MS_HALVES.right], test: [MS_HALVES.left] },
@@ -120,22 +123,16 @@ const SETUPS: Record<string, Setup> = {
       "3d": { patch: [48, 48, 48], batch: 2, features: [8, 16, 32, 64] },
     },
     async prepare(root) {
-      const ms = path.join(SHARED, "ms-lesjak2017");
-      const files = this.channels.map((ch, i) => [`${ch}.nii.gz`, `_000${i}.nii.gz`]);
-      for (const [from, to] of files)
-        symlinkSync(path.join(ms, "patient07", from), path.join(root, "imagesTr", `patient07${to}`));
-      symlinkSync(path.join(ms, "patient07", "GOLD_STANDARD.nii.gz"), path.join(root, "labelsTr", "patient07.nii.gz"));
-      for (const [from, to] of [
-        ...files.map(([f, t]) => [f, `imagesTr/%${t}`]),
-        ["GOLD_STANDARD.nii.gz", "labelsTr/%.nii.gz"],
-      ]) {
-        const volume = await readVolume(path.join(ms, "patient19", from));
+      for (const [from, to] of msFiles("patient07")) symlinkSync(from, path.join(root, to));
+      const left = msFiles("patient19", MS_HALVES.left);
+      for (const [k, [from, toRight]] of msFiles("patient19", MS_HALVES.right).entries()) {
+        const volume = await readVolume(from);
         if (volume.shape[0] !== 2 * HALF_X || volume.orientation()[0] !== "L")
           throw new Error(
             `ms-halves expects patient 19 on the 182-wide MNI grid (LAS), got ${volume.shape.join("×")} ${volume.orientation()}`,
           );
-        await writeVolume(path.join(root, to.replace("%", MS_HALVES.right)), xRange(volume, 0, HALF_X - 1));
-        await writeVolume(path.join(root, to.replace("%", MS_HALVES.left)), xRange(volume, HALF_X, 2 * HALF_X - 1));
+        await writeVolume(path.join(root, toRight), xRange(volume, 0, HALF_X - 1));
+        await writeVolume(path.join(root, left[k][1]), xRange(volume, HALF_X, 2 * HALF_X - 1));
       }
     },
   },
