@@ -1,5 +1,5 @@
 // npm run bench -- twin-fp --from DIR [--fold 0] [--seeds 1,2,3] [--thresholds 0.5,0.6,0.7,0.8,0.9]
-//   [--retrain same,noaug,perchannel,largerpatch,nospatial,nointensity,nods,torchinit,torchheads,torchbody,heinit,centre,A+B]
+//   [--retrain same,noaug,perchannel,largerpatch,rot180,nospatial,nointensity,nods,torchinit,torchheads,torchbody,heinit,centre,A+B]
 //   [--tilings gaussian,uniform,gaussian-logits,gaussian-logits-mirror|none] [--retrain-tiling gaussian-logits] [--threads 1] [--json]
 // Where do our false-positive lesions come from? Takes a finished `twin-train` output (DIR) and, for our
 // models of one fold, separates the parts of prediction from training:
@@ -10,7 +10,8 @@
 //   training   --retrain retrains each seed with the same budget and one change: same (no change: the base
 //              run's settings with this checkout's code, to measure a code change), noaug (no augmentation),
 //              perchannel (nnU-Net v2's per-channel intensity transforms), largerpatch (rotation and scaling
-//              of nnU-Net's larger initial patch, cropped to the patch after), nospatial (no rotation or
+//              of nnU-Net's larger initial patch, cropped to the patch after), rot180 (rotations up to ±180°,
+//              nnU-Net's 2D range, instead of ±30°), nospatial (no rotation or
 //              scaling; mirroring and intensity transforms kept), nointensity (only rotation, scaling and
 //              mirroring), nods (no deep supervision), torchinit (PyTorch's default layer initialisation, as the
 //              twin, instead of nnU-Net's He; torchheads / torchbody: only on the segmentation heads / on

@@ -25,6 +25,8 @@ export const RETRAIN_CHANGES: Readonly<Record<string, RetrainChange>> = {
   same: {},
   perchannel: { augmentOverrides: { perChannel: true } },
   largerpatch: { augmentOverrides: { largerPatch: true } },
+  // nnU-Net's 2D range (square patches): ±180° instead of ±30°.
+  rot180: { augmentOverrides: { rotation: Math.PI } },
   nospatial: { augmentOverrides: transformsOff(SPATIAL) },
   nointensity: { augmentOverrides: transformsOff(AUGMENT_PROBABILITIES.filter((p) => !SPATIAL.includes(p))) },
 };

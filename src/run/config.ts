@@ -19,6 +19,11 @@ export type AugmentProbability = (typeof AUGMENT_PROBABILITIES)[number];
 export type AugmentOverrides = Partial<Record<AugmentProbability, number>> & {
   perChannel?: boolean;
   /**
+   * The largest rotation angle, in radians, each way (default π/6, ±30°, nnU-Net's 3D range; nnU-Net
+   * rotates square 2D patches by up to ±180°, π).
+   */
+  rotation?: number;
+  /**
    * Rotate and scale a larger patch and crop the patch from its centre, as nnU-Net does (its "initial
    * patch size"), instead of transforming the patch itself with zeros where the rotation or a zoom-out
    * reaches past it. Costs reading the larger patch.

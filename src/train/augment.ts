@@ -190,7 +190,9 @@ export function augmentBatch(
   options: AugmentOptions = {},
   patch?: number[],
 ): { image: Tensor; target: Tensor } {
-  const o = { ...NNUNET_AUGMENTATION, ...options };
+  // An option given as undefined keeps its default (a spread alone would replace it).
+  const given = Object.entries(options).filter(([, value]) => value !== undefined);
+  const o: Required<AugmentOptions> = { ...NNUNET_AUGMENTATION, ...Object.fromEntries(given) };
   return tidy(() => {
     const n = image.size(0);
     const dims = image.ndim - 2;

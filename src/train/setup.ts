@@ -141,8 +141,8 @@ export function setUpTraining(config: TrainConfig, device: string): TrainingSetu
     loadPatch:
       config.augment && config.augmentOverrides?.largerPatch
         ? cfg.dims === 2
-          ? [patch[0], ...largerPatchSize(patch.slice(1))]
-          : largerPatchSize(patch)
+          ? [patch[0], ...largerPatchSize(patch.slice(1), config.augmentOverrides.rotation)]
+          : largerPatchSize(patch, config.augmentOverrides.rotation)
         : patch,
     batch: config.batchSize ?? cfg.batch_size,
     features: config.features ?? cfg.architecture.features,

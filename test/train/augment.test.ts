@@ -211,6 +211,44 @@ test("a run's augmentOverrides reach the 2D path (depth-1 patches) of the traini
   }
 });
 
+test("a run's rotation range reaches the 2D training step: ±30° by default, ±180° with rotation π", async () => {
+  const { augment } = await import("../../src/train/step.js");
+  // A bright 3×3 blob right of the centre of a 33×33 image; after a rotation about the centre (pixel 16,
+  // affine grids with align_corners false) its intensity-weighted centroid lies at the rotation angle.
+  const n = 33;
+  const values = Array.from({ length: n * n }, (_, i) => {
+    const [y, x] = [Math.floor(i / n), i % n];
+    return Math.abs(y - 16) <= 1 && Math.abs(x - 28) <= 1 ? 1 : 0;
+  });
+  const angles = (rotation?: number) =>
+    Array.from({ length: 40 }, (_, seed) => {
+      manualSeed(seed);
+      return tidy(() => {
+        const options = { ...EVERY_TRANSFORM_OFF, rotationProbability: 1, mirrorAxes: [], rotation };
+        const out = augment(
+          tensor(values, [1, 1, 1, n, n]),
+          tensor(values, [1, 1, n, n], { dtype: "int64" }),
+          2,
+          options,
+        );
+        const v = out.image.toArray();
+        let [sum, sy, sx] = [0, 0, 0];
+        v.forEach((w, i) => {
+          sum += w;
+          sy += w * (Math.floor(i / n) - 16);
+          sx += w * ((i % n) - 16);
+        });
+        return Math.abs((Math.atan2(sy, sx) * 180) / Math.PI);
+      });
+    });
+  const narrow = angles(undefined);
+  assert.ok(Math.max(...narrow) <= 31, `default: angles up to ${Math.max(...narrow)}°`);
+  assert.ok(Math.max(...narrow) > 20, "default: the rotation is drawn at all");
+  const wide = angles(Math.PI);
+  // 40 uniform draws in ±180°: P(none beyond 90°) = 2^-40.
+  assert.ok(wide.filter((a) => a > 90).length > 5, `±180°: angles ${wide.map(Math.round).join(", ")}`);
+});
+
 test("largerPatchSize is nnU-Net's get_patch_size (±30°, ÷0.85) with whole-voxel margins", () => {
   // nnU-Net: a 48³ corner rotated 30° about one axis reaches 48·(cos 30° + sin 30°) = 65.57; / 0.85 = 77.1 → 77,
   // here rounded up to an even margin: 78. 2D 96²: 131.1 / 0.85 = 154.3 → 154. Anisotropic 3D: per axis.
