@@ -1,5 +1,5 @@
 // npm run bench -- twin-fp --from DIR [--fold 0] [--seeds 1,2,3] [--thresholds 0.5,0.6,0.7,0.8,0.9]
-//   [--retrain same,noaug,perchannel,largerpatch,rot180,nospatial,nointensity,nods,torchinit,torchheads,torchbody,heinit,centre,A+B]
+//   [--retrain same,noaug,perchannel,largerpatch,rot180,nospatial,nointensity,nods,torchinit,torchheads,torchbody,heinit,noprior,prior,centre,A+B]
 //   [--tilings gaussian,uniform,gaussian-logits,gaussian-logits-mirror|none] [--retrain-tiling gaussian-logits] [--threads 1] [--json]
 // Where do our false-positive lesions come from? Takes a finished `twin-train` output (DIR) and, for our
 // models of one fold, separates the parts of prediction from training:
@@ -15,10 +15,10 @@
 //              scaling; mirroring and intensity transforms kept), nointensity (only rotation, scaling and
 //              mirroring), nods (no deep supervision), torchinit (PyTorch's default layer initialisation, as the
 //              twin, instead of nnU-Net's He; torchheads / torchbody: only on the segmentation heads / on
-//              every layer but them; heinit: nnU-Net's He, for a base run that started otherwise), centre
-//              (lesion patches centred on the lesion's centre, as the twin, instead of a uniform point of its
+//              every layer but them; heinit: nnU-Net's He, for a base run that started otherwise), noprior /
+//              prior (heads' biases as drawn / set to a 1 % lesion start), centre (lesion patches centred on the lesion's centre, as the twin, instead of a uniform point of its
 //              bounding box); changes joined by + combine (torchbody+largerpatch). Every other setting, the
-//              initialisation included, is the base run's.
+//              initialisation and lesion prior included, is the base run's.
 //              A retrained model is predicted with --retrain-tiling (default: gaussian-logits, `predict`'s
 //              default). --tilings none skips re-predicting the base models, so that two processes can
 //              retrain different changes from the same DIR without writing the same folders.
@@ -185,8 +185,10 @@ for (const seed of seeds) {
     const retrained = path.join(out, "runs", `${change}-fold${fold}-seed${seed}`);
     const config: TrainConfig = {
       ...base.config,
-      // One change from the base run: its initialisation too (records older than `init` trained with He).
+      // One change from the base run: its initialisation too (records older than `init` trained with He,
+      // older than `lesionPrior` with the biases the initialisation drew).
       init: base.init ?? base.config.init ?? "he",
+      lesionPrior: base.lesionPrior ?? base.config.lesionPrior ?? 0,
       ...settings,
       out: retrained,
       threads,

@@ -11,7 +11,7 @@ function transformsOff(names: readonly AugmentProbability[]): AugmentOverrides {
 }
 
 export type RetrainChange = Partial<
-  Pick<TrainConfig, "augment" | "deepSupervision" | "init" | "lesionPoint" | "augmentOverrides">
+  Pick<TrainConfig, "augment" | "deepSupervision" | "init" | "lesionPrior" | "lesionPoint" | "augmentOverrides">
 >;
 
 export const RETRAIN_CHANGES: Readonly<Record<string, RetrainChange>> = {
@@ -21,6 +21,9 @@ export const RETRAIN_CHANGES: Readonly<Record<string, RetrainChange>> = {
   torchheads: { init: "pytorch-heads" },
   torchbody: { init: "pytorch-body" },
   heinit: { init: "he" },
+  // The heads' biases as the initialisation drew them (nnU-Net's zeros) instead of a 1 % lesion start.
+  noprior: { lesionPrior: 0 },
+  prior: { lesionPrior: 0.01 },
   centre: { lesionPoint: "centre" },
   same: {},
   perchannel: { augmentOverrides: { perChannel: true } },

@@ -70,6 +70,11 @@ export interface TrainConfig {
    */
   init?: InitScheme;
   /**
+   * The lesion probability the untrained network's heads start at (their biases; 0 keeps the biases the
+   * initialisation drew). Absent: `DEFAULT_LESION_PRIOR` (0.01); the run record keeps the one used.
+   */
+  lesionPrior?: number;
+  /**
    * Where a lesion patch is centred: a uniform point of the lesion's bounding box (default: every slice
    * of a lesion can be the one a 2D patch sees) or the lesion's centre (the twin's; to measure the difference).
    */

@@ -41,6 +41,8 @@ export interface TrainingRecord {
   features: number[];
   /** The initialisation it started from (absent in runs written before it depended on the configuration: the config's `init`, else "he"). */
   init?: InitScheme;
+  /** The lesion probability its heads started at (absent in runs written before it was set: 0, the drawn biases). */
+  lesionPrior?: number;
   /** The preprocessed folder (absolute) the run trained on: its cache and splits. */
   plans: string;
   /**

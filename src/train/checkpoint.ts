@@ -29,8 +29,11 @@ export function restoreRng(base64: string): void {
   });
 }
 
-/** The settings a run resolves from its plans and defaults (older records lack `init`: then He, or the config's). */
-type Resolved = { patch: number[]; batch: number; features: number[]; init?: InitScheme };
+/**
+ * The settings a run resolves from its plans and defaults (older records lack `init`: then He, or the
+ * config's; and `lesionPrior`: then 0, the biases the initialisation drew).
+ */
+type Resolved = { patch: number[]; batch: number; features: number[]; init?: InitScheme; lesionPrior?: number };
 
 /**
  * What a run learns from and how: resuming with another value here would continue one training with the
@@ -61,6 +64,7 @@ function trainingIdentity(config: TrainConfig, resolved: Resolved) {
     lesionShare: config.lesionShare,
     lesionPoint: config.lesionPoint ?? "box",
     init: resolved.init ?? config.init ?? "he",
+    lesionPrior: resolved.lesionPrior ?? config.lesionPrior ?? 0,
     diceOver: config.diceOver,
     batchDice: config.batchDice ?? "nnU-Net's rule",
   };

@@ -18,7 +18,7 @@ import {
   tensor,
 } from "../engine/index.js";
 import type { Module } from "../engine/nn/module.js";
-import { DEFAULT_INIT, type InitScheme, applyInit } from "../models/init.js";
+import { DEFAULT_INIT, DEFAULT_LESION_PRIOR, type InitScheme, applyInit, setLesionPrior } from "../models/init.js";
 import { type ArchitectureName, buildFromPlan } from "../models/registry.js";
 import { type Configuration, type Plans, batchDiceRule } from "../plan/plan.js";
 import { completeCaseIds } from "../preprocess/cache-state.js";
@@ -59,6 +59,8 @@ export interface TrainingSetup extends TrainingData, TrainingTargets {
   features: number[];
   /** The initialisation: the config's, else `DEFAULT_INIT`. */
   init: InitScheme;
+  /** The lesion probability the heads start at: the config's, else `DEFAULT_LESION_PRIOR`. */
+  lesionPrior: number;
   lossOptions: LossOptions;
 }
 
@@ -147,6 +149,7 @@ export function setUpTraining(config: TrainConfig, device: string): TrainingSetu
     batch: config.batchSize ?? cfg.batch_size,
     features: config.features ?? cfg.architecture.features,
     init: config.init ?? DEFAULT_INIT,
+    lesionPrior: config.lesionPrior ?? DEFAULT_LESION_PRIOR,
     lossOptions,
   };
 }
@@ -170,6 +173,7 @@ export function buildNetwork(s: TrainingSetup): Module {
     deepSupervision: s.config.deepSupervision ?? true,
   });
   applyInit(net, s.init);
+  setLesionPrior(net, s.numClasses, s.lossOptions.lesionClasses, s.lesionPrior);
   return net.to(s.device);
 }
 

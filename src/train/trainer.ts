@@ -61,7 +61,7 @@ function openLoaders(s: TrainingSetup, startEpoch: number, rank: number): { trai
 
 /** Writes training.json and the run's copy of the plans. */
 function writeRunRecord(run: TrainingRun, s: TrainingSetup, worldSize: number): void {
-  const { config, architecture, classes, lesionClasses, numClasses, patch, batch, features, init } = s;
+  const { config, architecture, classes, lesionClasses, numClasses, patch, batch, features, init, lesionPrior } = s;
   run.writeRecord({
     config,
     architecture,
@@ -72,6 +72,7 @@ function writeRunRecord(run: TrainingRun, s: TrainingSetup, worldSize: number): 
     batch,
     features,
     init,
+    lesionPrior,
     plans: path.resolve(config.preprocessed),
     machine: {
       cpu: os.cpus()[0]?.model.trim() ?? "unknown",

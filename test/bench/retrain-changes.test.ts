@@ -13,7 +13,8 @@ test("one change is the table's entry; joined changes merge left to right, augme
   // A later change of the same setting wins.
   assert.deepEqual(retrainChange("torchbody+heinit"), { init: "he" });
   assert.deepEqual(retrainChange("noaug+nods"), { augment: false, deepSupervision: false });
-  assert.equal(Object.keys(RETRAIN_CHANGES).length, 13);
+  assert.equal(Object.keys(RETRAIN_CHANGES).length, 15);
+  assert.deepEqual(retrainChange("torchbody+noprior"), { init: "pytorch-body", lesionPrior: 0 });
   assert.deepEqual(retrainChange("rot180+largerpatch"), { augmentOverrides: { rotation: Math.PI, largerPatch: true } });
 });
 

@@ -233,8 +233,8 @@ test("the 2D configuration trains on slices and predicts slice by slice on the i
     }),
   );
   assert.equal(log.length, 3);
-  // 2D and 3D start from PyTorch's default on the body, He on the heads (docs/results.md §0). The
-  // record says which, and a resume that would start otherwise is refused.
+  // 2D and 3D start from PyTorch's default on the body, He on the heads, whose biases give the lesion
+  // 1 % (docs/results.md §0). The record says which, and a resume that would start otherwise is refused.
   const init2d = config(root, preprocessed, {
     configuration: "2d",
     patchSize: [16, 16],
@@ -242,21 +242,33 @@ test("the 2D configuration trains on slices and predicts slice by slice on the i
     mode: "backsplit",
     sources: ["tissue"],
   });
-  assert.equal(JSON.parse(readFileSync(path.join(run, "training.json"), "utf8")).init, "pytorch-body");
+  const record = JSON.parse(readFileSync(path.join(run, "training.json"), "utf8"));
+  assert.equal(record.init, "pytorch-body");
+  assert.equal(record.lesionPrior, 0.01);
   const init3d = config(root, preprocessed, { mode: "backsplit", sources: ["tissue"] });
   const isHead = (m: Conv) => m.weight.shape[0] === 4 && m.weight.shape.slice(2).every((k) => k === 1);
   const drawnBias = (m: Conv) => (m.bias?.toArray() as number[]).some((b) => b !== 0);
+  // Classes background 0, lesion 1, upper 2, lower 3: softmax of the head's biases 0.33 / 0.01 / 0.33 / 0.33.
+  const startsAtPrior = (m: Conv) => {
+    const e = (m.bias?.toArray() as number[]).map(Math.exp);
+    const p = e.map((x) => x / e.reduce((a, b) => a + b, 0));
+    return p.every((x, c) => Math.abs(x - (c === 1 ? 0.01 : 0.33)) < 1e-6);
+  };
   for (const c of [init2d, init3d]) {
     const net = buildNetwork(setUpTraining(c, "cpu"));
     const convs = [...net.modules()].filter((m) => m instanceof Conv || m instanceof ConvTranspose) as Conv[];
     const heads = convs.filter(isHead);
-    assert.ok(heads.length > 0 && heads.every((m) => !drawnBias(m)), `He heads (${c.configuration})`);
+    assert.ok(heads.length > 0 && heads.every(startsAtPrior), `heads at the lesion prior (${c.configuration})`);
     assert.ok(convs.filter((m) => !isHead(m)).every(drawnBias), `PyTorch's default on the body (${c.configuration})`);
     net.dispose();
   }
   await assert.rejects(
     train({ ...init2d, epochs: 3, out: run, resume: true, init: "he" }),
     /cannot resume.*init: pytorch-body → he/,
+  );
+  await assert.rejects(
+    train({ ...init2d, epochs: 3, out: run, resume: true, lesionPrior: 0 }),
+    /cannot resume.*lesionPrior: 0.01 → 0/,
   );
   const { predictFolder } = await import("../../src/predict/predict.js");
   const { readVolume } = await import("../../src/io/index.js");
@@ -314,7 +326,8 @@ test("deep supervision is on by default; off, the network gives the loss its ful
 test("init 'pytorch' reaches the network: PyTorch's default draws biases, He leaves them at zero", async () => {
   const { root, preprocessed } = await tinyDataset();
   const biases = (init?: "he" | "pytorch") => {
-    const net = buildNetwork(setUpTraining(config(root, preprocessed, { init }), "cpu"));
+    // Lesion prior 0: the heads keep the biases the initialisation drew.
+    const net = buildNetwork(setUpTraining(config(root, preprocessed, { init, lesionPrior: 0 }), "cpu"));
     // Convolution biases (the norms' biases start at zero under either).
     const values = [...net.modules()]
       .filter((m) => m instanceof Conv || m instanceof ConvTranspose)

@@ -56,6 +56,9 @@ export const trainVerb: Verb = {
                      initialisation), pytorch-heads or pytorch-body (PyTorch's only on the 1×1 heads, or on
                      all but them). Default: pytorch-body, which learns earlier at small budgets
                      (docs/results.md §0)
+  --lesion-prior P   the lesion probability the untrained heads start at, through their biases
+                     (default 0.01, RetinaNet's prior: no early collapse to all-background; 0 keeps
+                     the biases the initialisation drew, nnU-Net's zeros)
   --amp              mixed precision (CUDA)
   --deterministic    CUDA: deterministic algorithms, cuDNN without autotuning (CPU runs are always
                      bit-identical for one seed, machine and thread count)
@@ -91,6 +94,7 @@ ${COMMON_HELP}`,
     "no-augment": { type: "boolean", default: false },
     "no-deep-supervision": { type: "boolean", default: false },
     init: { type: "string" },
+    "lesion-prior": { type: "string" },
     amp: { type: "boolean", default: false },
     deterministic: { type: "boolean", default: false },
     out: { type: "string" },
@@ -146,6 +150,10 @@ ${COMMON_HELP}`,
       augment: !values["no-augment"],
       deepSupervision: !values["no-deep-supervision"],
       init: values.init as InitScheme | undefined,
+      lesionPrior:
+        values["lesion-prior"] === undefined
+          ? undefined
+          : numberOption(values, "lesion-prior", 0, { min: 0, max: 0.5 }),
       lesionShare: 1 / 3,
       diceOver: diceOverOption(values),
       batchDice: batchDiceOption(values),
