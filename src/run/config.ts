@@ -71,7 +71,7 @@ export interface TrainConfig {
   init?: InitScheme;
   /**
    * The lesion probability the untrained network's heads start at (their biases; 0 keeps the biases the
-   * initialisation drew). Absent: `DEFAULT_LESION_PRIOR` (0.01); the run record keeps the one used.
+   * initialisation drew). Absent: `DEFAULT_LESION_PRIOR` (0); the run record keeps the one used.
    */
   lesionPrior?: number;
   /**

@@ -233,8 +233,9 @@ test("the 2D configuration trains on slices and predicts slice by slice on the i
     }),
   );
   assert.equal(log.length, 3);
-  // 2D and 3D start from PyTorch's default on the body, He on the heads, whose biases give the lesion
-  // 1 % (docs/results.md §0). The record says which, and a resume that would start otherwise is refused.
+  // 2D and 3D start from PyTorch's default on the body, He on the heads with zero biases (docs/results.md
+  // §0); with a lesion prior the heads' biases give the lesion 1 %. The record says which, and a resume
+  // that would start otherwise is refused.
   const init2d = config(root, preprocessed, {
     configuration: "2d",
     patchSize: [16, 16],
@@ -244,7 +245,7 @@ test("the 2D configuration trains on slices and predicts slice by slice on the i
   });
   const record = JSON.parse(readFileSync(path.join(run, "training.json"), "utf8"));
   assert.equal(record.init, "pytorch-body");
-  assert.equal(record.lesionPrior, 0.01);
+  assert.equal(record.lesionPrior, 0);
   const init3d = config(root, preprocessed, { mode: "backsplit", sources: ["tissue"] });
   const isHead = (m: Conv) => m.weight.shape[0] === 4 && m.weight.shape.slice(2).every((k) => k === 1);
   const drawnBias = (m: Conv) => (m.bias?.toArray() as number[]).some((b) => b !== 0);
@@ -254,21 +255,24 @@ test("the 2D configuration trains on slices and predicts slice by slice on the i
     const p = e.map((x) => x / e.reduce((a, b) => a + b, 0));
     return p.every((x, c) => Math.abs(x - (c === 1 ? 0.01 : 0.33)) < 1e-6);
   };
-  for (const c of [init2d, init3d]) {
-    const net = buildNetwork(setUpTraining(c, "cpu"));
-    const convs = [...net.modules()].filter((m) => m instanceof Conv || m instanceof ConvTranspose) as Conv[];
-    const heads = convs.filter(isHead);
-    assert.ok(heads.length > 0 && heads.every(startsAtPrior), `heads at the lesion prior (${c.configuration})`);
-    assert.ok(convs.filter((m) => !isHead(m)).every(drawnBias), `PyTorch's default on the body (${c.configuration})`);
-    net.dispose();
-  }
+  for (const c of [init2d, init3d])
+    for (const lesionPrior of [undefined, 0.01]) {
+      const net = buildNetwork(setUpTraining({ ...c, lesionPrior }, "cpu"));
+      const convs = [...net.modules()].filter((m) => m instanceof Conv || m instanceof ConvTranspose) as Conv[];
+      const heads = convs.filter(isHead);
+      const where = `${c.configuration}, lesion prior ${lesionPrior}`;
+      assert.ok(heads.length > 0, where);
+      assert.ok(heads.every(lesionPrior ? startsAtPrior : (m) => !drawnBias(m)), `heads' biases (${where})`);
+      assert.ok(convs.filter((m) => !isHead(m)).every(drawnBias), `PyTorch's default on the body (${where})`);
+      net.dispose();
+    }
   await assert.rejects(
     train({ ...init2d, epochs: 3, out: run, resume: true, init: "he" }),
     /cannot resume.*init: pytorch-body → he/,
   );
   await assert.rejects(
-    train({ ...init2d, epochs: 3, out: run, resume: true, lesionPrior: 0 }),
-    /cannot resume.*lesionPrior: 0.01 → 0/,
+    train({ ...init2d, epochs: 3, out: run, resume: true, lesionPrior: 0.01 }),
+    /cannot resume.*lesionPrior: 0 → 0.01/,
   );
   const { predictFolder } = await import("../../src/predict/predict.js");
   const { readVolume } = await import("../../src/io/index.js");

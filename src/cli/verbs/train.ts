@@ -57,8 +57,8 @@ export const trainVerb: Verb = {
                      all but them). Default: pytorch-body, which learns earlier at small budgets
                      (docs/results.md §0)
   --lesion-prior P   the lesion probability the untrained heads start at, through their biases
-                     (default 0.01, RetinaNet's prior: no early collapse to all-background; 0 keeps
-                     the biases the initialisation drew, nnU-Net's zeros)
+                     (default 0: the biases the initialisation drew, nnU-Net's zeros). 0.01 removed
+                     late starts on tiny MS lesions but lowered BraTS Dice (docs/results.md §0)
   --amp              mixed precision (CUDA)
   --deterministic    CUDA: deterministic algorithms, cuDNN without autotuning (CPU runs are always
                      bit-identical for one seed, machine and thread count)
