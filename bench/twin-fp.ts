@@ -16,8 +16,9 @@
 //              mirroring), nods (no deep supervision), torchinit (PyTorch's default layer initialisation, as the
 //              twin, instead of nnU-Net's He; torchheads / torchbody: only on the segmentation heads / on
 //              every layer but them; heinit: nnU-Net's He, for a base run that started otherwise), noprior /
-//              prior (heads' biases as drawn / set to a 1 % lesion start), centre (lesion patches centred on the lesion's centre, as the twin, instead of a uniform point of its
-//              bounding box); changes joined by + combine (torchbody+largerpatch). Every other setting, the
+//              prior (heads' biases as drawn / set to a 1 % lesion start), centre (lesion patches centred on
+//              the lesion's centre, as the twin, instead of a uniform point of its bounding box); changes
+//              joined by + combine (torchbody+largerpatch). Every other setting, the
 //              initialisation and lesion prior included, is the base run's.
 //              A retrained model is predicted with --retrain-tiling (default: gaussian-logits, `predict`'s
 //              default). --tilings none skips re-predicting the base models, so that two processes can

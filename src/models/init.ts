@@ -1,10 +1,12 @@
-import { tensor } from "../engine/create.js";
 // Weight initialisation. nnU-Net's InitWeights_He(1e-2): Kaiming-normal convolution weights for
-// LeakyReLU(0.01), zero biases. And PyTorch's default, to measure what He changes.
+// LeakyReLU(0.01), zero biases. And PyTorch's default, to measure what He changes; and a lesion prior on
+// the heads' biases.
+import { tensor } from "../engine/create.js";
 import { Conv, ConvTranspose, kaimingNormal, uniform } from "../engine/nn/layers.js";
 import type { Module } from "../engine/nn/module.js";
 import { noGrad } from "../engine/runtime.js";
 import type { Tensor } from "../engine/tensor.js";
+import { SegResNet } from "./segresnet.js";
 
 /**
  * Every convolution and transposed convolution of `net` with its fan-in as PyTorch computes it: weight
@@ -74,7 +76,12 @@ export function setLesionPrior(net: Module, numClasses: number, lesionClasses: r
   const bias = Float32Array.from({ length: numClasses }, (_, c) =>
     lesions.has(c) ? Math.log(prior / lesions.size) : Math.log((1 - prior) / others),
   );
-  const heads = segmentationHeads(net);
+  // SegResNet's one output convolution is its head here; the initialisation schemes keep counting it as
+  // body, as they always have (their measurements were made so).
+  const heads = new Set([
+    ...segmentationHeads(net),
+    ...[...net.modules()].filter((m): m is SegResNet => m instanceof SegResNet).map((m) => m.final),
+  ]);
   if (heads.size === 0) throw new Error("the network has no segmentation heads to start at a lesion prior");
   noGrad(() => {
     for (const head of heads) {
@@ -89,7 +96,7 @@ export function setLesionPrior(net: Module, numClasses: number, lesionClasses: r
 export type InitScheme = "he" | "pytorch" | "pytorch-heads" | "pytorch-body";
 export const INIT_SCHEMES: readonly InitScheme[] = ["he", "pytorch", "pytorch-heads", "pytorch-body"];
 
-/** The 1×1 segmentation heads of the network in `net` (the 2D slice adapter wraps one). */
+/** The 1×1 segmentation heads of every U-Net in `net` (the 2D slice adapter wraps one). */
 function segmentationHeads(net: Module): Set<Module> {
   return new Set([...net.modules()].flatMap((m) => (m as { heads?: Module[] }).heads ?? []));
 }

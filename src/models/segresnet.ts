@@ -92,11 +92,6 @@ export class SegResNet extends Module {
     this.final = this.child("final", new Conv({ dims, inChannels: f, outChannels: config.numClasses, kernel: 1 }));
   }
 
-  /** The 1×1 segmentation head, under the name the U-Nets give theirs (initialisation finds it so). */
-  get heads(): Conv[] {
-    return [this.final];
-  }
-
   forward(x: Tensor): Tensor {
     return tidy(() => {
       const skips: Tensor[] = [];
