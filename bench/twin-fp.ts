@@ -1,4 +1,4 @@
-// npm run bench -- twin-fp --from DIR [--fold 0] [--seeds 1,2,3] [--thresholds 0.5,0.6,0.7,0.8,0.9]
+// npm run bench -- twin-fp --from DIR [--fold 0|1|all] [--seeds 1,2,3] [--thresholds 0.5,0.6,0.7,0.8,0.9]
 //   [--retrain same,noaug,perchannel,largerpatch,rot180,nospatial,nointensity,nods,torchinit,torchheads,torchbody,heinit,noprior,prior,centre,A+B]
 //   [--tilings gaussian,uniform,gaussian-logits,gaussian-logits-mirror|none] [--retrain-tiling gaussian-logits] [--threads 1] [--json]
 // Where do our false-positive lesions come from? Takes a finished `twin-train` output (DIR) and, for our
@@ -62,7 +62,12 @@ const retrain = (values.retrain ?? "")
     }
   });
 const from = values.from;
-const fold = Number(values.fold);
+// "all": a `twin-train --folds all` output, whose runs trained and predict on every case.
+const fold = values.fold === "all" ? "all" : Number(values.fold);
+if (fold !== "all" && !(Number.isInteger(fold) && fold >= 0))
+  badOption(`--fold is a fold number or all, not "${values.fold}"`);
+if (!existsSync(path.join(values.from, "test-images", `fold${fold}`)))
+  badOption(`${values.from} holds no fold ${fold} (no test-images/fold${fold}): train it with twin-train first`);
 const seeds = values.seeds.split(",").map(Number);
 const thresholds = values.thresholds.split(",").map(Number);
 const threads = Number(values.threads);
