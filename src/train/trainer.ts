@@ -31,11 +31,16 @@ import { nextEma, validationDice } from "./validation.js";
 export type { EpochLog, TrainConfig } from "../run/config.js";
 export { initFromRun } from "./checkpoint.js";
 
-/** The health check: a run whose validation pseudo-Dice is still 0 after a quarter of its epochs. */
-export function noLearningWarning(pseudoDice: readonly number[], epochs: number): string | null {
+/**
+ * The health check: a run whose validation pseudo-Dice is still 0 after a quarter of its epochs. From an
+ * even start (lesion prior 0) it names the remedy measured on such runs (docs/training.md, "heads' biases").
+ */
+export function noLearningWarning(pseudoDice: readonly number[], epochs: number, lesionPrior = 0): string | null {
   const quarter = Math.max(1, Math.ceil(epochs / 4));
   if (pseudoDice.length !== quarter || pseudoDice.some((d) => d > 0)) return null;
-  return `validation pseudo-Dice is still 0 after ${quarter} of ${epochs} epochs (a quarter of the budget): the model predicts no lesion on the validation patches yet`;
+  const stalled = `validation pseudo-Dice is still 0 after ${quarter} of ${epochs} epochs (a quarter of the budget): the model predicts no lesion on the validation patches yet`;
+  if (lesionPrior > 0) return stalled;
+  return `${stalled}; a run stuck at all-background with small lesions learned at once when retrained with --lesion-prior 0.01 in every MS case measured`;
 }
 
 /** The training and validation loaders (validation: the same fixed patches every epoch). */
@@ -230,7 +235,7 @@ async function runEpochs(o: EpochLoop): Promise<void> {
       weightsDigest: weightsDigest(step.net),
     };
     diceHistory.push(pseudoDice);
-    const warning = noLearningWarning(diceHistory, config.epochs);
+    const warning = noLearningWarning(diceHistory, config.epochs, setup.lesionPrior);
     if (warning) entry.warning = warning;
     callbacks.onEpochEnd?.(entry, {
       net: step.net,

@@ -11,3 +11,11 @@ test("the no-learning warning fires once, at the end of the first quarter, only 
   assert.equal(noLearningWarning([0, 0.01, 0, 0, 0], 20), null, "learned once in the quarter");
   assert.match(noLearningWarning([0], 3) ?? "", /after 1 of 3 epochs/, "short runs: the first epoch");
 });
+
+test("from an even start the warning names the lesion-prior remedy; with a prior already set it does not", () => {
+  assert.match(noLearningWarning([0, 0, 0, 0, 0], 20) ?? "", /--lesion-prior 0\.01/);
+  assert.match(noLearningWarning([0, 0, 0, 0, 0], 20, 0) ?? "", /--lesion-prior 0\.01/);
+  const withPrior = noLearningWarning([0, 0, 0, 0, 0], 20, 0.01) ?? "";
+  assert.match(withPrior, /still 0 after 5 of 20 epochs/);
+  assert.doesNotMatch(withPrior, /--lesion-prior/);
+});
