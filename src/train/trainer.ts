@@ -40,7 +40,7 @@ export function noLearningWarning(pseudoDice: readonly number[], epochs: number,
   if (pseudoDice.length !== quarter || pseudoDice.some((d) => d > 0)) return null;
   const stalled = `validation pseudo-Dice is still 0 after ${quarter} of ${epochs} epochs (a quarter of the budget): the model predicts no lesion on the validation patches yet`;
   if (lesionPrior > 0) return stalled;
-  return `${stalled}; a run stuck at all-background with small lesions learned at once when retrained with --lesion-prior 0.01 in every MS case measured`;
+  return `${stalled}; every MS run measured that stalled like this learned at once when retrained with --lesion-prior 0.01 (docs/training.md)`;
 }
 
 /** The training and validation loaders (validation: the same fixed patches every epoch). */
