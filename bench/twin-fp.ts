@@ -66,8 +66,8 @@ const from = values.from;
 const fold = values.fold === "all" ? "all" : Number(values.fold);
 if (fold !== "all" && !(Number.isInteger(fold) && fold >= 0))
   badOption(`--fold is a fold number or all, not "${values.fold}"`);
-if (!existsSync(path.join(values.from, "test-images", `fold${fold}`)))
-  badOption(`${values.from} holds no fold ${fold} (no test-images/fold${fold}): train it with twin-train first`);
+if (!existsSync(path.join(from, "test-images", `fold${fold}`)))
+  badOption(`${from} holds no fold ${fold} (no test-images/fold${fold}): train it with twin-train first`);
 const seeds = values.seeds.split(",").map(Number);
 const thresholds = values.thresholds.split(",").map(Number);
 const threads = Number(values.threads);
