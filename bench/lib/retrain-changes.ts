@@ -11,7 +11,10 @@ function transformsOff(names: readonly AugmentProbability[]): AugmentOverrides {
 }
 
 export type RetrainChange = Partial<
-  Pick<TrainConfig, "augment" | "deepSupervision" | "init" | "lesionPrior" | "lesionPoint" | "augmentOverrides">
+  Pick<
+    TrainConfig,
+    "augment" | "deepSupervision" | "init" | "lesionPrior" | "lesionPoint" | "augmentOverrides" | "warmupEpochs"
+  >
 >;
 
 export const RETRAIN_CHANGES: Readonly<Record<string, RetrainChange>> = {
@@ -25,6 +28,8 @@ export const RETRAIN_CHANGES: Readonly<Record<string, RetrainChange>> = {
   noprior: { lesionPrior: 0 },
   prior: { lesionPrior: 0.01 },
   centre: { lesionPoint: "centre" },
+  // A linear learning-rate warm-up over the first epoch (nnU-Net's warm-up variants: the first 5 % of the budget).
+  warmup: { warmupEpochs: 1 },
   same: {},
   perchannel: { augmentOverrides: { perChannel: true } },
   largerpatch: { augmentOverrides: { largerPatch: true } },

@@ -75,6 +75,11 @@ export interface TrainConfig {
    */
   lesionPrior?: number;
   /**
+   * Epochs over which the learning rate rises linearly, step by step, from lr/W to the schedule's value
+   * (W: these epochs' iterations), as nnU-Net's warm-up trainer variants do; fractions allowed. Absent: 0.
+   */
+  warmupEpochs?: number;
+  /**
    * Where a lesion patch is centred: a uniform point of the lesion's bounding box (default: every slice
    * of a lesion can be the one a 2D patch sees) or the lesion's centre (the twin's; to measure the difference).
    */

@@ -65,6 +65,7 @@ function trainingIdentity(config: TrainConfig, resolved: Resolved) {
     lesionPoint: config.lesionPoint ?? "box",
     init: resolved.init ?? config.init ?? "he",
     lesionPrior: resolved.lesionPrior ?? config.lesionPrior ?? 0,
+    warmupEpochs: config.warmupEpochs ?? 0,
     diceOver: config.diceOver,
     batchDice: config.batchDice ?? "nnU-Net's rule",
   };

@@ -9,6 +9,7 @@ import {
   GradScaler,
   Optimizer,
   type Tensor,
+  linearWarmup,
   manualSeed,
   polyLr,
   resolveDevice,
@@ -177,11 +178,17 @@ export function buildNetwork(s: TrainingSetup): Module {
   return net.to(s.device);
 }
 
-/** nnU-Net's optimiser: SGD Nesterov 0.99, weight decay 3e-5, poly decay of the learning rate. */
+/** The learning rate of one training step: epoch, and iteration within it. */
+export type StepSchedule = (epoch: number, iteration: number) => number;
+
+/**
+ * nnU-Net's optimiser: SGD Nesterov 0.99, weight decay 3e-5, poly decay of the learning rate per epoch,
+ * under an optional linear warm-up per step (`warmupEpochs`).
+ */
 export function buildOptimizer(
   net: Module,
   s: TrainingSetup,
-): { optimizer: Optimizer; scaler: GradScaler; schedule: (epoch: number) => number } {
+): { optimizer: Optimizer; scaler: GradScaler; schedule: StepSchedule } {
   const { config } = s;
   const optimizer = Optimizer.sgd(net.parameters(), {
     lr: config.lr,
@@ -190,7 +197,12 @@ export function buildOptimizer(
     weightDecay: 3e-5,
   });
   const scaler = new GradScaler({ enabled: config.amp && s.device.startsWith("cuda") });
-  return { optimizer, scaler, schedule: polyLr(config.lr, config.epochs, 0.9) };
+  const poly = polyLr(config.lr, config.epochs, 0.9);
+  const iterations = config.iterationsPerEpoch;
+  const warmupSteps = Math.round((config.warmupEpochs ?? 0) * iterations);
+  const schedule: StepSchedule = (epoch, iteration) =>
+    poly(epoch) * linearWarmup(epoch * iterations + iteration, warmupSteps);
+  return { optimizer, scaler, schedule };
 }
 
 /**

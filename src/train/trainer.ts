@@ -17,6 +17,7 @@ import { type StartPoint, initFromRun, resumeOrStart, saveEpoch } from "./checkp
 import { DataParallel, joinGroup, launchEnv, localBatch, rankSeed } from "./distributed.js";
 import { Loader } from "./loader.js";
 import {
+  type StepSchedule,
   type TrainingSetup,
   batchTensors,
   buildNetwork,
@@ -190,7 +191,7 @@ interface EpochLoop {
   run: TrainingRun;
   step: StepContext;
   start: StartPoint;
-  schedule: (epoch: number) => number;
+  schedule: StepSchedule;
   loader: Loader;
   valBatches: Awaited<ReturnType<Loader["get"]>>[];
   callbacks: TrainingCallbacks;
@@ -214,7 +215,6 @@ async function runEpochs(o: EpochLoop): Promise<void> {
   for (let epoch = o.start.startEpoch; epoch < stopAt; epoch++) {
     const started = performance.now();
     const waitedBefore = o.loader.waited;
-    step.optimizer.lr = o.schedule(epoch);
     const steps = await trainEpoch(o, epoch);
     const trainLoss = steps.meanLoss;
     if (o.dp && !o.dp.isMain) {
@@ -265,6 +265,7 @@ async function trainEpoch(
   const losses: number[] = [];
   const gradNorms: number[] = [];
   for (let it = 0; it < iters; it++) {
+    o.step.optimizer.lr = o.schedule(epoch, it);
     const b = await o.loader.get(epoch * iters + it);
     const result = trainStep(o.step, b);
     const loss = result.loss;

@@ -59,6 +59,8 @@ export const trainVerb: Verb = {
   --lesion-prior P   the lesion probability the untrained heads start at, through their biases
                      (default 0: the biases the initialisation drew, nnU-Net's zeros). 0.01 removed
                      late starts on tiny MS lesions but lowered BraTS Dice (docs/results.md §0)
+  --warmup-epochs E  raise the learning rate linearly, step by step, over the first E epochs
+                     (fractions allowed; default 0: nnU-Net's plain poly schedule)
   --amp              mixed precision (CUDA)
   --deterministic    CUDA: deterministic algorithms, cuDNN without autotuning (CPU runs are always
                      bit-identical for one seed, machine and thread count)
@@ -95,6 +97,7 @@ ${COMMON_HELP}`,
     "no-deep-supervision": { type: "boolean", default: false },
     init: { type: "string" },
     "lesion-prior": { type: "string" },
+    "warmup-epochs": { type: "string" },
     amp: { type: "boolean", default: false },
     deterministic: { type: "boolean", default: false },
     out: { type: "string" },
@@ -154,6 +157,8 @@ ${COMMON_HELP}`,
         values["lesion-prior"] === undefined
           ? undefined
           : numberOption(values, "lesion-prior", 0, { min: 0, max: 0.5 }),
+      warmupEpochs:
+        values["warmup-epochs"] === undefined ? undefined : numberOption(values, "warmup-epochs", 0, { min: 0 }),
       lesionShare: 1 / 3,
       diceOver: diceOverOption(values),
       batchDice: batchDiceOption(values),
