@@ -90,14 +90,6 @@ export function polyLr(initial: number, totalSteps: number, exponent = 0.9): Sch
   return (step) => initial * (1 - Math.min(step, totalSteps) / totalSteps) ** exponent;
 }
 
-/**
- * A linear warm-up's factor on the learning rate: (step + 1)/warmupSteps for the first warmupSteps
- * steps, then 1 (no warm-up when warmupSteps ≤ 0).
- */
-export function linearWarmup(step: number, warmupSteps: number): number {
-  return warmupSteps > 0 ? Math.min(1, (step + 1) / warmupSteps) : 1;
-}
-
 /** Cosine decay from initial to minimum over totalSteps. */
 export function cosineLr(initial: number, totalSteps: number, minimum = 0): Schedule {
   return (step) =>

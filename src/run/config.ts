@@ -75,8 +75,9 @@ export interface TrainConfig {
    */
   lesionPrior?: number;
   /**
-   * Epochs over which the learning rate rises linearly, step by step, from lr/W to the schedule's value
-   * (W: these epochs' iterations), as nnU-Net's warm-up trainer variants do; fractions allowed. Absent: 0.
+   * Epochs over which the learning rate rises linearly, step by step, from lr/W to lr (W: these epochs'
+   * iterations); the poly schedule follows from its start, as in nnU-Net v1's warm-up variant. Fractions
+   * allowed. Absent: 0.
    */
   warmupEpochs?: number;
   /**

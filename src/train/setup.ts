@@ -9,7 +9,6 @@ import {
   GradScaler,
   Optimizer,
   type Tensor,
-  linearWarmup,
   manualSeed,
   polyLr,
   resolveDevice,
@@ -17,6 +16,7 @@ import {
   setDeterministic,
   setThreads,
   tensor,
+  withWarmup,
 } from "../engine/index.js";
 import type { Module } from "../engine/nn/module.js";
 import { DEFAULT_INIT, DEFAULT_LESION_PRIOR, type InitScheme, applyInit, setLesionPrior } from "../models/init.js";
@@ -183,7 +183,7 @@ export type StepSchedule = (epoch: number, iteration: number) => number;
 
 /**
  * nnU-Net's optimiser: SGD Nesterov 0.99, weight decay 3e-5, poly decay of the learning rate per epoch,
- * under an optional linear warm-up per step (`warmupEpochs`).
+ * after an optional linear warm-up per step (`warmupEpochs`).
  */
 export function buildOptimizer(
   net: Module,
@@ -199,9 +199,12 @@ export function buildOptimizer(
   const scaler = new GradScaler({ enabled: config.amp && s.device.startsWith("cuda") });
   const poly = polyLr(config.lr, config.epochs, 0.9);
   const iterations = config.iterationsPerEpoch;
-  const warmupSteps = Math.round((config.warmupEpochs ?? 0) * iterations);
-  const schedule: StepSchedule = (epoch, iteration) =>
-    poly(epoch) * linearWarmup(epoch * iterations + iteration, warmupSteps);
+  // After the warm-up the poly schedule starts from its beginning, as in nnU-Net v1's warm-up variant.
+  const perStep = withWarmup(
+    (step) => poly(Math.floor(step / iterations)),
+    Math.round((config.warmupEpochs ?? 0) * iterations),
+  );
+  const schedule: StepSchedule = (epoch, iteration) => perStep(epoch * iterations + iteration);
   return { optimizer, scaler, schedule };
 }
 

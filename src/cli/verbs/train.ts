@@ -59,8 +59,8 @@ export const trainVerb: Verb = {
   --lesion-prior P   the lesion probability the untrained heads start at, through their biases
                      (default 0: the biases the initialisation drew, nnU-Net's zeros). 0.01 removed
                      late starts on tiny MS lesions but lowered BraTS Dice (docs/results.md §0)
-  --warmup-epochs E  raise the learning rate linearly, step by step, over the first E epochs
-                     (fractions allowed; default 0: nnU-Net's plain poly schedule)
+  --warmup-epochs E  raise the learning rate linearly, step by step, over the first E epochs, then
+                     the poly schedule from its start (default 0: nnU-Net's plain poly schedule)
   --amp              mixed precision (CUDA)
   --deterministic    CUDA: deterministic algorithms, cuDNN without autotuning (CPU runs are always
                      bit-identical for one seed, machine and thread count)
