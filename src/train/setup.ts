@@ -197,15 +197,18 @@ export function buildOptimizer(
     weightDecay: 3e-5,
   });
   const scaler = new GradScaler({ enabled: config.amp && s.device.startsWith("cuda") });
-  const poly = polyLr(config.lr, config.epochs, 0.9);
-  const iterations = config.iterationsPerEpoch;
-  // After the warm-up the poly schedule starts from its beginning, as in nnU-Net v1's warm-up variant.
-  const perStep = withWarmup(
-    (step) => poly(Math.floor(step / iterations)),
-    Math.round((config.warmupEpochs ?? 0) * iterations),
-  );
-  const schedule: StepSchedule = (epoch, iteration) => perStep(epoch * iterations + iteration);
+  const schedule = stepSchedule(config.lr, config.epochs, config.iterationsPerEpoch, config.warmupEpochs ?? 0);
   return { optimizer, scaler, schedule };
+}
+
+/**
+ * nnU-Net's poly decay per epoch; with `warmupEpochs` > 0, a linear warm-up per step first, after which
+ * the poly schedule starts from its beginning (nnU-Net v1's warm-up variant).
+ */
+export function stepSchedule(lr: number, epochs: number, iterations: number, warmupEpochs: number): StepSchedule {
+  const poly = polyLr(lr, epochs, 0.9);
+  const perStep = withWarmup((step) => poly(Math.floor(step / iterations)), Math.round(warmupEpochs * iterations));
+  return (epoch, iteration) => perStep(epoch * iterations + iteration);
 }
 
 /**

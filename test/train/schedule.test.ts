@@ -1,0 +1,30 @@
+// The trainer's learning rate per step: nnU-Net's poly decay per epoch, and the optional warm-up.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { stepSchedule } from "../../src/train/setup.js";
+
+const close = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-15, `${a} ≠ ${b}`);
+
+test("without warm-up every step of an epoch has that epoch's poly rate", () => {
+  const lr = stepSchedule(0.01, 20, 40, 0);
+  close(lr(0, 0), 0.01);
+  close(lr(0, 39), 0.01);
+  close(lr(5, 0), 0.01 * (15 / 20) ** 0.9);
+  close(lr(5, 39), 0.01 * (15 / 20) ** 0.9);
+  close(lr(19, 39), 0.01 * (1 / 20) ** 0.9);
+});
+
+test("a one-epoch warm-up rises linearly over the first epoch's steps, then the poly schedule starts over", () => {
+  const lr = stepSchedule(0.01, 20, 40, 1);
+  close(lr(0, 0), 0.01 / 40);
+  close(lr(0, 19), 0.01 * (20 / 40));
+  close(lr(0, 39), 0.01);
+  // Epoch 1 is the poly schedule's epoch 0; epoch 6 its epoch 5.
+  close(lr(1, 0), 0.01);
+  close(lr(6, 0), 0.01 * (15 / 20) ** 0.9);
+  // A half-epoch warm-up: 20 steps, then poly epoch 0 until step 60.
+  const half = stepSchedule(0.01, 20, 40, 0.5);
+  close(half(0, 9), 0.01 * (10 / 20));
+  close(half(1, 19), 0.01);
+  close(half(1, 20), 0.01 * (19 / 20) ** 0.9);
+});
