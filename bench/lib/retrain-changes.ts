@@ -13,7 +13,14 @@ function transformsOff(names: readonly AugmentProbability[]): AugmentOverrides {
 export type RetrainChange = Partial<
   Pick<
     TrainConfig,
-    "augment" | "deepSupervision" | "init" | "lesionPrior" | "lesionPoint" | "augmentOverrides" | "warmupEpochs"
+    | "augment"
+    | "deepSupervision"
+    | "init"
+    | "lesionPrior"
+    | "lesionPoint"
+    | "augmentOverrides"
+    | "warmupEpochs"
+    | "lesionSampling"
   >
 >;
 
@@ -28,6 +35,8 @@ export const RETRAIN_CHANGES: Readonly<Record<string, RetrainChange>> = {
   noprior: { lesionPrior: 0 },
   prior: { lesionPrior: 0.01 },
   centre: { lesionPoint: "centre" },
+  // nnU-Net's foreground sampling: a lesion voxel of a case, so big lesions more often than small ones.
+  voxel: { lesionSampling: "voxel" },
   // A linear learning-rate warm-up over the first epoch (nnU-Net's warm-up variants: the first 5 % of the budget).
   warmup: { warmupEpochs: 1 },
   same: {},

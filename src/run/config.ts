@@ -85,6 +85,11 @@ export interface TrainConfig {
    * of a lesion can be the one a 2D patch sees) or the lesion's centre (the twin's; to measure the difference).
    */
   lesionPoint?: "box" | "centre";
+  /**
+   * Which lesion a lesion patch is centred on: every instance equally often ("instance", the default), or
+   * nnU-Net's rule ("voxel": a case uniformly, then one of its lesion voxels, so big lesions more often).
+   */
+  lesionSampling?: "instance" | "voxel";
   /** Loss on every decoder level (nnU-Net's default, on) or on the full-resolution output only. */
   deepSupervision?: boolean;
   lesionShare: number;

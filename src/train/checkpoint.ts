@@ -63,6 +63,7 @@ function trainingIdentity(config: TrainConfig, resolved: Resolved) {
     deepSupervision: config.deepSupervision ?? true,
     lesionShare: config.lesionShare,
     lesionPoint: config.lesionPoint ?? "box",
+    lesionSampling: config.lesionSampling ?? "instance",
     init: resolved.init ?? config.init ?? "he",
     lesionPrior: resolved.lesionPrior ?? config.lesionPrior ?? 0,
     warmupEpochs: config.warmupEpochs ?? 0,

@@ -1,7 +1,7 @@
-// Lesion-aware patch sampling. A share of patches (default 1/3) is centred near a lesion chosen
-// uniformly over all lesion instances (26-connected components) of the training cases, so small
-// lesions are seen as often as big ones whatever the number of background classes; the rest are
-// random. Every draw is a pure function of (seed, iteration, slot), so a resumed run samples the same.
+// Lesion-aware patch sampling. A share of patches (default 1/3) is centred near a lesion: by default
+// one chosen uniformly over all lesion instances (26-connected components) of the training cases, so
+// small lesions are seen as often as big ones whatever the number of background classes; or by
+// nnU-Net's rule, a lesion voxel of a case, so big lesions more often. The rest are random. Every draw is a pure function of (seed, iteration, slot), so a resumed run samples the same.
 import type { CachedCase } from "../preprocess/cache.js";
 import { mulberry32 } from "../util/random.js";
 
@@ -32,17 +32,41 @@ export interface SamplerOptions {
   lesionShare?: number;
   /** Centre lesion patches on a uniform point of the lesion's bounding box (default) or on its centre. */
   lesionPoint?: "box" | "centre";
+  /**
+   * Which lesion a lesion patch is centred on: every instance equally often ("instance", default), or
+   * nnU-Net's rule ("voxel": a case with lesions uniformly, then one of its lesion voxels uniformly, so
+   * an instance in proportion to its voxels).
+   */
+  lesionSampling?: "instance" | "voxel";
 }
 
 export class PatchSampler {
   /** Every lesion instance: [case index, instance index]. */
   readonly instances: [number, number][];
 
+  /** Per case with lesions: the index of its first instance in `instances` and its instances' running voxel totals. */
+  private readonly lesionCases: { first: number; cumulative: number[] }[] = [];
+
   constructor(
     readonly cases: CachedCase[],
     readonly o: SamplerOptions,
   ) {
     this.instances = cases.flatMap((c, i) => c.lesions.map((_, j) => [i, j] as [number, number]));
+    let first = 0;
+    for (const c of cases) {
+      const cumulative: number[] = [];
+      for (const l of c.lesions) cumulative.push((cumulative.at(-1) ?? 0) + l.voxels);
+      if (cumulative.length > 0) this.lesionCases.push({ first, cumulative });
+      first += c.lesions.length;
+    }
+  }
+
+  /** The index in `instances` of the lesion a lesion patch is centred on. */
+  private pickInstance(r: () => number): number {
+    if (this.o.lesionSampling !== "voxel") return Math.floor(r() * this.instances.length);
+    const { first, cumulative } = this.lesionCases[Math.floor(r() * this.lesionCases.length)];
+    const voxel = Math.floor(r() * cumulative[cumulative.length - 1]);
+    return first + cumulative.findIndex((total) => voxel < total);
   }
 
   /** The patches of one batch: the last round(batch · share) slots are lesion-centred (at least one when share > 0). */
@@ -69,7 +93,7 @@ export class PatchSampler {
   }
 
   private lesionPatch(r: () => number): PatchRequest {
-    const k = Math.floor(r() * this.instances.length);
+    const k = this.pickInstance(r);
     const [caseIndex, j] = this.instances[k];
     const instance = this.cases[caseIndex].lesions[j];
     const shape = this.cases[caseIndex].shape.slice(1);

@@ -54,6 +54,7 @@ function openLoaders(s: TrainingSetup, startEpoch: number, rank: number): { trai
     seed: samplerSeed(config, role, rank),
     lesionShare: config.lesionShare,
     lesionPoint: config.lesionPoint,
+    lesionSampling: config.lesionSampling,
   });
   const train = new Loader(
     { cacheDir, cases: s.trainCases, sampler: sampler("train"), targets: spec, load: loadPatch },

@@ -1,4 +1,5 @@
-// Lesion-aware sampling: lesion-centred patches are uniform over lesion instances, not voxels or cases.
+// Lesion-aware sampling: lesion-centred patches are uniform over lesion instances, not voxels or cases;
+// with lesionSampling 'voxel', nnU-Net's rule (a case uniformly, then one of its lesion voxels).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { CachedCase } from "../../src/preprocess/cache.js";
@@ -49,6 +50,29 @@ test("lesion-centred patches hit every lesion instance equally often (chi-square
   assert.ok(chi2 < 22.46, `χ² = ${chi2.toFixed(2)}, counts ${counts}`);
   // Deterministic: the same iteration gives the same batch.
   assert.deepEqual(sampler.batch(123), sampler.batch(123));
+});
+
+test("with lesionSampling 'voxel' a case is drawn uniformly, then an instance in proportion to its voxels (chi-square)", () => {
+  const cases = [meta("a", [600, 200]), meta("none", []), meta("b", [10, 30, 60])];
+  const sampler = new PatchSampler(cases, {
+    patch: [16, 16, 16],
+    batch: 1,
+    seed: 5,
+    lesionShare: 1,
+    lesionSampling: "voxel",
+  });
+  const counts = new Array(5).fill(0);
+  const n = 20000;
+  for (let it = 0; it < n; it++) {
+    const [r] = sampler.batch(it);
+    assert.notEqual(r.caseIndex, 1, "a case without lesions is never a lesion patch's");
+    counts[r.lesion ?? -1]++;
+  }
+  // Hand values: each case ½; in a, 600:200; in b, 10:30:60.
+  const expected = [3 / 8, 1 / 8, 0.05, 0.15, 0.3].map((p) => p * n);
+  const chi2 = counts.reduce((s, c, i) => s + (c - expected[i]) ** 2 / expected[i], 0);
+  // 4 degrees of freedom: P(χ² > 18.47) = 0.001.
+  assert.ok(chi2 < 18.47, `χ² = ${chi2.toFixed(2)}, counts ${counts}`);
 });
 
 test("lesion patches centred on a point of the lesion's box by default, on its centre with lesionPoint 'centre'", () => {

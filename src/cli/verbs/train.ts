@@ -59,6 +59,8 @@ export const trainVerb: Verb = {
   --lesion-prior P   the lesion probability the untrained heads start at, through their biases
                      (default 0: the biases the initialisation drew, nnU-Net's zeros). 0.01 removed
                      late starts on tiny MS lesions but lowered BraTS Dice (docs/results.md §0)
+  --lesion-sampling S  which lesion a lesion patch is centred on: instance (default: every lesion
+                     equally often) or voxel (nnU-Net's: a lesion voxel of a case, big lesions more often)
   --warmup-epochs E  raise the learning rate linearly, step by step, over the first E epochs, then
                      the poly schedule from its start (default 0: nnU-Net's plain poly schedule)
   --amp              mixed precision (CUDA)
@@ -98,6 +100,7 @@ ${COMMON_HELP}`,
     init: { type: "string" },
     "lesion-prior": { type: "string" },
     "warmup-epochs": { type: "string" },
+    "lesion-sampling": { type: "string" },
     amp: { type: "boolean", default: false },
     deterministic: { type: "boolean", default: false },
     out: { type: "string" },
@@ -113,6 +116,7 @@ ${COMMON_HELP}`,
     "dice-over": ["lesion", "all"],
     "batch-dice": ["on", "off"],
     init: INIT_SCHEMES,
+    "lesion-sampling": ["instance", "voxel"],
   },
   async run(values, positionals) {
     if (positionals.length !== 1) throw new CliError("expected one dataset folder", EXIT.usage);
@@ -159,6 +163,7 @@ ${COMMON_HELP}`,
           : numberOption(values, "lesion-prior", 0, { min: 0, max: 0.5 }),
       warmupEpochs:
         values["warmup-epochs"] === undefined ? undefined : numberOption(values, "warmup-epochs", 0, { min: 0 }),
+      lesionSampling: values["lesion-sampling"] as "instance" | "voxel" | undefined,
       lesionShare: 1 / 3,
       diceOver: diceOverOption(values),
       batchDice: batchDiceOption(values),
