@@ -34,6 +34,7 @@ export const RETRAIN_CHANGES: Readonly<Record<string, RetrainChange>> = {
   // The heads' biases as the initialisation drew them (nnU-Net's zeros) instead of a 1 % lesion start.
   noprior: { lesionPrior: 0 },
   prior: { lesionPrior: 0.01 },
+  prior5: { lesionPrior: 0.05 },
   centre: { lesionPoint: "centre" },
   // nnU-Net's foreground sampling: a lesion voxel of a case, so big lesions more often than small ones.
   voxel: { lesionSampling: "voxel" },
