@@ -264,8 +264,11 @@ interface Row {
   /** First epoch (0-based) with a validation pseudo-Dice above 0, or null. */
   firstLearningEpoch: number | null;
   learnedInFirstQuarter: boolean;
+  /** Every epoch's validation pseudo-Dice from the first start: a restarted run's abandoned epochs first. */
   pseudoDice: number[];
   seconds: number;
+  /** Ours: the epochs of a start abandoned after a stall (the run started over at a 1 % lesion start). */
+  restartedAfterEpochs?: number;
 }
 
 function printRow(row: Row): void {
@@ -281,6 +284,7 @@ async function score(
   predictions: string,
   curve: number[],
   seconds: number,
+  restartedAfterEpochs?: number,
 ) {
   const e = await evaluateFolders(predictions, referenceFolder(fold), { classes: [1] });
   const m = summarize(e).perClass["1"].means;
@@ -300,6 +304,7 @@ async function score(
     learnedInFirstQuarter: first >= 0 && first < Math.ceil(epochs / 4),
     pseudoDice: curve.map((d) => Number(d.toFixed(4))),
     seconds: Number(seconds.toFixed(1)),
+    ...(restartedAfterEpochs !== undefined && { restartedAfterEpochs }),
   };
   writeFileSync(path.join(out, "rows", `${arm}-fold${fold}-seed${seed}.json`), `${JSON.stringify(row)}\n`);
   printRow(row);
@@ -357,16 +362,19 @@ async function runOurs(fold: Fold, seed: number): Promise<Row> {
     `ours fold ${fold} seed ${seed}`,
   );
   const training = new TrainingRun(run);
-  const curve = training.log().map((l) => l.pseudoDice);
+  // A run that started over counts its abandoned epochs too: it learnt that much later.
+  const curve = [...training.stalledStartLog(), ...training.log()].map((l) => l.pseudoDice);
+  const record = training.record();
   return score(
     "ours",
     fold,
     seed,
-    training.record().init ?? "he",
+    record.init ?? "he",
     `gaussian ${DEFAULT_TILE_AVERAGE}`,
     predictions,
     curve,
     seconds,
+    record.config.restartedAfterEpochs,
   );
 }
 

@@ -81,6 +81,14 @@ export interface TrainConfig {
    */
   warmupEpochs?: number;
   /**
+   * Start over once, from a fresh initialisation at a 1 % lesion start, when validation pseudo-Dice is
+   * still 0 after the first two epochs (default on; only when no lesion prior was chosen, the run is not
+   * fine-tuned, and it is longer than those two epochs). docs/training.md, "Stalled starts".
+   */
+  restartIfStalled?: boolean;
+  /** Set by the trainer on a run that started over: the epochs its abandoned start trained (stalled-start/). */
+  restartedAfterEpochs?: number;
+  /**
    * Where a lesion patch is centred: a uniform point of the lesion's bounding box (default: every slice
    * of a lesion can be the one a 2D patch sees) or the lesion's centre (the twin's; to measure the difference).
    */

@@ -10,7 +10,7 @@
 //                        them), best.safetensors (best validation EMA)
 // Every file is written atomically (temporary file, fsync, rename). This module does not load the
 // engine (listings such as the web catalog read runs without libtorch); weights.ts moves the tensors.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
 import path from "node:path";
 import type { InitScheme } from "../models/init.js";
 import type { ArchitectureName } from "../models/registry.js";
@@ -24,6 +24,8 @@ export const RUN_POSTPROCESSING = "postprocessing.json";
 export const RUN_LOG = "log.jsonl";
 export const RUN_ITERATIONS = "iterations.jsonl";
 export const RUN_CHECKPOINTS = "checkpoints";
+/** Where a run that started over after a stall keeps its abandoned start: log, steps and checkpoints. */
+export const RUN_STALLED_START = "stalled-start";
 
 /** training.json. */
 export interface TrainingRecord {
@@ -195,6 +197,25 @@ export class TrainingRun {
       const kept = readLogLines(file).filter((l) => (JSON.parse(l) as { epoch: number }).epoch <= epoch);
       writeFileAtomicSync(file, kept.map((l) => `${l}\n`).join(""));
     }
+  }
+
+  /**
+   * Moves the log, the steps and the checkpoints into stalled-start/ (replacing an earlier one), so the
+   * run can start over in this folder and the abandoned start stays readable.
+   */
+  setAsideStalledStart(): void {
+    const aside = path.join(this.dir, RUN_STALLED_START);
+    rmSync(aside, { recursive: true, force: true });
+    mkdirSync(aside);
+    for (const name of [RUN_LOG, RUN_ITERATIONS, RUN_CHECKPOINTS]) {
+      const from = path.join(this.dir, name);
+      if (existsSync(from)) renameSync(from, path.join(aside, name));
+    }
+  }
+
+  /** The epochs of a start abandoned after a stall (empty when the run never started over). */
+  stalledStartLog(): EpochLog[] {
+    return readLogLines(path.join(this.dir, RUN_STALLED_START, RUN_LOG)).map((l) => JSON.parse(l) as EpochLog);
   }
 
   clearLog(): void {

@@ -97,6 +97,47 @@ function writeRunRecord(run: TrainingRun, s: TrainingSetup, worldSize: number): 
  * The device of this process: with several ranks on CUDA, GPU LOCAL_RANK (or the only visible one when
  * the launcher gave each process its own, e.g. SLURM's --gpus-per-task).
  */
+/** Epochs after which a run still at validation pseudo-Dice 0 starts over (`TrainConfig.restartIfStalled`). */
+export const STALL_CHECK_EPOCHS = 2;
+/** The lesion probability a stalled run starts over at: the start that made every stalled MS run learn. */
+export const STALL_RESTART_PRIOR = 0.01;
+
+/**
+ * Whether a run starts over when it stalls: on unless turned off, and only for a run that chose no lesion
+ * prior, is not fine-tuned from another run, has not started over already, and trains past the check.
+ */
+export function restartsIfStalled(config: TrainConfig): boolean {
+  return (
+    config.restartIfStalled !== false &&
+    config.lesionPrior === undefined &&
+    config.initFrom === undefined &&
+    config.restartedAfterEpochs === undefined &&
+    config.epochs > STALL_CHECK_EPOCHS
+  );
+}
+
+/** The settings of the fresh start a stalled run makes in its own folder. */
+export function stalledRestartConfig(config: TrainConfig): TrainConfig {
+  return {
+    ...config,
+    lesionPrior: STALL_RESTART_PRIOR,
+    restartedAfterEpochs: STALL_CHECK_EPOCHS,
+    resume: false,
+    stopAfterEpochs: undefined,
+  };
+}
+
+/**
+ * A resumed run that had started over continues with the settings of its new start (its record has them),
+ * not those of the command line that first launched it.
+ */
+function withRecordedRestart(config: TrainConfig): TrainConfig {
+  if (!config.resume || config.lesionPrior !== undefined) return config;
+  const record = new TrainingRun(config.out).recordOrNull();
+  const after = record?.config?.restartedAfterEpochs;
+  return after === undefined ? config : { ...config, lesionPrior: record?.lesionPrior, restartedAfterEpochs: after };
+}
+
 function rankDevice(device: string, localRank: number): string {
   if (!device.startsWith("cuda") || device.includes(":")) return device;
   return `cuda:${localRank < engineInfo().cudaDeviceCount ? localRank : 0}`;
@@ -107,12 +148,22 @@ function rankDevice(device: string, localRank: number): string {
  * run (src/train/distributed.ts): the batch is shared out, gradients are summed, and only rank 0
  * validates, logs and writes the run folder.
  */
-export async function train(config: TrainConfig, report: Report = () => {}): Promise<{ out: string; log: EpochLog[] }> {
+export async function train(
+  requested: TrainConfig,
+  report: Report = () => {},
+): Promise<{ out: string; log: EpochLog[] }> {
+  const config = withRecordedRestart(requested);
   const launch = launchEnv();
   const device = configureDevice(launch ? { ...config, device: rankDevice(config.device, launch.localRank) } : config);
   const group = launch ? joinGroup(launch, device) : null;
   try {
-    return await trainOnDevice(config, device, group ? { group, report } : { group: null, report });
+    const o = group ? { group, report } : { group: null, report };
+    const first = await trainOnDevice(config, device, o);
+    if (!first.stalled) return first;
+    // Its log, steps and checkpoints are in stalled-start/ now (rank 0 moved them before the last barrier).
+    report({ kind: "restart", epochs: STALL_CHECK_EPOCHS, lesionPrior: STALL_RESTART_PRIOR });
+    const { out, log } = await trainOnDevice(stalledRestartConfig(config), device, o);
+    return { out, log };
   } finally {
     group?.destroy();
   }
@@ -122,7 +173,7 @@ async function trainOnDevice(
   config: TrainConfig,
   device: string,
   o: { group: ReturnType<typeof joinGroup> | null; report: Report },
-): Promise<{ out: string; log: EpochLog[] }> {
+): Promise<{ out: string; log: EpochLog[]; stalled: boolean }> {
   const setup = setUpTraining(config, device);
   const globalBatch = setup.batch;
   const rank = o.group?.rank ?? 0;
@@ -146,6 +197,7 @@ async function trainOnDevice(
   if (main) writeRunRecord(run, { ...setup, batch: globalBatch }, o.group?.worldSize ?? 1);
   const loaders = openLoaders(setup, start.startEpoch, rank);
   const log: EpochLog[] = [];
+  let stalled = false;
   try {
     const valBatches = main
       ? await Promise.all(Array.from({ length: config.validationIterations }, (_, i) => loaders.val.get(i)))
@@ -153,7 +205,7 @@ async function trainOnDevice(
     const callbacks: TrainingCallbacks = config.fisherLog ? fisherLogCallbacks(setup.lossOptions.lesionClasses) : {};
     const step: StepContext = { setup, ...parts, afterBackward: dp ? () => dp.reduceGradients() : undefined };
     const report = main ? o.report : () => {};
-    await runEpochs({
+    stalled = await runEpochs({
       setup,
       run,
       step,
@@ -166,6 +218,7 @@ async function trainOnDevice(
       log,
       dp,
     });
+    if (stalled && main) run.setAsideStalledStart();
     dp?.barrier();
   } finally {
     await loaders.train.close();
@@ -173,7 +226,7 @@ async function trainOnDevice(
   }
   net.dispose();
   optimizer.dispose();
-  return { out: config.out, log };
+  return { out: config.out, log, stalled };
 }
 
 /** Every rank must resume from the same epoch (a missing shared run folder shows up here, not as a hang). */
@@ -202,8 +255,11 @@ interface EpochLoop {
   dp: DataParallel | null;
 }
 
-/** The epochs of this call: train, validate, log, checkpoint. */
-async function runEpochs(o: EpochLoop): Promise<void> {
+/**
+ * The epochs of this call: train, validate, log, checkpoint. Returns true when the run stalled and
+ * starts over (`restartsIfStalled`): then it stops after the check epoch, on every rank.
+ */
+async function runEpochs(o: EpochLoop): Promise<boolean> {
   const { setup, run, step, callbacks } = o;
   const { config } = setup;
   let { ema, bestEma } = o.start;
@@ -218,8 +274,11 @@ async function runEpochs(o: EpochLoop): Promise<void> {
     const waitedBefore = o.loader.waited;
     const steps = await trainEpoch(o, epoch);
     const trainLoss = steps.meanLoss;
+    const checksStall = restartsIfStalled(config) && epoch === STALL_CHECK_EPOCHS - 1;
     if (o.dp && !o.dp.isMain) {
       o.dp.barrier(); // rank 0 validates and checkpoints meanwhile
+      // Rank 0 alone knows the validation Dice: every rank adds its vote, only rank 0's is ever 1.
+      if (checksStall && o.dp.globalSum(tensor([0])).item() > 0) return true;
       continue;
     }
     const pseudoDice = validationDice(setup, step.net, o.valBatches, callbacks);
@@ -236,7 +295,10 @@ async function runEpochs(o: EpochLoop): Promise<void> {
       weightsDigest: weightsDigest(step.net),
     };
     diceHistory.push(pseudoDice);
-    const warning = noLearningWarning(diceHistory, config.epochs, setup.lesionPrior);
+    const stalled = checksStall && diceHistory.every((d) => d === 0);
+    const warning = stalled
+      ? `validation pseudo-Dice is 0 after the first ${STALL_CHECK_EPOCHS} epochs: starting over from a fresh initialisation at a ${STALL_RESTART_PRIOR * 100} % lesion start (this start is kept in stalled-start/; --no-restart trains on instead)`
+      : noLearningWarning(diceHistory, config.epochs, setup.lesionPrior);
     if (warning) entry.warning = warning;
     callbacks.onEpochEnd?.(entry, {
       net: step.net,
@@ -251,7 +313,10 @@ async function runEpochs(o: EpochLoop): Promise<void> {
     o.log.push(entry);
     o.report({ kind: "epoch", ...entry });
     o.dp?.barrier();
+    if (checksStall && o.dp) o.dp.globalSum(tensor([stalled ? 1 : 0]));
+    if (stalled) return true;
   }
+  return false;
 }
 
 /** One epoch's training steps: every step's loss and gradient norm, and the mean loss (global in a

@@ -27,6 +27,11 @@ export class Progress {
     this.#o = { json: false, stream: process.stderr, ...options };
   }
 
+  /** More work than planned (a stalled training that starts over): the total grows by n. */
+  extend(n: number): void {
+    this.#o.total += n;
+  }
+
   /** Advances by n and shows the given fields (e.g. { loss: 0.42 }). */
   tick(n = 1, fields: Record<string, number | string> = {}): void {
     this.#done += n;

@@ -61,6 +61,9 @@ export const trainVerb: Verb = {
                      late starts on tiny MS lesions but lowered BraTS Dice (docs/results.md §0)
   --lesion-sampling S  which lesion a lesion patch is centred on: instance (default: every lesion
                      equally often) or voxel (nnU-Net's: a lesion voxel of a case, big lesions more often)
+  --no-restart       keep training a run whose validation pseudo-Dice is still 0 after 2 epochs,
+                     instead of starting it over once at a 1 % lesion start (the default when no
+                     --lesion-prior is given; the abandoned start stays in RUN/stalled-start/)
   --warmup-epochs E  raise the learning rate linearly, step by step, over the first E epochs, then
                      the poly schedule from its start (default 0: nnU-Net's plain poly schedule)
   --amp              mixed precision (CUDA)
@@ -100,6 +103,7 @@ ${COMMON_HELP}`,
     init: { type: "string" },
     "lesion-prior": { type: "string" },
     "warmup-epochs": { type: "string" },
+    "no-restart": { type: "boolean", default: false },
     "lesion-sampling": { type: "string" },
     amp: { type: "boolean", default: false },
     deterministic: { type: "boolean", default: false },
@@ -163,6 +167,7 @@ ${COMMON_HELP}`,
           : numberOption(values, "lesion-prior", 0, { min: 0, max: 0.5 }),
       warmupEpochs:
         values["warmup-epochs"] === undefined ? undefined : numberOption(values, "warmup-epochs", 0, { min: 0 }),
+      restartIfStalled: !values["no-restart"],
       lesionSampling: values["lesion-sampling"] as "instance" | "voxel" | undefined,
       lesionShare: 1 / 3,
       diceOver: diceOverOption(values),
@@ -212,8 +217,11 @@ ${COMMON_HELP}`,
       exportName: "trainJob",
       input: config,
       onReport: (m) => {
-        const r = m as { kind: string; epoch: number; loss?: number } & EpochLog;
-        if (r.kind === "iteration")
+        const r = m as { kind: string; epoch: number; loss?: number; epochs?: number } & EpochLog;
+        if (r.kind === "restart") {
+          lastEpoch = null;
+          progress.extend((r.epochs ?? 0) * config.iterationsPerEpoch);
+        } else if (r.kind === "iteration")
           progress.tick(1, {
             epoch: r.epoch,
             loss: r.loss ?? 0,
