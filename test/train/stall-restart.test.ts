@@ -1,0 +1,100 @@
+// A run still at validation pseudo-Dice 0 after two epochs starts over once at a 1 % lesion start: the
+// new start is exactly a fresh run at that prior, the abandoned one stays readable, and resuming keeps it.
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { openDataset } from "../../src/dataset/layout.js";
+import { loadSafetensors } from "../../src/engine/index.js";
+import { fingerprintDataset } from "../../src/plan/fingerprint.js";
+import { planExperiment, writePlans } from "../../src/plan/plan.js";
+import { preprocessDataset } from "../../src/preprocess/preprocess.js";
+import { TrainingRun } from "../../src/run/record.js";
+import {
+  STALL_CHECK_EPOCHS,
+  STALL_RESTART_PRIOR,
+  type TrainConfig,
+  restartsIfStalled,
+  train,
+} from "../../src/train/trainer.js";
+import { writeCaseFiles } from "../fixtures/head.js";
+import { config, writeTinyDatasetJson } from "../fixtures/training.js";
+
+/** Two cases whose one lesion voxel has no contrast: at lr 0.05 a run predicts no lesion from epoch 0 on. */
+async function stallingDataset(): Promise<{ root: string; preprocessed: string }> {
+  const root = mkdtempSync(path.join(os.tmpdir(), "bs-stall-"));
+  writeTinyDatasetJson(root);
+  const shape: [number, number, number] = [24, 20, 16];
+  const n = shape[0] * shape[1] * shape[2];
+  for (const id of ["a", "b"]) {
+    const image = new Float32Array(n).map((_, p) => 100 + 10 * Math.sin(p * 1.7));
+    const label = new Uint8Array(n);
+    label[12 + 24 * (10 + 20 * 8)] = 1;
+    writeCaseFiles(
+      root,
+      id,
+      { shape, spacing: [1, 1, 1], origin: [0, 0, 0] },
+      { image, label, tissue: new Uint8Array(n).fill(1) },
+    );
+  }
+  const dataset = openDataset(root);
+  const preprocessed = path.join(root, "preprocessed");
+  const plans = planExperiment(dataset, await fingerprintDataset(dataset, { workers: 1 }), { memoryBudgetGb: 0.05 });
+  writePlans(preprocessed, plans);
+  await preprocessDataset(dataset, plans, "3d_fullres", preprocessed, { workers: 1 });
+  return { root, preprocessed };
+}
+
+const weights = (run: string) => loadSafetensors(new TrainingRun(run).weightsFile("latest")).tensors;
+
+test("only a run that chose no prior, is not fine-tuned and trains past the check starts over", () => {
+  const base = { epochs: 20 } as TrainConfig;
+  assert.equal(restartsIfStalled(base), true);
+  assert.equal(restartsIfStalled({ ...base, restartIfStalled: false }), false);
+  assert.equal(restartsIfStalled({ ...base, lesionPrior: 0 }), false, "an explicit --lesion-prior 0 is a choice");
+  assert.equal(restartsIfStalled({ ...base, initFrom: "/runs/binary" }), false);
+  assert.equal(restartsIfStalled({ ...base, restartedAfterEpochs: 2 }), false, "once only");
+  assert.equal(restartsIfStalled({ ...base, epochs: STALL_CHECK_EPOCHS }), false);
+});
+
+test("a stalled run starts over at a 1 % lesion start: the same model as a fresh run at that prior", async () => {
+  const { root, preprocessed } = await stallingDataset();
+  const cfg = (out: string, over: Partial<TrainConfig> = {}) =>
+    config(root, preprocessed, { out: path.join(root, out), epochs: 3, lr: 0.05, augment: false, threads: 1, ...over });
+  const reports: { kind: string }[] = [];
+  const { log } = await train(cfg("restarted"), (m) => reports.push(m as { kind: string }));
+  const run = new TrainingRun(path.join(root, "restarted"));
+  const aside = run.stalledStartLog();
+  assert.deepEqual(
+    aside.map((e) => e.pseudoDice),
+    [0, 0],
+    "the abandoned start: two epochs at pseudo-Dice 0",
+  );
+  assert.match(aside[1].warning ?? "", /starting over .* 1 % lesion start/);
+  assert.equal(reports.filter((r) => r.kind === "restart").length, 1);
+  assert.ok(existsSync(path.join(run.dir, "stalled-start", "checkpoints")));
+  assert.equal(log.length, 3, "the new start trains the whole budget");
+  assert.equal(run.record().lesionPrior, STALL_RESTART_PRIOR);
+  assert.equal(run.record().config.restartedAfterEpochs, STALL_CHECK_EPOCHS);
+
+  await train(cfg("fresh", { lesionPrior: STALL_RESTART_PRIOR }));
+  const fresh = weights(path.join(root, "fresh"));
+  for (const [name, t] of weights(run.dir)) assert.deepEqual(t.toArray(), fresh.get(name)!.toArray(), name);
+
+  // Resumed with the command line that launched it (no prior given): it goes on from its new start.
+  const resumed = await train(cfg("restarted", { resume: true, epochs: 4 }));
+  assert.deepEqual(
+    resumed.log.map((e) => e.epoch),
+    [3],
+  );
+  assert.equal(run.record().lesionPrior, STALL_RESTART_PRIOR);
+  assert.equal(run.stalledStartLog().length, 2);
+
+  // --no-restart: the run trains on from its even start.
+  await train(cfg("kept", { restartIfStalled: false }));
+  const kept = new TrainingRun(path.join(root, "kept"));
+  assert.equal(kept.stalledStartLog().length, 0);
+  assert.equal(kept.record().lesionPrior, 0);
+  assert.equal(kept.log().length, 3);
+});
