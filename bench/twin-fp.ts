@@ -1,5 +1,6 @@
 // npm run bench -- twin-fp --from DIR [--fold 0|1|all] [--seeds 1,2,3] [--thresholds 0.5,0.6,0.7,0.8,0.9]
-//   [--retrain same,noaug,perchannel,largerpatch,rot180,nospatial,nointensity,nods,torchinit,torchheads,torchbody,heinit,noprior,prior,centre,A+B]
+//   [--retrain same,noaug,perchannel,largerpatch,rot180,nospatial,nointensity,nods,torchinit,torchheads,torchbody,heinit,
+//              noprior,prior,prior5,restart,centre,voxel,warmup,A+B]
 //   [--tilings gaussian,uniform,gaussian-logits,gaussian-logits-mirror|none] [--retrain-tiling gaussian-logits] [--threads 1] [--json]
 // Where do our false-positive lesions come from? Takes a finished `twin-train` output (DIR) and, for our
 // models of one fold, separates the parts of prediction from training:
@@ -16,8 +17,12 @@
 //              mirroring), nods (no deep supervision), torchinit (PyTorch's default layer initialisation, as the
 //              twin, instead of nnU-Net's He; torchheads / torchbody: only on the segmentation heads / on
 //              every layer but them; heinit: nnU-Net's He, for a base run that started otherwise), noprior /
-//              prior (heads' biases as drawn / set to a 1 % lesion start), centre (lesion patches centred on
-//              the lesion's centre, as the twin, instead of a uniform point of its bounding box); changes
+//              prior / prior5 (heads' biases as drawn / set to a 1 % / 5 % lesion start), restart (the
+//              trainer's default: an even start that starts over at 1 % when still at pseudo-Dice 0 after two
+//              epochs; the abandoned epochs count in firstLearningEpoch), centre (lesion patches centred on
+//              the lesion's centre, as the twin, instead of a uniform point of its bounding box), voxel
+//              (nnU-Net's lesion-voxel sampling instead of per instance), warmup (a one-epoch linear
+//              learning-rate warm-up); changes
 //              joined by + combine (torchbody+largerpatch). Every other setting, the
 //              initialisation and lesion prior included, is the base run's.
 //              A retrained model is predicted with --retrain-tiling (default: gaussian-logits, `predict`'s
