@@ -1,5 +1,5 @@
 // backsplit/run: a training-run folder (training.json, the run's plans, log.jsonl,
-// iterations.jsonl, checkpoints) read
+// iterations.jsonl, checkpoints, and a stalled start set aside) read
 // and written in one place. Does not load libtorch; to load a run's network use loadRun from
 // backsplit/predict.
 export {
@@ -11,6 +11,7 @@ export {
   RUN_POSTPROCESSING,
   type PostprocessingRecord,
   RUN_RECORD,
+  RUN_STALLED_START,
   RunFileError,
   type TrainingRecord,
   TrainingRun,

@@ -1,7 +1,16 @@
 // backsplit/train: nnU-Net's training recipe for binary or BackSplit targets (the background split by
 // the chosen sources), with resumable checkpoints and a JSON-lines log; the losses and the on-device
 // augmentation it uses. Loads libtorch.
-export { type EpochLog, type TrainConfig, initFromRun, noLearningWarning, train } from "./trainer.js";
+export {
+  type EpochLog,
+  STALL_CHECK_EPOCHS,
+  STALL_RESTART_PRIOR,
+  type TrainConfig,
+  initFromRun,
+  noLearningWarning,
+  restartsIfStalled,
+  train,
+} from "./trainer.js";
 export { NonFiniteLossError } from "./step.js";
 export { type LossOptions, deepSupervisionLoss, deepSupervisionWeights, segmentationLoss, softDice } from "./loss.js";
 export { type AugmentOptions, NNUNET_AUGMENTATION, augmentBatch } from "./augment.js";

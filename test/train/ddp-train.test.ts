@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { distributedBackends } from "../../src/engine/index.js";
 import { freePort } from "../../src/train/launch.js";
-import { tinyDataset, tinyExperimentArgs } from "../fixtures/training.js";
+import { stallingDataset, tinyDataset, tinyExperimentArgs } from "../fixtures/training.js";
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "bin", "backsplit.mjs");
 const gloo = distributedBackends().gloo;
@@ -99,6 +99,30 @@ test("train --nproc 2 trains one run (rank 0 writes it), and resumes", { skip: !
     assert.match(cuda.stderr, /needs NCCL, which this engine was built without/);
   }
 });
+
+test(
+  "train --nproc 2: a stalled run starts over on every rank, rank 0 sets the abandoned start aside",
+  { skip: !gloo },
+  async () => {
+    const { root } = await stallingDataset();
+    const out = path.join(root, "runs", "ddp-stall");
+    const args = [...trainArgs(root, out, 3), "--mode", "binary", "--lr", "0.05", "--no-augment", "--nproc", "2"];
+    const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /starting over from a fresh initialisation at a 1 % lesion start/);
+    const aside = readFileSync(path.join(out, "stalled-start", "log.jsonl"), "utf8")
+      .trim()
+      .split("\n");
+    assert.equal(aside.length, 2);
+    assert.deepEqual(
+      logOf(out).map((l) => l.epoch),
+      [0, 1, 2],
+    );
+    const record = JSON.parse(readFileSync(path.join(out, "training.json"), "utf8"));
+    assert.equal(record.lesionPrior, 0.01);
+    assert.equal(record.config.restartedAfterEpochs, 2);
+  },
+);
 
 test("torchrun --no_python launches backsplit train as 2 ranks", { skip: !gloo || !torchrun }, async () => {
   const { root } = await tinyDataset();

@@ -1,15 +1,10 @@
 // A run still at validation pseudo-Dice 0 after two epochs starts over once at a 1 % lesion start: the
 // new start is exactly a fresh run at that prior, the abandoned one stays readable, and resuming keeps it.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync } from "node:fs";
-import os from "node:os";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { openDataset } from "../../src/dataset/layout.js";
 import { loadSafetensors } from "../../src/engine/index.js";
-import { fingerprintDataset } from "../../src/plan/fingerprint.js";
-import { planExperiment, writePlans } from "../../src/plan/plan.js";
-import { preprocessDataset } from "../../src/preprocess/preprocess.js";
 import { TrainingRun } from "../../src/run/record.js";
 import {
   STALL_CHECK_EPOCHS,
@@ -18,33 +13,7 @@ import {
   restartsIfStalled,
   train,
 } from "../../src/train/trainer.js";
-import { writeCaseFiles } from "../fixtures/head.js";
-import { config, writeTinyDatasetJson } from "../fixtures/training.js";
-
-/** Two cases whose one lesion voxel has no contrast: at lr 0.05 a run predicts no lesion from epoch 0 on. */
-async function stallingDataset(): Promise<{ root: string; preprocessed: string }> {
-  const root = mkdtempSync(path.join(os.tmpdir(), "bs-stall-"));
-  writeTinyDatasetJson(root);
-  const shape: [number, number, number] = [24, 20, 16];
-  const n = shape[0] * shape[1] * shape[2];
-  for (const id of ["a", "b"]) {
-    const image = new Float32Array(n).map((_, p) => 100 + 10 * Math.sin(p * 1.7));
-    const label = new Uint8Array(n);
-    label[12 + 24 * (10 + 20 * 8)] = 1;
-    writeCaseFiles(
-      root,
-      id,
-      { shape, spacing: [1, 1, 1], origin: [0, 0, 0] },
-      { image, label, tissue: new Uint8Array(n).fill(1) },
-    );
-  }
-  const dataset = openDataset(root);
-  const preprocessed = path.join(root, "preprocessed");
-  const plans = planExperiment(dataset, await fingerprintDataset(dataset, { workers: 1 }), { memoryBudgetGb: 0.05 });
-  writePlans(preprocessed, plans);
-  await preprocessDataset(dataset, plans, "3d_fullres", preprocessed, { workers: 1 });
-  return { root, preprocessed };
-}
+import { config, stallingDataset } from "../fixtures/training.js";
 
 const weights = (run: string) => loadSafetensors(new TrainingRun(run).weightsFile("latest")).tensors;
 
