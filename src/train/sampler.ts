@@ -1,7 +1,8 @@
 // Lesion-aware patch sampling. A share of patches (default 1/3) is centred near a lesion: by default
 // one chosen uniformly over all lesion instances (26-connected components) of the training cases, so
 // small lesions are seen as often as big ones whatever the number of background classes; or by
-// nnU-Net's rule, a lesion voxel of a case, so big lesions more often. The rest are random. Every draw is a pure function of (seed, iteration, slot), so a resumed run samples the same.
+// nnU-Net's rule, a lesion voxel of a case, so big lesions more often. The rest are random. Every
+// draw is a pure function of (seed, iteration, slot), so a resumed run samples the same.
 import type { CachedCase } from "../preprocess/cache.js";
 import { mulberry32 } from "../util/random.js";
 

@@ -93,10 +93,6 @@ function writeRunRecord(run: TrainingRun, s: TrainingSetup, worldSize: number): 
   run.writePlans(s.plans);
 }
 
-/**
- * The device of this process: with several ranks on CUDA, GPU LOCAL_RANK (or the only visible one when
- * the launcher gave each process its own, e.g. SLURM's --gpus-per-task).
- */
 /** Epochs after which a run still at validation pseudo-Dice 0 starts over (`TrainConfig.restartIfStalled`). */
 export const STALL_CHECK_EPOCHS = 2;
 /** The lesion probability a stalled run starts over at: the start that made every stalled MS run learn. */
@@ -117,7 +113,7 @@ export function restartsIfStalled(config: TrainConfig): boolean {
 }
 
 /** The settings of the fresh start a stalled run makes in its own folder. */
-export function stalledRestartConfig(config: TrainConfig): TrainConfig {
+function stalledRestartConfig(config: TrainConfig): TrainConfig {
   return {
     ...config,
     lesionPrior: STALL_RESTART_PRIOR,
@@ -138,6 +134,10 @@ function withRecordedRestart(config: TrainConfig): TrainConfig {
   return after === undefined ? config : { ...config, lesionPrior: record?.lesionPrior, restartedAfterEpochs: after };
 }
 
+/**
+ * The device of this process: with several ranks on CUDA, GPU LOCAL_RANK (or the only visible one when
+ * the launcher gave each process its own, e.g. SLURM's --gpus-per-task).
+ */
 function rankDevice(device: string, localRank: number): string {
   if (!device.startsWith("cuda") || device.includes(":")) return device;
   return `cuda:${localRank < engineInfo().cudaDeviceCount ? localRank : 0}`;
@@ -161,7 +161,8 @@ export async function train(
     const first = await trainOnDevice(config, device, o);
     if (!first.stalled) return first;
     // Its log, steps and checkpoints are in stalled-start/ now (rank 0 moved them before the last barrier).
-    report({ kind: "restart", epochs: STALL_CHECK_EPOCHS, lesionPrior: STALL_RESTART_PRIOR });
+    if ((group?.rank ?? 0) === 0)
+      report({ kind: "restart", epochs: STALL_CHECK_EPOCHS, lesionPrior: STALL_RESTART_PRIOR });
     const { out, log } = await trainOnDevice(stalledRestartConfig(config), device, o);
     return { out, log };
   } finally {
