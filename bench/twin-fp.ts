@@ -208,9 +208,7 @@ for (const seed of seeds) {
     await steps.train(config, `${change} seed ${seed}`);
     const folder = path.join(out, `${change}-${retrainTiling}-fold${fold}-seed${seed}`);
     await predict(retrained, folder, TILINGS[retrainTiling], `${change} seed ${seed}`);
-    const retrainedRun = new TrainingRun(retrained);
-    // A run that started over counts its abandoned epochs too (twin-train's rule).
-    const first = [...retrainedRun.stalledStartLog(), ...retrainedRun.log()].findIndex((l) => l.pseudoDice > 0);
+    const first = new TrainingRun(retrained).logSinceFirstStart().findIndex((l) => l.pseudoDice > 0);
     await sweep(`ours-${change}-${retrainTiling}`, seed, folder, first < 0 ? null : first);
   }
   const twin = path.join(from, "rows", `twin-fold${fold}-seed${seed}.json`);

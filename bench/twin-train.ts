@@ -362,8 +362,7 @@ async function runOurs(fold: Fold, seed: number): Promise<Row> {
     `ours fold ${fold} seed ${seed}`,
   );
   const training = new TrainingRun(run);
-  // A run that started over counts its abandoned epochs too: it learnt that much later.
-  const curve = [...training.stalledStartLog(), ...training.log()].map((l) => l.pseudoDice);
+  const curve = training.logSinceFirstStart().map((l) => l.pseudoDice);
   const record = training.record();
   return score(
     "ours",

@@ -218,6 +218,11 @@ export class TrainingRun {
     return readLogLines(path.join(this.dir, RUN_STALLED_START, RUN_LOG)).map((l) => JSON.parse(l) as EpochLog);
   }
 
+  /** Every epoch since the run first started: a stalled start's epochs, then the log (it learnt that much later). */
+  logSinceFirstStart(): EpochLog[] {
+    return [...this.stalledStartLog(), ...this.log()];
+  }
+
   clearLog(): void {
     rmSync(this.logFile, { force: true });
     rmSync(this.iterationsFile, { force: true });

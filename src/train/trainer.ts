@@ -159,7 +159,7 @@ export async function train(
   try {
     const o = group ? { group, report } : { group: null, report };
     const first = await trainOnDevice(config, device, o);
-    if (!first.stalled) return first;
+    if (!first.stalled) return { out: first.out, log: first.log };
     // Its log, steps and checkpoints are in stalled-start/ now (rank 0 moved them before the last barrier).
     if ((group?.rank ?? 0) === 0)
       report({ kind: "restart", epochs: STALL_CHECK_EPOCHS, lesionPrior: STALL_RESTART_PRIOR });

@@ -44,6 +44,11 @@ test("a stalled run starts over at a 1 % lesion start: the same model as a fresh
   assert.equal(reports.filter((r) => r.kind === "restart").length, 1);
   assert.ok(existsSync(path.join(run.dir, "stalled-start", "checkpoints")));
   assert.equal(log.length, 3, "the new start trains the whole budget");
+  assert.deepEqual(
+    run.logSinceFirstStart().map((e) => e.epoch),
+    [0, 1, 0, 1, 2],
+    "the abandoned epochs, then the new start's",
+  );
   assert.equal(run.record().lesionPrior, STALL_RESTART_PRIOR);
   assert.equal(run.record().config.restartedAfterEpochs, STALL_CHECK_EPOCHS);
 
