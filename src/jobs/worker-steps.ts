@@ -71,8 +71,9 @@ export function workerSteps(json: boolean, options: WorkerStepOptions = {}): Wor
         json,
       });
       const onReport = (m: unknown) => {
-        const r = m as { kind: string; loss?: number; warning?: string };
-        if (r.kind === "iteration") progress.tick(1, { loss: r.loss ?? 0 });
+        const r = m as { kind: string; loss?: number; warning?: string; epochs?: number };
+        if (r.kind === "restart") progress.extend((r.epochs ?? 0) * config.iterationsPerEpoch);
+        else if (r.kind === "iteration") progress.tick(1, { loss: r.loss ?? 0 });
         else if (r.warning && json)
           process.stdout.write(`${JSON.stringify({ event: "warning", run: label, message: r.warning })}\n`);
         else if (r.warning) process.stderr.write(`\nwarning (${label}): ${r.warning}\n`);
