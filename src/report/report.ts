@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { type Comparison, type Evaluation, METRICS } from "../evaluate/evaluate.js";
 import { type FisherResult, fisherMarkdown } from "../fisher/summary.js";
+import { RUN_STALLED_START, TrainingRun } from "../run/record.js";
 import type { EpochLog } from "../train/trainer.js";
 import { writeFileAtomicSync } from "../util/atomic.js";
 import { OVERLAY_COLORS, renderHeatSlice, renderMontage } from "./montage.js";
@@ -103,7 +104,16 @@ export function perCaseCsv(r: ReportInput): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** Writes report.html, report.json, report.csv and report.md into `dir`; returns the Markdown summary. */
+/** Names the runs that started over after a stalled start (their curves show the new start only). */
+function restartNote(logs: Record<string, string>): string {
+  const restarted = Object.entries(logs).flatMap(([run, file]) => {
+    const aside = new TrainingRun(path.dirname(file)).stalledStartLog();
+    return aside.length ? [`${run} (after ${aside.length} epochs)`] : [];
+  });
+  if (restarted.length === 0) return "";
+  return `<p class="warning">Started over from a fresh initialisation at a 1 % lesion start, because validation pseudo-Dice was still 0: ${esc(restarted.join(", "))}. Their curves show the new start; the abandoned one is kept in the run's ${RUN_STALLED_START}/ folder.</p>`;
+}
+
 /** Curves from runs trained with --fisher-log, and `backsplit fisher` tables and maps. */
 async function renderFisherSection(r: ReportInput): Promise<string | null> {
   const rows: FisherCurveRow[] = [];
@@ -161,6 +171,7 @@ async function renderFisherSection(r: ReportInput): Promise<string | null> {
   return `<h2>Fisher information</h2><p>Why the split helps: the split likelihood's Fisher information I_Y exceeds the binary one's, I_Z, by E[Var(s_Y | Z, X)] (see docs/fisher.md).</p>${parts.join("\n")}`;
 }
 
+/** Writes report.html, report.json, report.csv and report.md into `dir`; returns the Markdown summary. */
 export async function writeReport(dir: string, r: ReportInput): Promise<{ html: string; markdown: string }> {
   const c = r.comparison;
   const names: [string, string] = [c.a, c.b];
@@ -185,7 +196,9 @@ export async function writeReport(dir: string, r: ReportInput): Promise<{ html: 
     }
   }
   if (curves.length)
-    sections.push(`<h2>Training</h2><figure class="plot">${await renderSvg(trainingCurvesSpec(curves))}</figure>`);
+    sections.push(
+      `<h2>Training</h2>${restartNote(r.logs ?? {})}<figure class="plot">${await renderSvg(trainingCurvesSpec(curves))}</figure>`,
+    );
   const fisherSection = await renderFisherSection(r);
   if (fisherSection) sections.push(fisherSection);
   const montages: string[] = [];

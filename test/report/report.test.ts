@@ -80,17 +80,26 @@ test("the report opens offline in Chromium with its plots and montages rendered"
     log,
     [0, 1, 2].map((e) => JSON.stringify({ epoch: e, trainLoss: 1 - 0.2 * e, pseudoDice: 0.2 * e })).join("\n"),
   );
+  // A second run that started over: its abandoned start sits in stalled-start/ beside its log.
+  const restarted = path.join(root, "restarted");
+  mkdirSync(path.join(restarted, "stalled-start"), { recursive: true });
+  writeFileSync(path.join(restarted, "log.jsonl"), readFileSync(log));
+  writeFileSync(
+    path.join(restarted, "stalled-start", "log.jsonl"),
+    [0, 1].map((e) => `${JSON.stringify({ epoch: e, trainLoss: 1, pseudoDice: 0 })}\n`).join(""),
+  );
   const { html, markdown } = await writeReport(root, {
     title: "test report",
     comparison,
     a,
     b,
-    logs: { run: log },
+    logs: { run: log, "restarted run": path.join(restarted, "log.jsonl") },
     montages,
     facts: { device: "cpu" },
   });
   assert.match(markdown, /\| recall \| 0\.500 \| 0\.875 \|/);
   const text = readFileSync(html, "utf8");
+  assert.match(text, /Started over [^<]*: restarted run \(after 2 epochs\)\./, "the restarted run is named, once");
   assert.ok(!/https?:\/\/(?!www\.w3\.org)/.test(text.replace(/xmlns(:\w+)?="[^"]+"/g, "")), "no external references");
   const browser = await launchBrowser();
   try {
