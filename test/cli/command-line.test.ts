@@ -3,7 +3,7 @@
 // command to run; evaluate's options and inputs likewise.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
@@ -122,4 +122,16 @@ test("evaluate: bad bins exit 2, a missing folder exits 3, a flipped or non-inte
   const s = cli("evaluate", soft, ref);
   assert.equal(s.status, 1, s.stderr);
   assert.match(s.stderr, /soft\/a\.nii\.gz: label values must be integers, found 0\.69/);
+});
+
+test("train --lesion-share reaches the run's recorded config", async () => {
+  const { root } = await tinyDataset();
+  const out = path.join(root, "share");
+  const budget = ["--epochs", "1", "--iterations", "1", "--patch", "8x16x16", "--batch", "2", "--features", "4,8"];
+  const r = cli("train", root, "--fold", "all", ...budget, "--lesion-share", "1", "--out", out, "--threads", "1");
+  assert.equal(r.status, 0, r.stderr);
+  const recorded = JSON.parse(readFileSync(path.join(out, "training.json"), "utf8")) as {
+    config: { lesionShare: number };
+  };
+  assert.equal(recorded.config.lesionShare, 1);
 });

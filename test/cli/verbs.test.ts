@@ -50,6 +50,7 @@ test("choice options: other words exit 2 naming the accepted ones; shared option
     [["experiment", "d", "--init", "x"], "--init must be he, pytorch, pytorch-heads or pytorch-body, got 'x'"],
     [["train", "d", "--lesion-sampling", "case"], "--lesion-sampling must be instance or voxel, got 'case'"],
     [["train", "d", "--warmup-epochs=-1"], "--warmup-epochs must be between 0 and ∞, got -1"],
+    [["train", "d", "--lesion-share", "1.5"], "--lesion-share must be between 0 and 1, got 1.5"],
     [["labels", "merge", "d", "--unassigned", "x"], "--unassigned must be background, ignore or marginal, got 'x'"],
   ] as const) {
     const r = cli(...args);

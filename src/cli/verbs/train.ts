@@ -61,6 +61,9 @@ export const trainVerb: Verb = {
                      late starts on tiny MS lesions but lowered BraTS Dice (docs/results.md §0)
   --lesion-sampling S  which lesion a lesion patch is centred on: instance (default: every lesion
                      equally often) or voxel (nnU-Net's: a lesion voxel of a case, big lesions more often)
+  --lesion-share S   share of each batch's patches centred on a lesion (default 0.333, nnU-Net's
+                     oversample_foreground_percent); the rest are drawn anywhere. BackSplit runs on a case
+                     with few lesion voxels learned only with more (docs/results.md §2)
   --no-restart       keep training a run whose validation pseudo-Dice is still 0 after 2 epochs,
                      instead of starting it over once at a 1 % lesion start (the default when no
                      --lesion-prior is given; the abandoned start stays in RUN/stalled-start/)
@@ -105,6 +108,7 @@ ${COMMON_HELP}`,
     "warmup-epochs": { type: "string" },
     "no-restart": { type: "boolean", default: false },
     "lesion-sampling": { type: "string" },
+    "lesion-share": { type: "string" },
     amp: { type: "boolean", default: false },
     deterministic: { type: "boolean", default: false },
     out: { type: "string" },
@@ -169,7 +173,7 @@ ${COMMON_HELP}`,
         values["warmup-epochs"] === undefined ? undefined : numberOption(values, "warmup-epochs", 0, { min: 0 }),
       restartIfStalled: !values["no-restart"],
       lesionSampling: values["lesion-sampling"] as "instance" | "voxel" | undefined,
-      lesionShare: 1 / 3,
+      lesionShare: numberOption(values, "lesion-share", 1 / 3, { min: 0, max: 1 }),
       diceOver: diceOverOption(values),
       batchDice: batchDiceOption(values),
       deterministic: Boolean(values.deterministic),
