@@ -62,8 +62,8 @@ export const trainVerb: Verb = {
   --lesion-sampling S  which lesion a lesion patch is centred on: instance (default: every lesion
                      equally often) or voxel (nnU-Net's: a lesion voxel of a case, big lesions more often)
   --lesion-share S   share of each batch's patches centred on a lesion (default 0.333, nnU-Net's
-                     oversample_foreground_percent); the rest are drawn anywhere. BackSplit runs on a case
-                     with few lesion voxels learned only with more (docs/results.md §2)
+                     oversample_foreground_percent); the rest are drawn anywhere. More made some, not
+                     all, BackSplit seeds learn on a case with few lesion voxels (docs/results.md §2)
   --no-restart       keep training a run whose validation pseudo-Dice is still 0 after 2 epochs,
                      instead of starting it over once at a 1 % lesion start (the default when no
                      --lesion-prior is given; the abandoned start stays in RUN/stalled-start/)
