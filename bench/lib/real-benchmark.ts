@@ -149,6 +149,39 @@ export function fisherTraceRatios(experimentDir: string, arm: string, seeds: num
   });
 }
 
+/**
+ * When each training of an arm first predicted a lesion on its validation patches, per seed and fold: the
+ * epoch counted from its first start (a stalled start's epochs included; null: never), and whether it
+ * started over. A study is only as good as its weakest run, so the summary shows every one.
+ */
+export function learningEpochs(
+  experimentDir: string,
+  arm: string,
+  seeds: number[],
+  folds: number[],
+): { firstLearningEpoch: (number | null)[][]; restarted: boolean[][] } {
+  const runs = seeds.map((seed) =>
+    folds.map((fold) => new TrainingRun(path.join(experimentDir, "runs", `${arm}_seed${seed}_fold${fold}`))),
+  );
+  return {
+    firstLearningEpoch: runs.map((perFold) =>
+      perFold.map((run) => {
+        const epoch = run.logSinceFirstStart().findIndex((e) => e.pseudoDice > 0);
+        return epoch < 0 ? null : epoch;
+      }),
+    ),
+    restarted: runs.map((perFold) => perFold.map((run) => run.stalledStartLog().length > 0)),
+  };
+}
+
+/** One line per arm: the first learning epochs, seed by seed ("/"), fold by fold (","); * marks a restart. */
+export function learningLine(arm: string, l: ReturnType<typeof learningEpochs>): string {
+  const cells = l.firstLearningEpoch.map((perFold, i) =>
+    perFold.map((e, f) => `${e ?? "never"}${l.restarted[i][f] ? "*" : ""}`).join(", "),
+  );
+  return `${arm} ${cells.join(" / ")}`;
+}
+
 function pairedCell(d: PairedDifference, seeds: number): string {
   const sign = (x: number) => `${x >= 0 ? "+" : "−"}${Math.abs(x).toFixed(3)}`;
   return `${sign(d.mean)} ± ${d.sd.toFixed(3)} (${d.better}/${seeds})`;
@@ -347,6 +380,7 @@ export async function main(b: RealBenchmark): Promise<void> {
     arm: r.arm,
     paired: r.arm === "binary" ? undefined : pairedBySeed(r.summary, rows[0].summary),
     fisher: fisherTraceRatios(experimentDir, r.arm, preset.seeds, folds),
+    learning: learningEpochs(experimentDir, r.arm, preset.seeds, folds),
   }));
   const lines = rows.map((r, i) => {
     const arm = prepared.arms.find((a) => a.name === r.arm);
@@ -369,6 +403,7 @@ export async function main(b: RealBenchmark): Promise<void> {
       voxelDice: pick(r.summary.voxelDice),
       ...(extras[i].paired ? { pairedVsBinary: extras[i].paired } : {}),
       fisherTraceRatio: { perSeed: extras[i].fisher },
+      learning: extras[i].learning,
       device: values.device,
       threadsPerTraining: values.threads ? Number(values.threads) : null,
       jobs,
@@ -397,6 +432,10 @@ export async function main(b: RealBenchmark): Promise<void> {
       "Paired by seed (arm − binary: mean ± SD over seeds, seeds better in brackets; the same test cases), and each model's Fisher trace ratio:",
       "",
       pairedTable(extras, preset.seeds.length),
+      "",
+      `First epoch with validation pseudo-Dice > 0 of ${preset.epochs}, counted from each training's first start (seeds by "/", folds ${folds.join(", ")} by ","; * started over after a stalled start):`,
+      "",
+      ...extras.map((e) => `- ${learningLine(e.arm, e.learning)}`),
       "",
       ...prepared.notes.map((n) => `- ${n}`),
       "",

@@ -6,7 +6,13 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { splitBratsLabels } from "../../bench/lib/brats-labels.js";
-import { fisherTraceRatios, pairedBySeed, pairedTable } from "../../bench/lib/real-benchmark.js";
+import {
+  fisherTraceRatios,
+  learningEpochs,
+  learningLine,
+  pairedBySeed,
+  pairedTable,
+} from "../../bench/lib/real-benchmark.js";
 import type { PooledMetric, PooledSummary } from "../../src/evaluate/pooled.js";
 
 function summary(perSeed: Record<string, number[]>): PooledSummary {
@@ -94,4 +100,27 @@ test("BraTS labels split: enhancing tumour as the lesion, sub-regions and brain 
   assert.deepEqual([...s.lesion], [0, 0, 0, 0, 0, 1, 1]);
   assert.deepEqual([...s.subregions], [0, 4, 1, 2, 3, 0, 0]);
   assert.deepEqual([...s.tumour], [0, 0, 1, 2, 3, 0, 0]);
+});
+
+test("learning epochs per seed and fold count a stalled start's epochs and mark the restart", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "bs-learning-"));
+  const write = (file: string, dice: number[]) => {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, dice.map((pseudoDice, epoch) => `${JSON.stringify({ epoch, pseudoDice })}\n`).join(""));
+  };
+  write(path.join(dir, "runs", "split_seed1_fold0", "log.jsonl"), [0, 0.2, 0.3]);
+  write(path.join(dir, "runs", "split_seed1_fold1", "stalled-start", "log.jsonl"), [0, 0]);
+  write(path.join(dir, "runs", "split_seed1_fold1", "log.jsonl"), [0, 0, 0.1]); // 2 abandoned + 2
+  write(path.join(dir, "runs", "split_seed2_fold0", "log.jsonl"), [0, 0, 0]);
+  write(path.join(dir, "runs", "split_seed2_fold1", "log.jsonl"), [0.4]);
+  const l = learningEpochs(dir, "split", [1, 2], [0, 1]);
+  assert.deepEqual(l.firstLearningEpoch, [
+    [1, 4],
+    [null, 0],
+  ]);
+  assert.deepEqual(l.restarted, [
+    [false, true],
+    [false, false],
+  ]);
+  assert.equal(learningLine("split", l), "split 1, 4* / never, 0");
 });
