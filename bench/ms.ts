@@ -13,9 +13,9 @@ import path from "node:path";
 import { openDataset } from "../src/dataset/layout.js";
 import { clusterSource } from "../src/labels/cluster.js";
 import { groupSource } from "../src/labels/group.js";
-import { importSource } from "../src/labels/import.js";
 import { interactiveSource } from "../src/labels/interactive.js";
 import { predictSource } from "../src/labels/predict.js";
+import { addMsAtlasSources } from "./lib/ms-atlas.js";
 import { PRESETS, type Prepared, type RealBenchmark, SHARED, main } from "./lib/real-benchmark.js";
 
 const PATIENTS = ["patient07", "patient19"];
@@ -26,7 +26,6 @@ export const MS: RealBenchmark = {
   presets: PRESETS,
   async prepare(root, log): Promise<Prepared> {
     const ms = path.join(SHARED, "ms-lesjak2017");
-    const atlases = path.join(SHARED, "atlases-mni");
     for (const d of ["imagesTr", "labelsTr"]) mkdirSync(path.join(root, d), { recursive: true });
     for (const p of PATIENTS) {
       CHANNELS.forEach((ch, i) =>
@@ -49,21 +48,7 @@ export const MS: RealBenchmark = {
       )}\n`,
     );
     log("source 'atlas': JHU tracts (grouped) and HarvardOxford cortex, resampled through world coordinates");
-    await importSource(openDataset(root), {
-      source: "jhu",
-      from: path.join(atlases, "JHU-WhiteMatter-labels-1mm.nii.gz"),
-      names: path.join(atlases, "JHU-WhiteMatter-labels-1mm.nii.txt"),
-      workers: 1,
-    });
-    await groupSource(openDataset(root), { source: "jhu", grouping: "jhu", target: "atlas_tracts" });
-    await importSource(openDataset(root), {
-      source: "harvard_oxford",
-      from: path.join(atlases, "HarvardOxford-cort-maxprob-thr0-1mm.nii.gz"),
-      workers: 1,
-    });
-    const cortex = path.join(root, "cortex-grouping.json");
-    writeFileSync(cortex, JSON.stringify({ name: "cortex", groups: { cortex: ["*"] } }));
-    await groupSource(openDataset(root), { source: "harvard_oxford", grouping: cortex, target: "atlas_cortex" });
+    await addMsAtlasSources(root);
     log("source 'brainchop': the brainchop 18-class model on T1 (≈ 1–2 min per case), grouped");
     await predictSource(openDataset(root), {
       source: "brainchop18",

@@ -1,6 +1,6 @@
 // npm run bench -- twin-train [--data ms|ms-halves|brats] [--config 2d|3d] [--seeds 1,2,3] [--folds 0,1,all] [--epochs N]
 //   [--iterations N] [--patch AxB[xC]] [--batch N] [--features A,B,…] [--arms ours,twin] [--out DIR]
-//   [--device cpu|cuda] [--jobs N] [--deadline SECONDS]
+//   [--device cpu|cuda] [--jobs N] [--deadline SECONDS] [--mode binary|backsplit --sources atlas_tracts,atlas_cortex]
 // Our trainer next to an independent PyTorch twin (bench/py/train_twin.py: the same U-Net widths, patch,
 // batch, iterations, SGD/Nesterov/poly recipe and lesion-patch share; CE + batch Dice; flips only; no deep
 // supervision) on real data with held-out cases. The twin reads our preprocessed cache through np.memmap,
@@ -25,6 +25,10 @@
 // --folds all adds the set-up of `train --fold all` (issue #14's own: every case trains): both arms train on
 // every case and validate and predict on the same cases. Its rows (fold "all") say whether and when each
 // seed learns; their Dice and false positives measure the fit to the training cases, not generalisation.
+// --mode backsplit (ms, ms-halves) trains both arms on BackSplit targets: the lesion plus the MNI atlas
+// classes of --sources (bench/lib/ms-atlas.ts; the rest is one background class). The targets are ours
+// (PatchTargets, written once per whole case for the twin to memmap); the twin trains K classes with CE over
+// all of them and Dice on the lesion, as ours does with --dice-over lesion; both predict the lesion channel.
 import { spawn } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -40,9 +44,12 @@ import { fingerprintDataset } from "../src/plan/fingerprint.js";
 import { type Plans, planExperiment, writePlans } from "../src/plan/plan.js";
 import { DEFAULT_TILE_AVERAGE } from "../src/predict/tile-average.js";
 import { COMPLETE_MARKER } from "../src/preprocess/cache-state.js";
+import { readCachedMeta, readPatch } from "../src/preprocess/cache.js";
 import { preprocessDataset } from "../src/preprocess/preprocess.js";
 import { TrainingRun } from "../src/run/record.js";
+import { PatchTargets, targetClasses, targetSpecFor } from "../src/train/targets.js";
 import { badOption, parseArgs } from "./lib/args.js";
+import { MS_ATLAS_SOURCES, addMsAtlasSources } from "./lib/ms-atlas.js";
 import { SHARED } from "./lib/real-benchmark.js";
 import { twinSummary } from "./lib/twin-summary.js";
 import { pickPython } from "./twin.js";
@@ -64,6 +71,8 @@ const { values } = parseArgs({
     jobs: { type: "string", default: "1" },
     deadline: { type: "string" },
     out: { type: "string" },
+    mode: { type: "string", default: "binary" },
+    sources: { type: "string" },
     json: { type: "boolean", default: false },
   },
 });
@@ -72,6 +81,8 @@ interface Setup {
   cases: string[];
   channels: string[];
   folds: { train: string[]; test: string[] }[];
+  /** MNI-space cases: the atlas background sources of `--mode backsplit` apply. */
+  mni?: boolean;
   defaults: Record<"2d" | "3d", { patch: number[]; batch: number; features: number[] }>;
   prepare(root: string): Promise<void>;
 }
@@ -99,6 +110,7 @@ const SETUPS: Record<string, Setup> = {
   ms: {
     cases: MS_PATIENTS,
     channels: MS_CHANNELS,
+    mni: true,
     folds: [
       { train: ["patient07"], test: ["patient19"] },
       { train: ["patient19"], test: ["patient07"] },
@@ -114,6 +126,7 @@ const SETUPS: Record<string, Setup> = {
   "ms-halves": {
     cases: ["patient07", MS_HALVES.right, MS_HALVES.left],
     channels: MS_CHANNELS,
+    mni: true,
     folds: [
       { train: ["patient07", MS_HALVES.left], test: [MS_HALVES.right] },
       { train: ["patient07", MS_HALVES.right], test: [MS_HALVES.left] },
@@ -190,7 +203,16 @@ const jobs = Number(values.jobs);
 if (!Number.isInteger(jobs) || jobs < 1) badOption(`--jobs must be a whole number ≥ 1, got ${values.jobs}`);
 const deadline = values.deadline === undefined ? Number.POSITIVE_INFINITY : Number(values.deadline);
 if (!(deadline > 0)) badOption(`--deadline must be a number of seconds > 0, got ${values.deadline}`);
-const out = path.resolve(String(values.out ?? path.join("out", `twin-train-${values.data}-${values.config}`)));
+const mode = String(values.mode) as "binary" | "backsplit";
+if (mode !== "binary" && mode !== "backsplit") badOption(`--mode must be binary or backsplit, got ${mode}`);
+const sources = values.sources ? String(values.sources).split(",") : [];
+if (mode === "backsplit") {
+  if (!setup.mni) badOption(`--mode backsplit needs MNI-space cases (--data ms or ms-halves), got ${values.data}`);
+  if (sources.length === 0 || sources.some((s) => !MS_ATLAS_SOURCES.includes(s)))
+    badOption(`--mode backsplit takes --sources from ${MS_ATLAS_SOURCES.join(", ")}, got ${values.sources ?? "none"}`);
+} else if (sources.length > 0) badOption("--sources needs --mode backsplit");
+const split = mode === "backsplit" ? `-split-${sources.join("+")}` : "";
+const out = path.resolve(String(values.out ?? path.join("out", `twin-train-${values.data}-${values.config}${split}`)));
 const log = (m: string) => process.stderr.write(`[twin-train] ${m}\n`);
 
 // The dataset, plan and cache (made once; reused by the next run).
@@ -209,6 +231,10 @@ if (!existsSync(path.join(root, "dataset.json"))) {
       file_ending: ".nii.gz",
     })}\n`,
   );
+  if (mode === "backsplit") {
+    log("atlas background sources (JHU tracts, HarvardOxford cortex)");
+    await addMsAtlasSources(root);
+  }
 }
 if (!existsSync(path.join(preprocessed, "plans.json"))) {
   const dataset = openDataset(root);
@@ -272,7 +298,10 @@ interface Row {
 }
 
 function printRow(row: Row): void {
-  console.log(JSON.stringify({ bench: "twin-train", data: values.data, config: values.config, device, ...row }));
+  const split = mode === "backsplit" ? { mode, sources } : {};
+  console.log(
+    JSON.stringify({ bench: "twin-train", data: values.data, config: values.config, device, ...split, ...row }),
+  );
 }
 
 async function score(
@@ -321,8 +350,8 @@ async function runOurs(fold: Fold, seed: number): Promise<Row> {
       dataset: root,
       preprocessed,
       configuration,
-      mode: "binary",
-      sources: [],
+      mode,
+      sources,
       fold,
       epochs,
       iterationsPerEpoch: iterations,
@@ -393,9 +422,42 @@ async function twinMasksToNifti(predictions: string, fold: Fold): Promise<void> 
   }
 }
 
+/**
+ * BackSplit targets of every case for the twin: ours (PatchTargets over the whole cached case), written
+ * once as {case}.target.i16 ([z, y, x], x fastest, like the cache's seg) with classes.json.
+ */
+function twinTargets(): { targets: string; classes: number } {
+  const dir = path.join(out, "targets");
+  const spec = targetSpecFor(
+    { mode: "backsplit", sources, unassigned: "background" },
+    JSON.parse(readFileSync(path.join(root, "dataset.json"), "utf8")),
+  );
+  const classes = targetClasses(spec);
+  const classValues = Object.values(classes).sort((a, b) => a - b);
+  if (classes.lesion !== 1 || classValues.some((v, i) => v !== i))
+    throw new Error(`the twin needs classes 0..K-1 with the lesion at 1, got ${JSON.stringify(classes)}`);
+  if (!existsSync(path.join(dir, "classes.json"))) {
+    mkdirSync(dir, { recursive: true });
+    const patchTargets = new PatchTargets(spec, cache);
+    for (const id of setup.cases) {
+      const meta = readCachedMeta(cache, id);
+      const shape = meta.shape.slice(1);
+      const whole = readPatch(cache, meta, [0, 0, 0], shape, patchTargets.sourcesOf(meta));
+      const target = patchTargets.target(meta, [0, 0, 0], shape, whole);
+      writeFileSync(
+        path.join(dir, `${id}.target.i16`),
+        new Uint8Array(target.buffer, target.byteOffset, target.byteLength),
+      );
+    }
+    writeFileSync(path.join(dir, "classes.json"), `${JSON.stringify(classes)}\n`);
+  }
+  return { targets: dir, classes: classValues.length };
+}
+
 async function runTwin(fold: Fold, seed: number): Promise<Row> {
   const predictions = path.join(out, "predictions", `twin-fold${fold}-seed${seed}`);
   const config = {
+    ...(mode === "backsplit" ? twinTargets() : {}),
     cache,
     train: foldCases(fold).train,
     test: foldCases(fold).test,
@@ -556,6 +618,7 @@ const summary: Record<string, unknown> = {
   config: values.config,
   machine: `${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.availableParallelism()} cores`,
   budget: `${epochs}×${iterations}, batch ${batch}, patch ${patch.join("×")}, features ${features.join(",")}`,
+  ...(mode === "backsplit" && { mode, sources }),
   device,
   ...twinSummary(rows, arms),
 };

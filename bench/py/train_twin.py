@@ -10,8 +10,12 @@ mask on the original image grid as raw bytes, {case}.mask.u8 (uint8, x fastest) 
 ({"shapeXyz": [...]}); the bench puts them into NIfTI files with the reference's geometry. Nothing here
 imports backsplit, and nothing beyond numpy and torch (so it also runs on a GPU machine without nibabel).
 
+BackSplit: with "targets" (a folder of {case}.target.i16, [z, y, x] like the cache's seg) and "classes" K, it
+trains on those K-class targets instead of the binary lesion map: CE over all K classes, soft Dice on the lesion
+(class 1) only; validation and prediction still read the lesion channel alone.
+
 Usage: train_twin.py CONFIG_JSON   (keys: cache, train, test, dims, patch, batch, features, epochs,
-iterations, seed, lr, threads, out, val_iterations, device: "cpu" (default) or "cuda")
+iterations, seed, lr, threads, out, val_iterations, device: "cpu" (default) or "cuda", targets, classes)
 """
 import json
 import os
@@ -56,7 +60,7 @@ class UNet(nn.Module):
 
 
 class Case:
-    def __init__(self, cache, case_id):
+    def __init__(self, cache, case_id, targets=None):
         with open(os.path.join(cache, case_id + ".json")) as f:
             self.meta = json.load(f)
         self.id = case_id
@@ -64,6 +68,9 @@ class Case:
         self.data = np.memmap(os.path.join(cache, case_id + ".data.f32"), dtype="<f4", mode="r", shape=tuple(self.shape))
         self.seg = np.memmap(os.path.join(cache, case_id + ".seg.i16"), dtype="<i2", mode="r", shape=tuple(self.shape[1:]))
         self.lesions = [l["center"] for l in self.meta["lesions"]]
+        # What training fits: the lesion map, or BackSplit's K-class map (lesion still 1).
+        self.target = self.seg if targets is None else np.memmap(
+            os.path.join(targets, case_id + ".target.i16"), dtype="<i2", mode="r", shape=tuple(self.shape[1:]))
 
 
 def crop(arr, start, size, spatial_offset):
@@ -81,7 +88,7 @@ def crop(arr, start, size, spatial_offset):
     return out
 
 
-def sample(cases, patch, batch, rng, lesion_share=1 / 3):
+def sample(cases, patch, batch, rng, lesion_share=1 / 3, field="seg"):
     """nnU-Net's policy: the last round(batch * share) slots centred on a lesion instance (uniform), the rest random."""
     instances = [(i, c) for i, case in enumerate(cases) for c in case.lesions]
     lesion_slots = max(1, round(batch * lesion_share)) if instances else 0
@@ -96,7 +103,7 @@ def sample(cases, patch, batch, rng, lesion_share=1 / 3):
             start = [int(rng.integers(0, max(1, n - p + 1))) for n, p in zip(shape, patch)]
         case = cases[ci]
         images.append(crop(case.data, start, patch, 1))
-        targets.append(crop(case.seg, start, patch, 0))
+        targets.append(crop(getattr(case, field), start, patch, 0))
     return np.stack(images), np.stack(targets)
 
 
@@ -187,10 +194,10 @@ def main():
     rng = np.random.default_rng(cfg["seed"])
     dims, patch, batch = cfg["dims"], cfg["patch"], cfg["batch"]
     patch3 = [1, *patch] if dims == 2 else patch
-    train_cases = [Case(cfg["cache"], i) for i in cfg["train"]]
+    train_cases = [Case(cfg["cache"], i, cfg.get("targets")) for i in cfg["train"]]
     test_cases = [Case(cfg["cache"], i) for i in cfg["test"]]
     channels = train_cases[0].shape[0]
-    net = UNet(dims, channels, 2, cfg["features"]).to(device)
+    net = UNet(dims, channels, cfg.get("classes", 2), cfg["features"]).to(device)
     opt = torch.optim.SGD(net.parameters(), lr=cfg["lr"], momentum=0.99, nesterov=True, weight_decay=3e-5)
     val_rng = np.random.default_rng(cfg["seed"] + 7919)
     val = [sample(test_cases, patch3, batch, val_rng) for _ in range(cfg.get("val_iterations", 5))]
@@ -201,7 +208,7 @@ def main():
             g["lr"] = cfg["lr"] * (1 - epoch / epochs) ** 0.9
         total = 0.0
         for _ in range(iterations):
-            img, tgt = sample(train_cases, patch3, batch, rng)
+            img, tgt = sample(train_cases, patch3, batch, rng, field="target")
             x, t = to_net(img, dims).to(device), torch.from_numpy(tgt[:, 0] if dims == 2 else tgt).long().to(device)
             for axis in range(2, x.ndim):
                 if rng.random() < 0.5:
