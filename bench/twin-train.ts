@@ -1,6 +1,7 @@
 // npm run bench -- twin-train [--data ms|ms-halves|brats] [--config 2d|3d] [--seeds 1,2,3] [--folds 0,1,all] [--epochs N]
 //   [--iterations N] [--patch AxB[xC]] [--batch N] [--features A,B,…] [--arms ours,twin] [--out DIR]
 //   [--device cpu|cuda] [--jobs N] [--deadline SECONDS] [--mode binary|backsplit --sources atlas_tracts,atlas_cortex]
+//   [--lesion-share S]
 // Our trainer next to an independent PyTorch twin (bench/py/train_twin.py: the same U-Net widths, patch,
 // batch, iterations, SGD/Nesterov/poly recipe and lesion-patch share; CE + batch Dice; flips only; no deep
 // supervision) on real data with held-out cases. The twin reads our preprocessed cache through np.memmap,
@@ -29,6 +30,7 @@
 // classes of --sources (bench/lib/ms-atlas.ts; the rest is one background class). The targets are ours
 // (PatchTargets, written once per whole case for the twin to memmap); the twin trains K classes with CE over
 // all of them and Dice on the lesion, as ours does with --dice-over lesion; both predict the lesion channel.
+// --lesion-share S (default 1/3, nnU-Net's) sets both arms' share of lesion-centred patches.
 import { spawn } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -73,6 +75,7 @@ const { values } = parseArgs({
     out: { type: "string" },
     mode: { type: "string", default: "binary" },
     sources: { type: "string" },
+    "lesion-share": { type: "string" },
     json: { type: "boolean", default: false },
   },
 });
@@ -211,7 +214,10 @@ if (mode === "backsplit") {
   if (sources.length === 0 || sources.some((s) => !MS_ATLAS_SOURCES.includes(s)))
     badOption(`--mode backsplit takes --sources from ${MS_ATLAS_SOURCES.join(", ")}, got ${values.sources ?? "none"}`);
 } else if (sources.length > 0) badOption("--sources needs --mode backsplit");
-const split = mode === "backsplit" ? `-split-${sources.join("+")}` : "";
+const lesionShare = values["lesion-share"] === undefined ? 1 / 3 : Number(values["lesion-share"]);
+if (!(lesionShare >= 0 && lesionShare <= 1))
+  badOption(`--lesion-share must lie in [0, 1], got ${values["lesion-share"]}`);
+const split = `${mode === "backsplit" ? `-split-${sources.join("+")}` : ""}${values["lesion-share"] === undefined ? "" : `-share${values["lesion-share"]}`}`;
 const out = path.resolve(String(values.out ?? path.join("out", `twin-train-${values.data}-${values.config}${split}`)));
 const log = (m: string) => process.stderr.write(`[twin-train] ${m}\n`);
 
@@ -367,7 +373,7 @@ async function runOurs(fold: Fold, seed: number): Promise<Row> {
       out: run,
       resume: false,
       augment: true,
-      lesionShare: 1 / 3,
+      lesionShare,
       diceOver: "lesion",
     },
     `ours fold ${fold} seed ${seed}`,
@@ -458,6 +464,7 @@ async function runTwin(fold: Fold, seed: number): Promise<Row> {
   const predictions = path.join(out, "predictions", `twin-fold${fold}-seed${seed}`);
   const config = {
     ...(mode === "backsplit" ? twinTargets() : {}),
+    lesion_share: lesionShare,
     cache,
     train: foldCases(fold).train,
     test: foldCases(fold).test,
@@ -619,6 +626,7 @@ const summary: Record<string, unknown> = {
   machine: `${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.availableParallelism()} cores`,
   budget: `${epochs}×${iterations}, batch ${batch}, patch ${patch.join("×")}, features ${features.join(",")}`,
   ...(mode === "backsplit" && { mode, sources }),
+  ...(lesionShare !== 1 / 3 && { lesionShare }),
   device,
   ...twinSummary(rows, arms),
 };

@@ -15,7 +15,8 @@ trains on those K-class targets instead of the binary lesion map: CE over all K 
 (class 1) only; validation and prediction still read the lesion channel alone.
 
 Usage: train_twin.py CONFIG_JSON   (keys: cache, train, test, dims, patch, batch, features, epochs,
-iterations, seed, lr, threads, out, val_iterations, device: "cpu" (default) or "cuda", targets, classes)
+iterations, seed, lr, threads, out, val_iterations, device: "cpu" (default) or "cuda", targets, classes,
+lesion_share: the share of lesion-centred patches, default 1/3)
 """
 import json
 import os
@@ -208,7 +209,7 @@ def main():
             g["lr"] = cfg["lr"] * (1 - epoch / epochs) ** 0.9
         total = 0.0
         for _ in range(iterations):
-            img, tgt = sample(train_cases, patch3, batch, rng, field="target")
+            img, tgt = sample(train_cases, patch3, batch, rng, cfg.get("lesion_share", 1 / 3), field="target")
             x, t = to_net(img, dims).to(device), torch.from_numpy(tgt[:, 0] if dims == 2 else tgt).long().to(device)
             for axis in range(2, x.ndim):
                 if rng.random() < 0.5:
