@@ -67,6 +67,7 @@ function trainingIdentity(config: TrainConfig, resolved: Resolved) {
     init: resolved.init ?? config.init ?? "he",
     lesionPrior: resolved.lesionPrior ?? config.lesionPrior ?? 0,
     warmupEpochs: config.warmupEpochs ?? 0,
+    backgroundWarmupEpochs: config.backgroundWarmupEpochs ?? 0,
     diceOver: config.diceOver,
     batchDice: config.batchDice ?? "nnU-Net's rule",
   };

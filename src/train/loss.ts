@@ -17,6 +17,13 @@ export interface LossOptions {
    */
   unknownBackgroundValue?: number | null;
   backgroundClasses?: number[];
+  /**
+   * BackSplit's background warm-up: the weight w of the split background in the loss. Known background
+   * voxels get w · CE(their class) + (1 − w) · (−log Σ_{k ∈ background} p_k), the loss of "some background
+   * class" (as binary training sees them), and Dice over "all" weighs the background classes by w. 1 (the
+   * default): the plain split loss; 0: the lesion against the background as a whole.
+   */
+  backgroundSplitWeight?: number;
   diceWeight?: number;
   smooth?: number;
   /**
@@ -88,17 +95,21 @@ export function segmentationLoss(logits: Tensor, target: Tensor, o: LossOptions)
     // Known voxels: class index (others set to 0 and masked out).
     const safe = where(known, target, 0);
     const weights = o.classWeights ? tensor(o.classWeights, [k], { device: logits.device }) : null;
-    const perVoxel = F.nllLoss(logp, safe, { weight: weights, reduction: "none" });
+    let perVoxel = F.nllLoss(logp, safe, { weight: weights, reduction: "none" });
+    const voxelWeights = weights ? weights.indexSelect(0, safe.flatten()).reshape(safe.shape) : null;
+    const split = o.backgroundSplitWeight ?? 1;
+    const backgroundClasses = o.backgroundClasses ?? [];
+    if (split < 1 && backgroundClasses.length > 1) {
+      const isBackground = backgroundClasses.map((c) => safe.eq(c)).reduce((a, b) => a.logicalOr(b));
+      let merged = logp.indexSelect(1, classIndex(backgroundClasses, logits.device)).logsumexp(1).neg();
+      if (voxelWeights) merged = merged.mul(voxelWeights);
+      perVoxel = where(isBackground, perVoxel.mul(split).add(merged.mul(1 - split)), perVoxel);
+    }
     let nll = perVoxel.mul(known.float());
     // torch's weighted mean: divide by the summed weights of the counted voxels.
-    let count = weights
-      ? weights.indexSelect(0, safe.flatten()).reshape(safe.shape).mul(known.float()).sum()
-      : known.float().sum();
-    if (isUnknown && (o.backgroundClasses?.length ?? 0) > 0) {
-      const bg = tensor(new BigInt64Array(o.backgroundClasses!.map(BigInt)), [o.backgroundClasses!.length], {
-        device: logits.device,
-      });
-      const marginal = logp.indexSelect(1, bg).logsumexp(1).neg();
+    let count = voxelWeights ? voxelWeights.mul(known.float()).sum() : known.float().sum();
+    if (isUnknown && backgroundClasses.length > 0) {
+      const marginal = logp.indexSelect(1, classIndex(backgroundClasses, logits.device)).logsumexp(1).neg();
       const unknownValid = isUnknown.logicalAnd(valid).float();
       nll = nll.add(marginal.mul(unknownValid));
       count = count.add(unknownValid.sum());
@@ -111,9 +122,24 @@ export function segmentationLoss(logits: Tensor, target: Tensor, o: LossOptions)
     const oneHot = F.oneHot(safe, k)
       .permute([0, probs.ndim - 1, ...[...Array(probs.ndim - 2).keys()].map((d) => d + 1)])
       .float();
-    const dice = softDice(probs, oneHot, known.unsqueeze(1).float(), diceClasses, o.smooth, o.batchDice, o.distributed);
+    const valid1 = known.unsqueeze(1).float();
+    const diceOf = (classes: number[]) =>
+      softDice(probs, oneHot, valid1, classes, o.smooth, o.batchDice, o.distributed);
+    const splitClasses = diceClasses.filter((c) => !o.lesionClasses.includes(c));
+    const lesions = diceClasses.filter((c) => o.lesionClasses.includes(c));
+    let dice: Tensor;
+    if (split < 1 && splitClasses.length > 0 && lesions.length > 0) {
+      // The mean over classes, each background class weighted by the warm-up's w.
+      dice = diceOf(splitClasses).mul(split * splitClasses.length);
+      dice = dice.add(diceOf(lesions).mul(lesions.length));
+      dice = dice.div(lesions.length + split * splitClasses.length);
+    } else dice = diceOf(diceClasses);
     return ce.add(dice.mul(o.diceWeight ?? 1));
   });
+}
+
+function classIndex(classes: number[], device: string): Tensor {
+  return tensor(new BigInt64Array(classes.map(BigInt)), [classes.length], { device });
 }
 
 /** nnU-Net's deep-supervision weights: 1/2^i, the coarsest output dropped, normalised to sum 1. */

@@ -178,6 +178,19 @@ export function buildNetwork(s: TrainingSetup): Module {
   return net.to(s.device);
 }
 
+/**
+ * The weight of the background split in the loss at a step (`TrainConfig.backgroundWarmupEpochs`): rising
+ * linearly from 0 at the first step to 1 after the warm-up's epochs; 1 without a warm-up.
+ */
+export function backgroundSplitWeight(
+  config: Pick<TrainConfig, "backgroundWarmupEpochs" | "iterationsPerEpoch">,
+  epoch: number,
+  iteration: number,
+): number {
+  const steps = (config.backgroundWarmupEpochs ?? 0) * config.iterationsPerEpoch;
+  return steps > 0 ? Math.min(1, (epoch * config.iterationsPerEpoch + iteration) / steps) : 1;
+}
+
 /** The learning rate of one training step: epoch, and iteration within it. */
 export type StepSchedule = (epoch: number, iteration: number) => number;
 

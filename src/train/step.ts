@@ -4,7 +4,7 @@ import { type GradScaler, type Optimizer, type Tensor, autocast, clipGradNorm, t
 import type { Module } from "../engine/nn/module.js";
 import { type AugmentOptions, augmentBatch } from "./augment.js";
 import type { Batch } from "./loader.js";
-import { deepSupervisionLoss } from "./loss.js";
+import { type LossOptions, deepSupervisionLoss } from "./loss.js";
 import { type TrainingSetup, batchTensors } from "./setup.js";
 
 /** nnU-Net's gradient clip (max global L2 norm). */
@@ -51,8 +51,15 @@ export function augment(
   return { image: out.image.unsqueeze(2), target: out.target.unsqueeze(1) };
 }
 
-/** One training step on one loaded batch (augmented on the device when the run augments). */
-export function trainStep(ctx: StepContext, batch: Pick<Batch, "data" | "target">): StepResult {
+/**
+ * One training step on one loaded batch (augmented on the device when the run augments); `lossOptions`
+ * replace the setup's for this step (the background warm-up changes them step by step).
+ */
+export function trainStep(
+  ctx: StepContext,
+  batch: Pick<Batch, "data" | "target">,
+  lossOptions: LossOptions = ctx.setup.lossOptions,
+): StepResult {
   const { setup, net, optimizer, scaler } = ctx;
   return tidy(() => {
     const raw = batchTensors(setup, batch, setup.loadPatch);
@@ -61,7 +68,7 @@ export function trainStep(ctx: StepContext, batch: Pick<Batch, "data" | "target"
       : raw;
     optimizer.zeroGrad();
     const loss = autocast(
-      () => deepSupervisionLoss(outputsOf(net, image), target, setup.lossOptions),
+      () => deepSupervisionLoss(outputsOf(net, image), target, lossOptions),
       "float16",
       scaler.enabled,
     );

@@ -19,6 +19,7 @@ import { Loader } from "./loader.js";
 import {
   type StepSchedule,
   type TrainingSetup,
+  backgroundSplitWeight,
   batchTensors,
   buildNetwork,
   buildOptimizer,
@@ -112,11 +113,22 @@ export function restartsIfStalled(config: TrainConfig): boolean {
   );
 }
 
+/**
+ * The background warm-up of a stalled BackSplit run's new start, when it chose none: a quarter of its
+ * epochs. Measured on MS patient 07 (docs/results.md §2): the split stalls again after a plain restart,
+ * in our trainer and in the PyTorch twin, while binary training finds the lesion at once.
+ */
+export function restartBackgroundWarmup(config: Pick<TrainConfig, "mode" | "epochs" | "backgroundWarmupEpochs">) {
+  if (config.mode !== "backsplit" || (config.backgroundWarmupEpochs ?? 0) > 0) return config.backgroundWarmupEpochs;
+  return Math.max(1, Math.round(config.epochs / 4));
+}
+
 /** The settings of the fresh start a stalled run makes in its own folder. */
 function stalledRestartConfig(config: TrainConfig): TrainConfig {
   return {
     ...config,
     lesionPrior: STALL_RESTART_PRIOR,
+    backgroundWarmupEpochs: restartBackgroundWarmup(config),
     restartedAfterEpochs: STALL_CHECK_EPOCHS,
     resume: false,
     stopAfterEpochs: undefined,
@@ -131,7 +143,9 @@ function withRecordedRestart(config: TrainConfig): TrainConfig {
   if (!config.resume || config.lesionPrior !== undefined) return config;
   const record = new TrainingRun(config.out).recordOrNull();
   const after = record?.config?.restartedAfterEpochs;
-  return after === undefined ? config : { ...config, lesionPrior: record?.lesionPrior, restartedAfterEpochs: after };
+  if (after === undefined) return config;
+  const warmup = record?.config?.backgroundWarmupEpochs;
+  return { ...config, lesionPrior: record?.lesionPrior, restartedAfterEpochs: after, backgroundWarmupEpochs: warmup };
 }
 
 /**
@@ -334,7 +348,9 @@ async function trainEpoch(
   for (let it = 0; it < iters; it++) {
     o.step.optimizer.lr = o.schedule(epoch, it);
     const b = await o.loader.get(epoch * iters + it);
-    const result = trainStep(o.step, b);
+    const split = backgroundSplitWeight(o.setup.config, epoch, it);
+    const lossOptions = split < 1 ? { ...o.setup.lossOptions, backgroundSplitWeight: split } : undefined;
+    const result = trainStep(o.step, b, lossOptions);
     const loss = result.loss;
     lossSum += loss;
     losses.push(loss);

@@ -134,3 +134,33 @@ test("deep supervision weights: 1/2^i, the coarsest dropped, normalised", () => 
   assert.deepEqual(deepSupervisionWeights(4), [1 / 1.75, 0.5 / 1.75, 0.25 / 1.75, 0]);
   assert.deepEqual(deepSupervisionWeights(1), [1]);
 });
+
+test("the background warm-up mixes the split CE with the merged-background CE, and weighs split classes' Dice by w", () => {
+  setThreads(1);
+  const logits = () => tensor(logitsData, shape); // classes: bg 0, split bg 1, lesion 2
+  const target = () => tensor(targetData, [2, 4, 5, 3], { dtype: "int64" });
+  const o = { lesionClasses: [2], backgroundClasses: [0, 1] };
+  const [split, merged] = tidy(() => {
+    const l = logits();
+    const lesion = target().eq(2).long();
+    const mergedLogits = cat([l.narrow(1, 0, 2).logsumexp(1, true), l.narrow(1, 2, 1)], 1);
+    return [F.crossEntropy(l, target()).item(), F.crossEntropy(mergedLogits, lesion).item()];
+  });
+  for (const w of [0, 0.3, 1]) {
+    const ours = tidy(() =>
+      segmentationLoss(logits(), target(), { ...o, diceWeight: 0, backgroundSplitWeight: w }).item(),
+    );
+    assertClose([ours], [w * split + (1 - w) * merged], 1e-6, 1e-7, `CE at w = ${w}`);
+  }
+  // Dice terms from PyTorch: loss_reference gives CE + (−Dice) over the classes named.
+  const diceTerm = (classes: number[]) =>
+    runPython<{ loss: number }>("loss_reference.py", { logits: logitsData, target: targetData, shape, classes }).loss -
+    split;
+  const [lesionDice, splitDice] = [diceTerm([2]), diceTerm([1])];
+  const w = 0.5;
+  const ours = tidy(() =>
+    segmentationLoss(logits(), target(), { ...o, diceOver: "all", backgroundSplitWeight: w }).item(),
+  );
+  const expected = w * split + (1 - w) * merged + (lesionDice + w * splitDice) / (1 + w);
+  assertClose([ours], [expected], 1e-5, 1e-6, "CE + Dice over all at w = 0.5");
+});

@@ -1,7 +1,7 @@
 // The trainer's learning rate per step: nnU-Net's poly decay per epoch, and the optional warm-up.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { stepSchedule } from "../../src/train/setup.js";
+import { backgroundSplitWeight, stepSchedule } from "../../src/train/setup.js";
 
 const close = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-15, `${a} ≠ ${b}`);
 
@@ -27,4 +27,15 @@ test("a one-epoch warm-up rises linearly over the first epoch's steps, then the 
   close(half(0, 9), 0.01 * (10 / 20));
   close(half(1, 19), 0.01);
   close(half(1, 20), 0.01 * (19 / 20) ** 0.9);
+});
+
+test("the background warm-up's weight rises linearly per step to 1, and is 1 without a warm-up", () => {
+  const cfg = { iterationsPerEpoch: 40, backgroundWarmupEpochs: 2 };
+  close(backgroundSplitWeight(cfg, 0, 0), 0);
+  close(backgroundSplitWeight(cfg, 0, 20), 0.25);
+  close(backgroundSplitWeight(cfg, 1, 20), 0.75);
+  close(backgroundSplitWeight(cfg, 2, 0), 1);
+  close(backgroundSplitWeight(cfg, 7, 3), 1);
+  close(backgroundSplitWeight({ iterationsPerEpoch: 40 }, 0, 0), 1);
+  close(backgroundSplitWeight({ iterationsPerEpoch: 40, backgroundWarmupEpochs: 0.5 }, 0, 10), 0.5);
 });

@@ -10,6 +10,7 @@ import {
   STALL_CHECK_EPOCHS,
   STALL_RESTART_PRIOR,
   type TrainConfig,
+  restartBackgroundWarmup,
   restartsIfStalled,
   train,
 } from "../../src/train/trainer.js";
@@ -71,4 +72,36 @@ test("a stalled run starts over at a 1 % lesion start: the same model as a fresh
   assert.equal(kept.stalledStartLog().length, 0);
   assert.equal(kept.record().lesionPrior, 0);
   assert.equal(kept.log().length, 3);
+});
+
+test("a stalled BackSplit run starts over with a background warm-up of a quarter of its epochs", async () => {
+  const { root, preprocessed } = await stallingDataset();
+  const cfg = (out: string, over: Partial<TrainConfig> = {}) =>
+    config(root, preprocessed, {
+      out: path.join(root, out),
+      mode: "backsplit",
+      sources: ["tissue"],
+      epochs: 4,
+      lr: 0.05,
+      augment: false,
+      threads: 1,
+      ...over,
+    });
+  await train(cfg("restarted"));
+  const run = new TrainingRun(path.join(root, "restarted"));
+  assert.equal(run.stalledStartLog().length, STALL_CHECK_EPOCHS);
+  assert.equal(run.record().config.backgroundWarmupEpochs, 1);
+  await train(cfg("fresh", { lesionPrior: STALL_RESTART_PRIOR, backgroundWarmupEpochs: 1 }));
+  const fresh = weights(path.join(root, "fresh"));
+  for (const [name, t] of weights(run.dir)) assert.deepEqual(t.toArray(), fresh.get(name)!.toArray(), name);
+  // Resumed from the original command line: the recorded warm-up goes on, no settings conflict.
+  const resumed = await train(cfg("restarted", { resume: true, epochs: 5 }));
+  assert.deepEqual(
+    resumed.log.map((e) => e.epoch),
+    [4],
+  );
+  // A warm-up the user chose is kept; binary runs get none.
+  assert.equal(restartBackgroundWarmup({ mode: "backsplit", epochs: 20, backgroundWarmupEpochs: 2 }), 2);
+  assert.equal(restartBackgroundWarmup({ mode: "backsplit", epochs: 20 }), 5);
+  assert.equal(restartBackgroundWarmup({ mode: "binary", epochs: 20 }), undefined);
 });

@@ -66,7 +66,11 @@ export const trainVerb: Verb = {
                      all, BackSplit seeds learn on a case with few lesion voxels (docs/results.md §2)
   --no-restart       keep training a run whose validation pseudo-Dice is still 0 after 2 epochs,
                      instead of starting it over once at a 1 % lesion start (the default when no
-                     --lesion-prior is given; the abandoned start stays in RUN/stalled-start/)
+                     --lesion-prior is given; the abandoned start stays in RUN/stalled-start/; a
+                     BackSplit run starts over with a background warm-up of a quarter of its epochs)
+  --background-warmup E  BackSplit: bring the background split into the loss linearly over the
+                     first E epochs, from the lesion against the whole background (as binary) to
+                     the split (default 0: the split from the first step)
   --warmup-epochs E  raise the learning rate linearly, step by step, over the first E epochs, then
                      the poly schedule from its start (default 0: nnU-Net's plain poly schedule)
   --amp              mixed precision (CUDA)
@@ -107,6 +111,7 @@ ${COMMON_HELP}`,
     "lesion-prior": { type: "string" },
     "warmup-epochs": { type: "string" },
     "no-restart": { type: "boolean", default: false },
+    "background-warmup": { type: "string" },
     "lesion-sampling": { type: "string" },
     "lesion-share": { type: "string" },
     amp: { type: "boolean", default: false },
@@ -133,6 +138,8 @@ ${COMMON_HELP}`,
     const sources = values.background ? String(values.background).split(",") : [];
     if (mode === "backsplit" && sources.length === 0)
       throw new CliError("--mode backsplit needs --background SOURCE[,SOURCE…]", EXIT.usage);
+    if (mode !== "backsplit" && values["background-warmup"] !== undefined)
+      throw new CliError("--background-warmup needs --mode backsplit", EXIT.usage);
     const budget = budgetOption(values);
     const fold = values.fold === "all" ? "all" : intOption(values, "fold", undefined, 0, 4);
     const epochs = intOption(values, "epochs", budget[0], 1);
@@ -172,6 +179,10 @@ ${COMMON_HELP}`,
       warmupEpochs:
         values["warmup-epochs"] === undefined ? undefined : numberOption(values, "warmup-epochs", 0, { min: 0 }),
       restartIfStalled: !values["no-restart"],
+      backgroundWarmupEpochs:
+        values["background-warmup"] === undefined
+          ? undefined
+          : numberOption(values, "background-warmup", 0, { min: 0 }),
       lesionSampling: values["lesion-sampling"] as "instance" | "voxel" | undefined,
       lesionShare: numberOption(values, "lesion-share", 1 / 3, { min: 0, max: 1 }),
       diceOver: diceOverOption(values),
