@@ -1,7 +1,7 @@
 // npm run bench -- twin-train [--data ms|ms-halves|brats] [--config 2d|3d] [--seeds 1,2,3] [--folds 0,1,all] [--epochs N]
 //   [--iterations N] [--patch AxB[xC]] [--batch N] [--features A,B,…] [--arms ours,twin] [--out DIR]
 //   [--device cpu|cuda] [--jobs N] [--deadline SECONDS] [--mode binary|backsplit --sources atlas_tracts,atlas_cortex]
-//   [--lesion-share S]
+//   [--lesion-share S] [--background-warmup E]
 // Our trainer next to an independent PyTorch twin (bench/py/train_twin.py: the same U-Net widths, patch,
 // batch, iterations, SGD/Nesterov/poly recipe and lesion-patch share; CE + batch Dice; flips only; no deep
 // supervision) on real data with held-out cases. The twin reads our preprocessed cache through np.memmap,
@@ -31,6 +31,9 @@
 // (PatchTargets, written once per whole case for the twin to memmap); the twin trains K classes with CE over
 // all of them and Dice on the lesion, as ours does with --dice-over lesion; both predict the lesion channel.
 // --lesion-share S (default 1/3, nnU-Net's) sets both arms' share of lesion-centred patches.
+// --background-warmup E (backsplit) gives both arms the background warm-up from their first step: the split
+// background's weight in the CE rises linearly over E epochs from 0 (lesion against the merged background).
+// Without it each arm trains its default: ours restarts a stalled run (with a warm-up), the twin trains on.
 import { spawn } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -76,6 +79,7 @@ const { values } = parseArgs({
     mode: { type: "string", default: "binary" },
     sources: { type: "string" },
     "lesion-share": { type: "string" },
+    "background-warmup": { type: "string" },
     json: { type: "boolean", default: false },
   },
 });
@@ -217,7 +221,10 @@ if (mode === "backsplit") {
 const lesionShare = values["lesion-share"] === undefined ? 1 / 3 : Number(values["lesion-share"]);
 if (!(lesionShare >= 0 && lesionShare <= 1))
   badOption(`--lesion-share must lie in [0, 1], got ${values["lesion-share"]}`);
-const split = `${mode === "backsplit" ? `-split-${sources.join("+")}` : ""}${values["lesion-share"] === undefined ? "" : `-share${values["lesion-share"]}`}`;
+const backgroundWarmup = values["background-warmup"] === undefined ? 0 : Number(values["background-warmup"]);
+if (!(backgroundWarmup >= 0)) badOption(`--background-warmup must be epochs ≥ 0, got ${values["background-warmup"]}`);
+if (backgroundWarmup > 0 && mode !== "backsplit") badOption("--background-warmup needs --mode backsplit");
+const split = `${mode === "backsplit" ? `-split-${sources.join("+")}` : ""}${values["lesion-share"] === undefined ? "" : `-share${values["lesion-share"]}`}${backgroundWarmup > 0 ? `-warmup${backgroundWarmup}` : ""}`;
 const out = path.resolve(String(values.out ?? path.join("out", `twin-train-${values.data}-${values.config}${split}`)));
 const log = (m: string) => process.stderr.write(`[twin-train] ${m}\n`);
 
@@ -305,8 +312,20 @@ interface Row {
 
 function printRow(row: Row): void {
   const split = mode === "backsplit" ? { mode, sources } : {};
+  const share = {
+    ...(lesionShare !== 1 / 3 && { lesionShare }),
+    ...(backgroundWarmup > 0 && { backgroundWarmup }),
+  };
   console.log(
-    JSON.stringify({ bench: "twin-train", data: values.data, config: values.config, device, ...split, ...row }),
+    JSON.stringify({
+      bench: "twin-train",
+      data: values.data,
+      config: values.config,
+      device,
+      ...split,
+      ...share,
+      ...row,
+    }),
   );
 }
 
@@ -374,6 +393,7 @@ async function runOurs(fold: Fold, seed: number): Promise<Row> {
       resume: false,
       augment: true,
       lesionShare,
+      ...(backgroundWarmup > 0 && { backgroundWarmupEpochs: backgroundWarmup }),
       diceOver: "lesion",
     },
     `ours fold ${fold} seed ${seed}`,
@@ -465,6 +485,7 @@ async function runTwin(fold: Fold, seed: number): Promise<Row> {
   const config = {
     ...(mode === "backsplit" ? twinTargets() : {}),
     lesion_share: lesionShare,
+    background_warmup: backgroundWarmup,
     cache,
     train: foldCases(fold).train,
     test: foldCases(fold).test,
@@ -627,6 +648,7 @@ const summary: Record<string, unknown> = {
   budget: `${epochs}×${iterations}, batch ${batch}, patch ${patch.join("×")}, features ${features.join(",")}`,
   ...(mode === "backsplit" && { mode, sources }),
   ...(lesionShare !== 1 / 3 && { lesionShare }),
+  ...(backgroundWarmup > 0 && { backgroundWarmup }),
   device,
   ...twinSummary(rows, arms),
 };

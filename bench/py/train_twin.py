@@ -16,7 +16,8 @@ trains on those K-class targets instead of the binary lesion map: CE over all K 
 
 Usage: train_twin.py CONFIG_JSON   (keys: cache, train, test, dims, patch, batch, features, epochs,
 iterations, seed, lr, threads, out, val_iterations, device: "cpu" (default) or "cuda", targets, classes,
-lesion_share: the share of lesion-centred patches, default 1/3)
+lesion_share: the share of lesion-centred patches, default 1/3; background_warmup: epochs over which the
+background split's weight in the CE rises linearly per step from 0 to 1, default 0)
 """
 import json
 import os
@@ -108,8 +109,18 @@ def sample(cases, patch, batch, rng, lesion_share=1 / 3, field="seg"):
     return np.stack(images), np.stack(targets)
 
 
-def loss_fn(logits, target):
-    ce = F.cross_entropy(logits, target)
+def loss_fn(logits, target, split=1.0):
+    """CE + batch soft Dice on the lesion (class 1). split < 1 (BackSplit's background warm-up): background voxels'
+    CE is split * CE(their class) + (1 - split) * CE of "any background class" (-log of the background classes'
+    summed probability)."""
+    if split < 1 and logits.shape[1] > 2:
+        logp = logits.log_softmax(1)
+        per_voxel = F.nll_loss(logp, target, reduction="none")
+        background = [c for c in range(logits.shape[1]) if c != 1]
+        merged = -logp[:, background].logsumexp(1)
+        ce = torch.where(target != 1, split * per_voxel + (1 - split) * merged, per_voxel).mean()
+    else:
+        ce = F.cross_entropy(logits, target)
     probs = logits.softmax(1)[:, 1]
     lesion = (target == 1).float()
     intersection = (probs * lesion).sum()
@@ -208,14 +219,16 @@ def main():
         for g in opt.param_groups:
             g["lr"] = cfg["lr"] * (1 - epoch / epochs) ** 0.9
         total = 0.0
-        for _ in range(iterations):
+        for iteration in range(iterations):
             img, tgt = sample(train_cases, patch3, batch, rng, cfg.get("lesion_share", 1 / 3), field="target")
             x, t = to_net(img, dims).to(device), torch.from_numpy(tgt[:, 0] if dims == 2 else tgt).long().to(device)
             for axis in range(2, x.ndim):
                 if rng.random() < 0.5:
                     x, t = x.flip(axis), t.flip(axis - 1)
             opt.zero_grad()
-            loss = loss_fn(net(x), t)
+            warmup_steps = cfg.get("background_warmup", 0) * iterations
+            step = epoch * iterations + iteration
+            loss = loss_fn(net(x), t, min(1.0, step / warmup_steps) if warmup_steps > 0 else 1.0)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 12)
             opt.step()
