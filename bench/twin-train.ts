@@ -31,8 +31,8 @@
 // (PatchTargets, written once per whole case for the twin to memmap); the twin trains K classes with CE over
 // all of them and Dice on the lesion, as ours does with --dice-over lesion; both predict the lesion channel.
 // --lesion-share S (default 1/3, nnU-Net's) sets both arms' share of lesion-centred patches.
-// --background-warmup E (backsplit) gives both arms the background warm-up from their first step: the split
-// background's weight in the CE rises linearly over E epochs from 0 (lesion against the merged background).
+// --background-warmup E (backsplit) gives both arms the background warm-up from their first step: E epochs
+// on the lesion against the merged background (its CE: −log Σ_background p_k), then the split.
 // Without it each arm trains its default: ours restarts a stalled run (with a warm-up), the twin trains on.
 import { spawn } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";

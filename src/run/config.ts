@@ -87,10 +87,10 @@ export interface TrainConfig {
    */
   restartIfStalled?: boolean;
   /**
-   * BackSplit: epochs over which the background split enters the loss, its weight rising linearly, step by
-   * step, from 0 (the lesion against the background as a whole, as in binary training) to 1 (the split);
-   * `LossOptions.backgroundSplitWeight`. Fractions allowed. Absent: 0, the split from the first step; a
-   * BackSplit run that starts over after a stall sets a quarter of its epochs (docs/training.md).
+   * BackSplit: epochs trained on the lesion against the background as a whole (the merged background's
+   * CE, as binary training sees it) before the split enters the loss (`LossOptions.backgroundSplitWeight`
+   * 0, then 1). Fractions allowed. Absent: 0, the split from the first step; a BackSplit run that starts
+   * over after a stall sets a quarter of its epochs (docs/training.md).
    */
   backgroundWarmupEpochs?: number;
   /** Set by the trainer on a run that started over: the epochs its abandoned start trained (stalled-start/). */
