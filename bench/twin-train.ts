@@ -32,7 +32,8 @@
 // all of them and Dice on the lesion, as ours does with --dice-over lesion; both predict the lesion channel.
 // --lesion-share S (default 1/3, nnU-Net's) sets both arms' share of lesion-centred patches.
 // --background-warmup E (backsplit) gives both arms the background warm-up from their first step: E epochs
-// on the lesion against the merged background (its CE: −log Σ_background p_k), then the split.
+// on the lesion against the merged background (its CE: −log Σ_background p_k), then the split's weight
+// rising linearly to 1 over E more epochs.
 // Without it each arm trains its default: ours restarts a stalled run (with a warm-up), the twin trains on.
 import { spawn } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";

@@ -16,8 +16,9 @@ trains on those K-class targets instead of the binary lesion map: CE over all K 
 
 Usage: train_twin.py CONFIG_JSON   (keys: cache, train, test, dims, patch, batch, features, epochs,
 iterations, seed, lr, threads, out, val_iterations, device: "cpu" (default) or "cuda", targets, classes,
-lesion_share: the share of lesion-centred patches, default 1/3; background_warmup: epochs trained on the
-merged background (lesion against any background class) before the split enters the CE, default 0)
+lesion_share: the share of lesion-centred patches, default 1/3; background_warmup E: E epochs on the
+merged background (lesion against any background class), then the split's weight in the CE rising linearly
+to 1 over E more epochs; default 0)
 """
 import json
 import os
@@ -228,7 +229,7 @@ def main():
             opt.zero_grad()
             warmup_steps = cfg.get("background_warmup", 0) * iterations
             step = epoch * iterations + iteration
-            loss = loss_fn(net(x), t, 0.0 if step < round(warmup_steps) else 1.0)
+            loss = loss_fn(net(x), t, min(1.0, max(0.0, (step - warmup_steps) / warmup_steps)) if warmup_steps > 0 else 1.0)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 12)
             opt.step()

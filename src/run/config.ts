@@ -87,9 +87,9 @@ export interface TrainConfig {
    */
   restartIfStalled?: boolean;
   /**
-   * BackSplit: epochs trained on the lesion against the background as a whole (the merged background's
-   * CE, as binary training sees it) before the split enters the loss (`LossOptions.backgroundSplitWeight`
-   * 0, then 1). Fractions allowed. Absent: 0, the split from the first step; a BackSplit run that starts
+   * BackSplit: epochs E trained on the lesion against the background as a whole (the merged background's
+   * CE, as binary training sees it) before the split enters the loss, its weight then rising linearly to
+   * 1 over E more epochs (`LossOptions.backgroundSplitWeight`). Fractions allowed. Absent: 0, the split from the first step; a BackSplit run that starts
    * over after a stall sets a quarter of its epochs (docs/training.md).
    */
   backgroundWarmupEpochs?: number;

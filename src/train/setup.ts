@@ -179,17 +179,20 @@ export function buildNetwork(s: TrainingSetup): Module {
 }
 
 /**
- * The weight of the background split in the loss at a step (`TrainConfig.backgroundWarmupEpochs`): 0 during
- * the warm-up's steps, then 1. A linear rise from 0 was measured first and found the lesion later: already
- * at a fifth of the weight the split's CE outweighs the lesion's (docs/results.md §2).
+ * The weight of the background split in the loss at a step (`TrainConfig.backgroundWarmupEpochs` E): 0 for
+ * E epochs, then rising linearly, step by step, to 1 over the next E epochs; 1 without a warm-up. Measured
+ * on MS patient 07 (docs/results.md §2): a rise from the first step let the split's CE outweigh the lesion's
+ * before the lesion was found, and a switch straight to 1 after E epochs wiped a lesion half-found.
  */
 export function backgroundSplitWeight(
   config: Pick<TrainConfig, "backgroundWarmupEpochs" | "iterationsPerEpoch">,
   epoch: number,
   iteration: number,
 ): number {
-  const steps = Math.round((config.backgroundWarmupEpochs ?? 0) * config.iterationsPerEpoch);
-  return epoch * config.iterationsPerEpoch + iteration < steps ? 0 : 1;
+  const steps = (config.backgroundWarmupEpochs ?? 0) * config.iterationsPerEpoch;
+  if (steps <= 0) return 1;
+  const step = epoch * config.iterationsPerEpoch + iteration;
+  return Math.min(1, Math.max(0, (step - steps) / steps));
 }
 
 /** The learning rate of one training step: epoch, and iteration within it. */

@@ -29,14 +29,18 @@ test("a one-epoch warm-up rises linearly over the first epoch's steps, then the 
   close(half(1, 20), 0.01 * (19 / 20) ** 0.9);
 });
 
-test("the background warm-up: the split's weight is 0 for the warm-up's steps, then 1; 1 without one", () => {
+test("the background warm-up: the split's weight is 0 for E epochs, then rises linearly to 1 over E more", () => {
   const cfg = { iterationsPerEpoch: 40, backgroundWarmupEpochs: 2 };
   close(backgroundSplitWeight(cfg, 0, 0), 0);
   close(backgroundSplitWeight(cfg, 1, 39), 0);
-  close(backgroundSplitWeight(cfg, 2, 0), 1);
+  close(backgroundSplitWeight(cfg, 2, 0), 0);
+  close(backgroundSplitWeight(cfg, 2, 20), 0.25);
+  close(backgroundSplitWeight(cfg, 3, 20), 0.75);
+  close(backgroundSplitWeight(cfg, 4, 0), 1);
   close(backgroundSplitWeight(cfg, 7, 3), 1);
   close(backgroundSplitWeight({ iterationsPerEpoch: 40 }, 0, 0), 1);
   const half = { iterationsPerEpoch: 40, backgroundWarmupEpochs: 0.5 };
   close(backgroundSplitWeight(half, 0, 19), 0);
-  close(backgroundSplitWeight(half, 0, 20), 1);
+  close(backgroundSplitWeight(half, 0, 30), 0.5);
+  close(backgroundSplitWeight(half, 1, 0), 1);
 });
