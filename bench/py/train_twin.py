@@ -16,9 +16,9 @@ trains on those K-class targets instead of the binary lesion map: CE over all K 
 
 Usage: train_twin.py CONFIG_JSON   (keys: cache, train, test, dims, patch, batch, features, epochs,
 iterations, seed, lr, threads, out, val_iterations, device: "cpu" (default) or "cuda", targets, classes,
-lesion_share: the share of lesion-centred patches, default 1/3; background_warmup E: E epochs on the
-merged background (lesion against any background class), then the split's weight in the CE rising linearly
-to 1 over E more epochs; default 0)
+lesion_share: the share of lesion-centred patches, default 1/3; background_warmup E: the merged background
+(lesion against any background class) for at least E epochs and until validation pseudo-Dice is above 0, then
+the split's weight in the CE rising linearly to 1 over E more epochs, as our trainer does; default 0)
 """
 import json
 import os
@@ -215,6 +215,18 @@ def main():
     val_rng = np.random.default_rng(cfg["seed"] + 7919)
     val = [sample(test_cases, patch3, batch, val_rng) for _ in range(cfg.get("val_iterations", 5))]
     epochs, iterations = cfg["epochs"], cfg["iterations"]
+    warmup = cfg.get("background_warmup", 0)
+    found_after = None  # epochs trained when validation pseudo-Dice first rose above 0
+
+    def split_weight(step):
+        """0 for the first `warmup` epochs and until the lesion is found, then rising linearly to 1 over `warmup` more."""
+        if warmup <= 0:
+            return 1.0
+        if found_after is None:
+            return 0.0
+        start = max(warmup, found_after) * iterations
+        return min(1.0, max(0.0, (step - start) / (warmup * iterations)))
+
     for epoch in range(epochs):
         started = time.time()
         for g in opt.param_groups:
@@ -227,14 +239,15 @@ def main():
                 if rng.random() < 0.5:
                     x, t = x.flip(axis), t.flip(axis - 1)
             opt.zero_grad()
-            warmup_steps = cfg.get("background_warmup", 0) * iterations
-            step = epoch * iterations + iteration
-            loss = loss_fn(net(x), t, min(1.0, max(0.0, (step - warmup_steps) / warmup_steps)) if warmup_steps > 0 else 1.0)
+            loss = loss_fn(net(x), t, split_weight(epoch * iterations + iteration))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 12)
             opt.step()
             total += loss.item()
-        print(json.dumps({"epoch": epoch, "trainLoss": total / iterations, "pseudoDice": pseudo_dice(net, val, dims, device),
+        dice = pseudo_dice(net, val, dims, device)
+        if found_after is None and dice > 0:
+            found_after = epoch + 1
+        print(json.dumps({"epoch": epoch, "trainLoss": total / iterations, "pseudoDice": dice,
                           "seconds": time.time() - started}), flush=True)
     os.makedirs(cfg["out"], exist_ok=True)
     for case in test_cases:

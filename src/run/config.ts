@@ -87,9 +87,10 @@ export interface TrainConfig {
    */
   restartIfStalled?: boolean;
   /**
-   * BackSplit: epochs E trained on the lesion against the background as a whole (the merged background's
-   * CE, as binary training sees it) before the split enters the loss, its weight then rising linearly to
-   * 1 over E more epochs (`LossOptions.backgroundSplitWeight`). Fractions allowed. Absent: 0, the split from the first step; a BackSplit run that starts
+   * BackSplit: train on the lesion against the background as a whole (the merged background's CE, as
+   * binary training sees it) for at least E epochs and until validation pseudo-Dice is above 0, then bring
+   * the split in, its weight rising linearly to 1 over E more epochs (`LossOptions.backgroundSplitWeight`;
+   * a run that never finds the lesion stays on the merged background). Fractions allowed. Absent: 0, the split from the first step; a BackSplit run that starts
    * over after a stall sets a quarter of its epochs (docs/training.md).
    */
   backgroundWarmupEpochs?: number;
@@ -142,6 +143,8 @@ export interface EpochLog {
   fisher?: { logitTraceY: number; logitTraceZ: number; logitGap: number; traceY: number; traceZ: number; gap: number };
   /** Training-health warning, e.g. a validation pseudo-Dice still 0 after a quarter of the budget. */
   warning?: string;
+  /** With a background warm-up: the weight of the background split in the loss at the epoch's last step. */
+  backgroundSplitWeight?: number;
   /** First 16 hex digits of the SHA-256 of the weights at the end of the epoch (`weightsDigest`). */
   weightsDigest?: string;
 }

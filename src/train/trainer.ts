@@ -280,6 +280,10 @@ async function runEpochs(o: EpochLoop): Promise<boolean> {
   let { ema, bestEma } = o.start;
   // Validation pseudo-Dice of every epoch so far (a resumed run reads its log back) for the health check.
   const diceHistory = run.log().map((l) => l.pseudoDice);
+  // The background warm-up waits for the lesion: the epochs trained when pseudo-Dice first rose above 0.
+  const firstFound = diceHistory.findIndex((d) => d > 0);
+  let foundAfter: number | null = firstFound < 0 ? null : firstFound + 1;
+  const waitsForLesion = () => (config.backgroundWarmupEpochs ?? 0) > 0 && foundAfter === null;
   const stopAt =
     config.stopAfterEpochs === undefined
       ? config.epochs
@@ -287,13 +291,14 @@ async function runEpochs(o: EpochLoop): Promise<boolean> {
   for (let epoch = o.start.startEpoch; epoch < stopAt; epoch++) {
     const started = performance.now();
     const waitedBefore = o.loader.waited;
-    const steps = await trainEpoch(o, epoch);
+    const steps = await trainEpoch(o, epoch, foundAfter);
     const trainLoss = steps.meanLoss;
     const checksStall = restartsIfStalled(config) && epoch === STALL_CHECK_EPOCHS - 1;
     if (o.dp && !o.dp.isMain) {
       o.dp.barrier(); // rank 0 validates and checkpoints meanwhile
       // Rank 0 alone knows the validation Dice: every rank adds its vote, only rank 0's is ever 1.
       if (checksStall && o.dp.globalSum(tensor([0])).item() > 0) return true;
+      if (waitsForLesion() && o.dp.globalSum(tensor([0])).item() > 0) foundAfter = epoch + 1;
       continue;
     }
     const pseudoDice = validationDice(setup, step.net, o.valBatches, callbacks);
@@ -308,6 +313,7 @@ async function runEpochs(o: EpochLoop): Promise<boolean> {
       seconds,
       dataWaitShare: (o.loader.waited - waitedBefore) / seconds,
       weightsDigest: weightsDigest(step.net),
+      ...((config.backgroundWarmupEpochs ?? 0) > 0 && { backgroundSplitWeight: steps.splitWeight }),
     };
     diceHistory.push(pseudoDice);
     const stalled = checksStall && diceHistory.every((d) => d === 0);
@@ -330,6 +336,10 @@ async function runEpochs(o: EpochLoop): Promise<boolean> {
     o.dp?.barrier();
     if (checksStall && o.dp) o.dp.globalSum(tensor([stalled ? 1 : 0]));
     if (stalled) return true;
+    if (waitsForLesion()) {
+      o.dp?.globalSum(tensor([pseudoDice > 0 ? 1 : 0]));
+      if (pseudoDice > 0) foundAfter = epoch + 1;
+    }
   }
   return false;
 }
@@ -339,16 +349,18 @@ async function runEpochs(o: EpochLoop): Promise<boolean> {
 async function trainEpoch(
   o: EpochLoop,
   epoch: number,
-): Promise<{ meanLoss: number; losses: number[]; gradNorms: number[] }> {
+  foundAfter: number | null,
+): Promise<{ meanLoss: number; losses: number[]; gradNorms: number[]; splitWeight: number }> {
   const iters = o.setup.config.iterationsPerEpoch;
   o.step.net.train();
   let lossSum = 0;
   const losses: number[] = [];
   const gradNorms: number[] = [];
+  let split = 1;
   for (let it = 0; it < iters; it++) {
     o.step.optimizer.lr = o.schedule(epoch, it);
     const b = await o.loader.get(epoch * iters + it);
-    const split = backgroundSplitWeight(o.setup.config, epoch, it);
+    split = backgroundSplitWeight(o.setup.config, epoch, it, foundAfter);
     const lossOptions = split < 1 ? { ...o.setup.lossOptions, backgroundSplitWeight: split } : undefined;
     const result = trainStep(o.step, b, lossOptions);
     const loss = result.loss;
@@ -361,5 +373,5 @@ async function trainEpoch(
   }
   // A rank's loss is its share of the whole batch's: the shares add up to the global loss.
   const meanLoss = o.dp ? o.dp.globalSum(tensor([lossSum])).item() / iters : lossSum / iters;
-  return { meanLoss, losses, gradNorms };
+  return { meanLoss, losses, gradNorms, splitWeight: split };
 }

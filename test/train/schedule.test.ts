@@ -29,18 +29,27 @@ test("a one-epoch warm-up rises linearly over the first epoch's steps, then the 
   close(half(1, 20), 0.01 * (19 / 20) ** 0.9);
 });
 
-test("the background warm-up: the split's weight is 0 for E epochs, then rises linearly to 1 over E more", () => {
+test("the background warm-up: 0 for E epochs and until the lesion is found, then rising linearly to 1 over E more", () => {
   const cfg = { iterationsPerEpoch: 40, backgroundWarmupEpochs: 2 };
-  close(backgroundSplitWeight(cfg, 0, 0), 0);
-  close(backgroundSplitWeight(cfg, 1, 39), 0);
-  close(backgroundSplitWeight(cfg, 2, 0), 0);
-  close(backgroundSplitWeight(cfg, 2, 20), 0.25);
-  close(backgroundSplitWeight(cfg, 3, 20), 0.75);
-  close(backgroundSplitWeight(cfg, 4, 0), 1);
-  close(backgroundSplitWeight(cfg, 7, 3), 1);
-  close(backgroundSplitWeight({ iterationsPerEpoch: 40 }, 0, 0), 1);
+  const w = (epoch: number, it: number, foundAfter: number | null) => backgroundSplitWeight(cfg, epoch, it, foundAfter);
+  // Found in the first epoch: the split waits for the E epochs anyway.
+  close(w(0, 0, null), 0);
+  close(w(1, 39, 1), 0);
+  close(w(2, 0, 1), 0);
+  close(w(2, 20, 1), 0.25);
+  close(w(3, 20, 1), 0.75);
+  close(w(4, 0, 1), 1);
+  close(w(7, 3, 1), 1);
+  // Not found yet: the merged background however long it takes; found after 5 epochs: the rise starts there.
+  close(w(9, 0, null), 0);
+  close(w(5, 0, 5), 0);
+  close(w(6, 0, 5), 0.5);
+  close(w(7, 0, 5), 1);
+  // Without a warm-up the split is there from the first step, found or not.
+  close(backgroundSplitWeight({ iterationsPerEpoch: 40 }, 0, 0, null), 1);
   const half = { iterationsPerEpoch: 40, backgroundWarmupEpochs: 0.5 };
-  close(backgroundSplitWeight(half, 0, 19), 0);
-  close(backgroundSplitWeight(half, 0, 30), 0.5);
-  close(backgroundSplitWeight(half, 1, 0), 1);
+  close(backgroundSplitWeight(half, 0, 19, 1), 0);
+  close(backgroundSplitWeight(half, 1, 0, 1), 0);
+  close(backgroundSplitWeight(half, 1, 10, 1), 0.5);
+  close(backgroundSplitWeight(half, 1, 20, 1), 1);
 });
