@@ -51,6 +51,11 @@ test("choice options: other words exit 2 naming the accepted ones; shared option
     [["train", "d", "--lesion-sampling", "case"], "--lesion-sampling must be instance or voxel, got 'case'"],
     [["train", "d", "--warmup-epochs=-1"], "--warmup-epochs must be between 0 and ∞, got -1"],
     [["train", "d", "--lesion-share", "1.5"], "--lesion-share must be between 0 and 1, got 1.5"],
+    [["train", "d", "--background-warmup", "2"], "--background-warmup needs --mode backsplit"],
+    [
+      ["train", "d", "--mode", "backsplit", "--background", "t", "--background-warmup=-1"],
+      "--background-warmup must be between 0 and ∞, got -1",
+    ],
     [["labels", "merge", "d", "--unassigned", "x"], "--unassigned must be background, ignore or marginal, got 'x'"],
   ] as const) {
     const r = cli(...args);

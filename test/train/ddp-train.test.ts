@@ -124,6 +124,34 @@ test(
   },
 );
 
+test(
+  "train --nproc 2 --background-warmup: every rank waits for the lesion in step (rank 0's vote each epoch)",
+  { skip: !gloo },
+  async () => {
+    const { root } = await stallingDataset();
+    const out = path.join(root, "runs", "ddp-warmup");
+    const args = [...trainArgs(root, out, 3), "--lr", "0.05", "--no-augment", "--lesion-prior", "0.01"];
+    const r = spawnSync(process.execPath, [bin, ...args, "--background-warmup", "1", "--nproc", "2"], {
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const log = readFileSync(path.join(out, "log.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { pseudoDice: number; backgroundSplitWeight?: number });
+    assert.deepEqual(
+      log.map((l) => l.pseudoDice),
+      [0, 0, 0],
+    );
+    assert.deepEqual(
+      log.map((l) => l.backgroundSplitWeight),
+      [0, 0, 0],
+      "no lesion found: the merged background throughout",
+    );
+  },
+);
+
 test("torchrun --no_python launches backsplit train as 2 ranks", { skip: !gloo || !torchrun }, async () => {
   const { root } = await tinyDataset();
   const out = path.join(root, "runs", "torchrun");
