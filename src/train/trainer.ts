@@ -123,6 +123,11 @@ export function restartBackgroundWarmup(config: Pick<TrainConfig, "mode" | "epoc
   return Math.max(1, Math.round(config.epochs / 4));
 }
 
+function restartWarmupNote(config: TrainConfig): string {
+  const warmup = config.mode === "backsplit" ? restartBackgroundWarmup(config) : undefined;
+  return warmup ? ` and a background warm-up of ${warmup} epochs` : "";
+}
+
 /** The settings of the fresh start a stalled run makes in its own folder. */
 function stalledRestartConfig(config: TrainConfig): TrainConfig {
   return {
@@ -318,7 +323,7 @@ async function runEpochs(o: EpochLoop): Promise<boolean> {
     diceHistory.push(pseudoDice);
     const stalled = checksStall && diceHistory.every((d) => d === 0);
     const warning = stalled
-      ? `validation pseudo-Dice is 0 after the first ${STALL_CHECK_EPOCHS} epochs: starting over from a fresh initialisation at a ${STALL_RESTART_PRIOR * 100} % lesion start (this start is kept in stalled-start/; --no-restart trains on instead)`
+      ? `validation pseudo-Dice is 0 after the first ${STALL_CHECK_EPOCHS} epochs: starting over from a fresh initialisation at a ${STALL_RESTART_PRIOR * 100} % lesion start${restartWarmupNote(config)} (this start is kept in stalled-start/; --no-restart trains on instead)`
       : noLearningWarning(diceHistory, config.epochs, setup.lesionPrior);
     if (warning) entry.warning = warning;
     callbacks.onEpochEnd?.(entry, {

@@ -88,18 +88,31 @@ test("the report opens offline in Chromium with its plots and montages rendered"
     path.join(restarted, "stalled-start", "log.jsonl"),
     [0, 1].map((e) => `${JSON.stringify({ epoch: e, trainLoss: 1, pseudoDice: 0 })}\n`).join(""),
   );
+  // A BackSplit run that started over with a background warm-up (its record says so).
+  const split = path.join(root, "split");
+  mkdirSync(path.join(split, "stalled-start"), { recursive: true });
+  writeFileSync(path.join(split, "log.jsonl"), readFileSync(log));
+  writeFileSync(
+    path.join(split, "stalled-start", "log.jsonl"),
+    readFileSync(path.join(restarted, "stalled-start", "log.jsonl")),
+  );
+  writeFileSync(path.join(split, "training.json"), JSON.stringify({ config: { backgroundWarmupEpochs: 5 } }));
   const { html, markdown } = await writeReport(root, {
     title: "test report",
     comparison,
     a,
     b,
-    logs: { run: log, "restarted run": path.join(restarted, "log.jsonl") },
+    logs: { run: log, "restarted run": path.join(restarted, "log.jsonl"), "split run": path.join(split, "log.jsonl") },
     montages,
     facts: { device: "cpu" },
   });
   assert.match(markdown, /\| recall \| 0\.500 \| 0\.875 \|/);
   const text = readFileSync(html, "utf8");
-  assert.match(text, /Started over [^<]*: restarted run \(after 2 epochs\)\./, "the restarted run is named, once");
+  assert.match(
+    text,
+    /Started over [^<]*: restarted run \(after 2 epochs\), split run \(after 2 epochs; background warm-up 5 epochs\)\./,
+    "the restarted runs are named, once, the split one with its warm-up",
+  );
   assert.ok(!/https?:\/\/(?!www\.w3\.org)/.test(text.replace(/xmlns(:\w+)?="[^"]+"/g, "")), "no external references");
   const browser = await launchBrowser();
   try {

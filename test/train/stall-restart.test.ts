@@ -91,6 +91,7 @@ test("a stalled BackSplit run starts over with a background warm-up of a quarter
   const run = new TrainingRun(path.join(root, "restarted"));
   assert.equal(run.stalledStartLog().length, STALL_CHECK_EPOCHS);
   assert.equal(run.record().config.backgroundWarmupEpochs, 1);
+  assert.match(run.stalledStartLog()[1].warning ?? "", /1 % lesion start and a background warm-up of 1 epochs/);
   await train(cfg("fresh", { lesionPrior: STALL_RESTART_PRIOR, backgroundWarmupEpochs: 1 }));
   const fresh = weights(path.join(root, "fresh"));
   for (const [name, t] of weights(run.dir)) assert.deepEqual(t.toArray(), fresh.get(name)!.toArray(), name);
