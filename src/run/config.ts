@@ -90,8 +90,9 @@ export interface TrainConfig {
    * BackSplit: train on the lesion against the background as a whole (the merged background's CE, as
    * binary training sees it) for at least E epochs and until validation pseudo-Dice is above 0, then bring
    * the split in, its weight rising linearly to 1 over E more epochs (`LossOptions.backgroundSplitWeight`;
-   * a run that never finds the lesion stays on the merged background). Fractions allowed. Absent: 0, the split from the first step; a BackSplit run that starts
-   * over after a stall sets a quarter of its epochs (docs/training.md).
+   * a run that never finds the lesion stays on the merged background). Fractions allowed. Absent: 0, the
+   * split from the first step; a BackSplit run that starts over after a stall sets a quarter of its epochs
+   * (docs/training.md).
    */
   backgroundWarmupEpochs?: number;
   /** Set by the trainer on a run that started over: the epochs its abandoned start trained (stalled-start/). */

@@ -99,9 +99,20 @@ export function segmentationLoss(logits: Tensor, target: Tensor, o: LossOptions)
     const voxelWeights = weights ? weights.indexSelect(0, safe.flatten()).reshape(safe.shape) : null;
     const split = o.backgroundSplitWeight ?? 1;
     const backgroundClasses = o.backgroundClasses ?? [];
+    // −log Σ_{k ∈ background} p_k: the loss of "some background class, which one not said".
+    const anyBackgroundNll = () =>
+      logp
+        .indexSelect(
+          1,
+          tensor(new BigInt64Array(backgroundClasses.map(BigInt)), [backgroundClasses.length], {
+            device: logits.device,
+          }),
+        )
+        .logsumexp(1)
+        .neg();
     if (split < 1 && backgroundClasses.length > 1) {
       const isBackground = backgroundClasses.map((c) => safe.eq(c)).reduce((a, b) => a.logicalOr(b));
-      let merged = logp.indexSelect(1, classIndex(backgroundClasses, logits.device)).logsumexp(1).neg();
+      let merged = anyBackgroundNll();
       if (voxelWeights) merged = merged.mul(voxelWeights);
       perVoxel = where(isBackground, perVoxel.mul(split).add(merged.mul(1 - split)), perVoxel);
     }
@@ -109,7 +120,7 @@ export function segmentationLoss(logits: Tensor, target: Tensor, o: LossOptions)
     // torch's weighted mean: divide by the summed weights of the counted voxels.
     let count = voxelWeights ? voxelWeights.mul(known.float()).sum() : known.float().sum();
     if (isUnknown && backgroundClasses.length > 0) {
-      const marginal = logp.indexSelect(1, classIndex(backgroundClasses, logits.device)).logsumexp(1).neg();
+      const marginal = anyBackgroundNll();
       const unknownValid = isUnknown.logicalAnd(valid).float();
       nll = nll.add(marginal.mul(unknownValid));
       count = count.add(unknownValid.sum());
@@ -136,10 +147,6 @@ export function segmentationLoss(logits: Tensor, target: Tensor, o: LossOptions)
     } else dice = diceOf(diceClasses);
     return ce.add(dice.mul(o.diceWeight ?? 1));
   });
-}
-
-function classIndex(classes: number[], device: string): Tensor {
-  return tensor(new BigInt64Array(classes.map(BigInt)), [classes.length], { device });
 }
 
 /** nnU-Net's deep-supervision weights: 1/2^i, the coarsest output dropped, normalised to sum 1. */
