@@ -225,8 +225,10 @@ if (!(lesionShare >= 0 && lesionShare <= 1))
 const backgroundWarmup = values["background-warmup"] === undefined ? 0 : Number(values["background-warmup"]);
 if (!(backgroundWarmup >= 0)) badOption(`--background-warmup must be epochs ≥ 0, got ${values["background-warmup"]}`);
 if (backgroundWarmup > 0 && mode !== "backsplit") badOption("--background-warmup needs --mode backsplit");
-const split = `${mode === "backsplit" ? `-split-${sources.join("+")}` : ""}${values["lesion-share"] === undefined ? "" : `-share${values["lesion-share"]}`}${backgroundWarmup > 0 ? `-warmup${backgroundWarmup}` : ""}`;
-const out = path.resolve(String(values.out ?? path.join("out", `twin-train-${values.data}-${values.config}${split}`)));
+const outSuffix = `${mode === "backsplit" ? `-split-${sources.join("+")}` : ""}${values["lesion-share"] === undefined ? "" : `-share${values["lesion-share"]}`}${backgroundWarmup > 0 ? `-warmup${backgroundWarmup}` : ""}`;
+const out = path.resolve(
+  String(values.out ?? path.join("out", `twin-train-${values.data}-${values.config}${outSuffix}`)),
+);
 const log = (m: string) => process.stderr.write(`[twin-train] ${m}\n`);
 
 // The dataset, plan and cache (made once; reused by the next run).
@@ -312,8 +314,8 @@ interface Row {
 }
 
 function printRow(row: Row): void {
-  const split = mode === "backsplit" ? { mode, sources } : {};
-  const share = {
+  const options = {
+    ...(mode === "backsplit" && { mode, sources }),
     ...(lesionShare !== 1 / 3 && { lesionShare }),
     ...(backgroundWarmup > 0 && { backgroundWarmup }),
   };
@@ -323,8 +325,7 @@ function printRow(row: Row): void {
       data: values.data,
       config: values.config,
       device,
-      ...split,
-      ...share,
+      ...options,
       ...row,
     }),
   );
