@@ -18,7 +18,8 @@ Usage: train_twin.py CONFIG_JSON   (keys: cache, train, test, dims, patch, batch
 iterations, seed, lr, threads, out, val_iterations, device: "cpu" (default) or "cuda", targets, classes,
 lesion_share: the share of lesion-centred patches, default 1/3; background_warmup E: the merged background
 (lesion against any background class) for at least E epochs and until validation pseudo-Dice is above 0, then
-the split's weight in the CE rising linearly to 1 over E more epochs, as our trainer does; default 0)
+the split's weight in the CE rising linearly to 1 over E more epochs, as our trainer does, from background
+channels tied at the start as ours are; default 0)
 """
 import json
 import os
@@ -210,7 +211,15 @@ def main():
     train_cases = [Case(cfg["cache"], i, cfg.get("targets")) for i in cfg["train"]]
     test_cases = [Case(cfg["cache"], i) for i in cfg["test"]]
     channels = train_cases[0].shape[0]
-    net = UNet(dims, channels, cfg.get("classes", 2), cfg["features"]).to(device)
+    classes = cfg.get("classes", 2)
+    net = UNet(dims, channels, classes, cfg["features"]).to(device)
+    if cfg.get("background_warmup", 0) > 0 and classes > 2:
+        # Background channels tied (copies of class 0), as our trainer's warm-up starts: under the merged
+        # loss they get identical gradients, so the head trains as a binary one until the split begins.
+        with torch.no_grad():
+            for c in range(2, classes):
+                net.head.weight[c].copy_(net.head.weight[0])
+                net.head.bias[c].copy_(net.head.bias[0])
     opt = torch.optim.SGD(net.parameters(), lr=cfg["lr"], momentum=0.99, nesterov=True, weight_decay=3e-5)
     val_rng = np.random.default_rng(cfg["seed"] + 7919)
     val = [sample(test_cases, patch3, batch, val_rng) for _ in range(cfg.get("val_iterations", 5))]

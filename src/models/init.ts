@@ -76,18 +76,50 @@ export function setLesionPrior(net: Module, numClasses: number, lesionClasses: r
   const bias = Float32Array.from({ length: numClasses }, (_, c) =>
     lesions.has(c) ? Math.log(prior / lesions.size) : Math.log((1 - prior) / others),
   );
-  // SegResNet's one output convolution is its head here; the initialisation schemes keep counting it as
-  // body, as they always have (their measurements were made so).
-  const heads = new Set([
-    ...segmentationHeads(net),
-    ...[...net.modules()].filter((m): m is SegResNet => m instanceof SegResNet).map((m) => m.final),
-  ]);
+  const heads = outputHeads(net);
   if (heads.size === 0) throw new Error("the network has no segmentation heads to start at a lesion prior");
   noGrad(() => {
     for (const head of heads) {
       const b = (head as Conv).bias;
       if (!b || b.shape[0] !== numClasses) throw new Error(`a segmentation head has no bias of ${numClasses} classes`);
       assign(b, tensor(bias, [numClasses]));
+    }
+  });
+}
+
+/** Every convolution that outputs class logits: the U-Nets' heads and SegResNet's output convolution. */
+function outputHeads(net: Module): Set<Module> {
+  // SegResNet's one output convolution is its head here; the initialisation schemes keep counting it as
+  // body, as they always have (their measurements were made so).
+  return new Set([
+    ...segmentationHeads(net),
+    ...[...net.modules()].filter((m): m is SegResNet => m instanceof SegResNet).map((m) => m.final),
+  ]);
+}
+
+/**
+ * Makes every background channel of every head a copy of the first one (weights and bias). While the
+ * background is trained as one class (the warm-up), identical channels get identical gradients and stay
+ * tied, so the lesion-against-background contrast trains as a binary head's does.
+ */
+export function tieBackgroundHeads(net: Module, numClasses: number, lesionClasses: readonly number[]): void {
+  const lesions = new Set(lesionClasses);
+  const background = Array.from({ length: numClasses }, (_, c) => c).filter((c) => !lesions.has(c));
+  if (background.length < 2) return;
+  noGrad(() => {
+    for (const head of outputHeads(net)) {
+      for (const p of [(head as Conv).weight, (head as Conv).bias]) {
+        if (!p) continue;
+        if (p.shape[0] !== numClasses)
+          throw new Error(`a segmentation head has ${p.shape[0]} outputs, not ${numClasses}`);
+        const first = p.narrow(0, background[0], 1);
+        for (const c of background.slice(1)) {
+          const target = p.narrow(0, c, 1);
+          target.copy_(first);
+          target.dispose();
+        }
+        first.dispose();
+      }
     }
   });
 }
