@@ -100,7 +100,7 @@ function outputHeads(net: Module): Set<Module> {
 /**
  * Makes every background channel of every head a copy of the first one (weights and bias). While the
  * background is trained as one class (the warm-up), identical channels get identical gradients and stay
- * tied, so the lesion-against-background contrast trains as a binary head's does.
+ * tied, and the body gets the gradient a binary head with that background channel would give it.
  */
 export function tieBackgroundHeads(net: Module, numClasses: number, lesionClasses: readonly number[]): void {
   const lesions = new Set(lesionClasses);

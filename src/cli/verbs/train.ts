@@ -69,9 +69,9 @@ export const trainVerb: Verb = {
                      --lesion-prior is given; the abandoned start stays in RUN/stalled-start/; a
                      BackSplit run starts over with a background warm-up of a quarter of its epochs)
   --background-warmup E  BackSplit: train on the lesion against the whole background (as binary
-                     training does) for at least E epochs and until validation pseudo-Dice is above
-                     0, then bring the split in linearly over E more epochs (default 0: the split
-                     from the first step)
+                     training does, from background channels of the heads tied to one) for at least
+                     E epochs and until validation pseudo-Dice is above 0, then bring the split in
+                     linearly over E more epochs (default 0: the split from the first step)
   --warmup-epochs E  raise the learning rate linearly, step by step, over the first E epochs, then
                      the poly schedule from its start (default 0: nnU-Net's plain poly schedule)
   --amp              mixed precision (CUDA)
