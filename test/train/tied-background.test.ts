@@ -15,12 +15,12 @@ const K = 4;
 const LESION = 1;
 const BACKGROUND = [0, 2, 3];
 
-function network(): Module {
+function network(numClasses = K): Module {
   manualSeed(11);
   return buildModel("plain", {
     dims: 2,
     inChannels: 2,
-    numClasses: K,
+    numClasses,
     features: [8, 16, 32],
     strides: [1, 2, 2],
     kernels: [3, 3, 3],
@@ -58,15 +58,7 @@ test("tying copies the first background channel into the others and leaves the l
     assert.ok(Math.abs(e[LESION] / e.reduce((s, v) => s + v, 0) - 0.01) < 1e-6);
   }
   // A binary head has one background channel: nothing to tie.
-  const binary = buildModel("plain", {
-    dims: 2,
-    inChannels: 2,
-    numClasses: 2,
-    features: [8, 16],
-    strides: [1, 2],
-    kernels: [3, 3],
-    deepSupervision: false,
-  });
+  const binary = network(2);
   const before = channel(heads(binary)[0].weight, 0);
   tieBackgroundHeads(binary, 2, [1]);
   assert.deepEqual(channel(heads(binary)[0].weight, 0), before);
