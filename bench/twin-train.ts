@@ -1,6 +1,6 @@
 // npm run bench -- twin-train [--data ms|ms-halves|brats] [--config 2d|3d] [--seeds 1,2,3] [--folds 0,1,all] [--epochs N]
 //   [--iterations N] [--patch AxB[xC]] [--batch N] [--features A,B,…] [--arms ours,twin] [--out DIR]
-//   [--device cpu|cuda] [--jobs N] [--deadline SECONDS] [--mode binary|backsplit --sources atlas_tracts,atlas_cortex]
+//   [--device cpu|cuda] [--jobs N] [--deadline SECONDS] [--mode binary|backsplit --sources atlas_tracts,atlas_cortex|subregions]
 //   [--lesion-share S] [--background-warmup E]
 // Our trainer next to an independent PyTorch twin (bench/py/train_twin.py: the same U-Net widths, patch,
 // batch, iterations, SGD/Nesterov/poly recipe and lesion-patch share; CE + batch Dice; flips only; no deep
@@ -26,8 +26,9 @@
 // --folds all adds the set-up of `train --fold all` (issue #14's own: every case trains): both arms train on
 // every case and validate and predict on the same cases. Its rows (fold "all") say whether and when each
 // seed learns; their Dice and false positives measure the fit to the training cases, not generalisation.
-// --mode backsplit (ms, ms-halves) trains both arms on BackSplit targets: the lesion plus the MNI atlas
-// classes of --sources (bench/lib/ms-atlas.ts; the rest is one background class). The targets are ours
+// --mode backsplit trains both arms on BackSplit targets: the lesion plus the classes of --sources (ms,
+// ms-halves: the MNI atlas sources atlas_tracts, atlas_cortex of bench/lib/ms-atlas.ts; brats: subregions,
+// necrosis, oedema, non-enhancing tumour and the rest of the brain; the rest is one background class). The targets are ours
 // (PatchTargets, written once per whole case for the twin to memmap); the twin trains K classes with CE over
 // all of them and Dice on the lesion, as ours does with --dice-over lesion; both predict the lesion channel.
 // --lesion-share S (default 1/3, nnU-Net's) sets both arms' share of lesion-centred patches.
@@ -55,6 +56,7 @@ import { preprocessDataset } from "../src/preprocess/preprocess.js";
 import { TrainingRun } from "../src/run/record.js";
 import { PatchTargets, targetClasses, targetSpecFor } from "../src/train/targets.js";
 import { badOption, parseArgs } from "./lib/args.js";
+import { BRATS_CASES, BRATS_CHANNELS, splitBratsLabels } from "./lib/brats-labels.js";
 import { MS_ATLAS_SOURCES, addMsAtlasSources } from "./lib/ms-atlas.js";
 import { SHARED } from "./lib/real-benchmark.js";
 import { twinSummary } from "./lib/twin-summary.js";
@@ -89,8 +91,8 @@ interface Setup {
   cases: string[];
   channels: string[];
   folds: { train: string[]; test: string[] }[];
-  /** MNI-space cases: the atlas background sources of `--mode backsplit` apply. */
-  mni?: boolean;
+  /** The background sources `--mode backsplit` may use, and how they are added to the dataset. */
+  split?: { sources: string[]; describe: string; add(root: string): Promise<void> };
   defaults: Record<"2d" | "3d", { patch: number[]; batch: number; features: number[] }>;
   prepare(root: string): Promise<void>;
 }
@@ -112,13 +114,45 @@ const MS_HALVES = { right: "patient19right", left: "patient19left" };
 const xRange = (v: Volume, x0: number, x1: number) =>
   cropVolume(v, { min: [x0, 0, 0], max: [x1, v.shape[1] - 1, v.shape[2] - 1] });
 
-const BRATS_CASES = ["brats_2013_pat0003_1", "brats_2013_pat0004_1", "brats_2013_pat0005_1", "brats_2013_pat0006_1"];
+const MS_ATLAS_SPLIT = {
+  sources: MS_ATLAS_SOURCES,
+  describe: "atlas background sources (JHU tracts, HarvardOxford cortex)",
+  add: addMsAtlasSources,
+};
+
+/**
+ * BraTS's background source `subregions` (bench/lib/brats-labels.ts, as `bench -- brats-et`): necrosis,
+ * oedema, non-enhancing tumour and the rest of the brain; outside the brain is unassigned (background).
+ */
+const BRATS_SPLIT = {
+  sources: ["subregions"],
+  describe: "background source 'subregions' (necrosis, oedema, non-enhancing tumour, the rest of the brain)",
+  async add(root: string) {
+    const brats = path.join(SHARED, "brats2015-subset");
+    mkdirSync(path.join(root, "backgroundTr", "subregions"), { recursive: true });
+    for (const id of BRATS_CASES) {
+      const classes = await readVolume(path.join(brats, id, "OTMultiClass.nii.gz"));
+      const brain = await readVolume(path.join(brats, id, "brainmask.nii.gz"));
+      const { subregions } = splitBratsLabels(classes.data, brain.data);
+      await writeVolume(path.join(root, "backgroundTr", "subregions", `${id}.nii.gz`), classes.withData(subregions));
+    }
+    const datasetJson = path.join(root, "dataset.json");
+    const dataset = JSON.parse(readFileSync(datasetJson, "utf8"));
+    dataset.background_sources = {
+      subregions: {
+        labels: { necrosis: 1, oedema: 2, non_enhancing: 3, brain: 4 },
+        description: "BraTS tumour sub-regions other than the enhancing tumour, and the rest of the brain",
+      },
+    };
+    writeFileSync(datasetJson, `${JSON.stringify(dataset)}\n`);
+  },
+};
 
 const SETUPS: Record<string, Setup> = {
   ms: {
     cases: MS_PATIENTS,
     channels: MS_CHANNELS,
-    mni: true,
+    split: MS_ATLAS_SPLIT,
     folds: [
       { train: ["patient07"], test: ["patient19"] },
       { train: ["patient19"], test: ["patient07"] },
@@ -134,7 +168,7 @@ const SETUPS: Record<string, Setup> = {
   "ms-halves": {
     cases: ["patient07", MS_HALVES.right, MS_HALVES.left],
     channels: MS_CHANNELS,
-    mni: true,
+    split: MS_ATLAS_SPLIT,
     folds: [
       { train: ["patient07", MS_HALVES.left], test: [MS_HALVES.right] },
       { train: ["patient07", MS_HALVES.right], test: [MS_HALVES.left] },
@@ -159,7 +193,8 @@ const SETUPS: Record<string, Setup> = {
   },
   brats: {
     cases: BRATS_CASES,
-    channels: ["Flair_subtrMeanDivStd", "T1c_subtrMeanDivStd"],
+    channels: BRATS_CHANNELS,
+    split: BRATS_SPLIT,
     folds: [
       { train: BRATS_CASES.slice(0, 2), test: BRATS_CASES.slice(2) },
       { train: BRATS_CASES.slice(2), test: BRATS_CASES.slice(0, 2) },
@@ -215,9 +250,11 @@ const mode = String(values.mode) as "binary" | "backsplit";
 if (mode !== "binary" && mode !== "backsplit") badOption(`--mode must be binary or backsplit, got ${mode}`);
 const sources = values.sources ? String(values.sources).split(",") : [];
 if (mode === "backsplit") {
-  if (!setup.mni) badOption(`--mode backsplit needs MNI-space cases (--data ms or ms-halves), got ${values.data}`);
-  if (sources.length === 0 || sources.some((s) => !MS_ATLAS_SOURCES.includes(s)))
-    badOption(`--mode backsplit takes --sources from ${MS_ATLAS_SOURCES.join(", ")}, got ${values.sources ?? "none"}`);
+  const allowed = setup.split?.sources ?? [];
+  if (sources.length === 0 || sources.some((s) => !allowed.includes(s)))
+    badOption(
+      `--mode backsplit with --data ${values.data} takes --sources from ${allowed.join(", ")}, got ${values.sources ?? "none"}`,
+    );
 } else if (sources.length > 0) badOption("--sources needs --mode backsplit");
 const lesionShare = values["lesion-share"] === undefined ? 1 / 3 : Number(values["lesion-share"]);
 if (!(lesionShare >= 0 && lesionShare <= 1))
@@ -247,9 +284,9 @@ if (!existsSync(path.join(root, "dataset.json"))) {
       file_ending: ".nii.gz",
     })}\n`,
   );
-  if (mode === "backsplit") {
-    log("atlas background sources (JHU tracts, HarvardOxford cortex)");
-    await addMsAtlasSources(root);
+  if (mode === "backsplit" && setup.split) {
+    log(setup.split.describe);
+    await setup.split.add(root);
   }
 }
 if (!existsSync(path.join(preprocessed, "plans.json"))) {
