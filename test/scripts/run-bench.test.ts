@@ -47,6 +47,12 @@ test("a benchmark's --help is its usage; a wrong option or value exits 2 naming 
   const arm = bench("twin-train", "--arms", "ours,nnunet");
   assert.equal(arm.status, 2);
   assert.match(arm.stderr, /twin-train: --arms takes ours and\/or twin, got nnunet/);
+  const source = bench("twin-train", "--data", "brats", "--mode", "backsplit", "--sources", "atlas_tracts");
+  assert.equal(source.status, 2);
+  assert.match(
+    source.stderr,
+    /twin-train: --mode backsplit with --data brats takes --sources from subregions, got atlas_tracts/,
+  );
   const from = mkdtempSync(path.join(os.tmpdir(), "twin-fp-"));
   mkdirSync(path.join(from, "runs"));
   const change = bench("twin-fp", "--from", from, "--retrain", "torchbody,torchbody+nods+bogus");
