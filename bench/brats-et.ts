@@ -17,7 +17,7 @@ import path from "node:path";
 import { openDataset } from "../src/dataset/layout.js";
 import { readVolume, writeVolume } from "../src/io/read.js";
 import { clusterSource } from "../src/labels/cluster.js";
-import { BRATS_CASES, BRATS_CHANNELS, splitBratsLabels } from "./lib/brats-labels.js";
+import { BRATS_CASES, BRATS_CHANNELS, BRATS_SOURCES, splitBratsLabels } from "./lib/brats-labels.js";
 import { PRESETS, type Prepared, type Preset, type RealBenchmark, SHARED, main } from "./lib/real-benchmark.js";
 
 export const BRATS_ET_PRESETS: Record<string, Preset> = {
@@ -51,7 +51,6 @@ export const BRATS_ET: RealBenchmark = {
       );
       await writeVolume(path.join(root, "backgroundTr", "tumour", `${id}.nii.gz`), classes.withData(split.tumour));
     }
-    const tumourLabels = { necrosis: 1, oedema: 2, non_enhancing: 3 };
     writeFileSync(
       path.join(root, "dataset.json"),
       `${JSON.stringify(
@@ -61,16 +60,7 @@ export const BRATS_ET: RealBenchmark = {
           labels: { background: 0, enhancing_tumour: 1 },
           numTraining: BRATS_CASES.length,
           file_ending: ".nii.gz",
-          background_sources: {
-            subregions: {
-              labels: { ...tumourLabels, brain: 4 },
-              description: "BraTS tumour sub-regions other than the enhancing tumour, and the rest of the brain",
-            },
-            tumour: {
-              labels: tumourLabels,
-              description: "BraTS tumour sub-regions other than the enhancing tumour only (the brain is not labelled)",
-            },
-          },
+          background_sources: BRATS_SOURCES,
         },
         null,
         2,

@@ -1,7 +1,7 @@
 // npm run bench -- twin-train [--data ms|ms-halves|brats] [--config 2d|3d] [--seeds 1,2,3] [--folds 0,1,all] [--epochs N]
 //   [--iterations N] [--patch AxB[xC]] [--batch N] [--features A,B,…] [--arms ours,twin] [--out DIR]
-//   [--device cpu|cuda] [--jobs N] [--deadline SECONDS] [--mode binary|backsplit --sources atlas_tracts,atlas_cortex|subregions]
-//   [--lesion-share S] [--background-warmup E]
+//   [--device cpu|cuda] [--jobs N] [--deadline SECONDS]
+//   [--mode binary|backsplit --sources atlas_tracts,atlas_cortex|subregions] [--lesion-share S] [--background-warmup E]
 // Our trainer next to an independent PyTorch twin (bench/py/train_twin.py: the same U-Net widths, patch,
 // batch, iterations, SGD/Nesterov/poly recipe and lesion-patch share; CE + batch Dice; flips only; no deep
 // supervision) on real data with held-out cases. The twin reads our preprocessed cache through np.memmap,
@@ -28,9 +28,10 @@
 // seed learns; their Dice and false positives measure the fit to the training cases, not generalisation.
 // --mode backsplit trains both arms on BackSplit targets: the lesion plus the classes of --sources (ms,
 // ms-halves: the MNI atlas sources atlas_tracts, atlas_cortex of bench/lib/ms-atlas.ts; brats: subregions,
-// necrosis, oedema, non-enhancing tumour and the rest of the brain; the rest is one background class). The targets are ours
-// (PatchTargets, written once per whole case for the twin to memmap); the twin trains K classes with CE over
-// all of them and Dice on the lesion, as ours does with --dice-over lesion; both predict the lesion channel.
+// i.e. necrosis, oedema, non-enhancing tumour and the rest of the brain); the rest is one background class.
+// The targets are ours (PatchTargets, written once per whole case for the twin to memmap); the twin trains K
+// classes with CE over all of them and Dice on the lesion, as ours does with --dice-over lesion; both predict
+// the lesion channel.
 // --lesion-share S (default 1/3, nnU-Net's) sets both arms' share of lesion-centred patches.
 // --background-warmup E (backsplit) gives both arms the background warm-up from their first step: E epochs
 // on the lesion against the merged background (its CE: −log Σ_background p_k), then the split's weight
@@ -56,7 +57,7 @@ import { preprocessDataset } from "../src/preprocess/preprocess.js";
 import { TrainingRun } from "../src/run/record.js";
 import { PatchTargets, targetClasses, targetSpecFor } from "../src/train/targets.js";
 import { badOption, parseArgs } from "./lib/args.js";
-import { BRATS_CASES, BRATS_CHANNELS, splitBratsLabels } from "./lib/brats-labels.js";
+import { BRATS_CASES, BRATS_CHANNELS, BRATS_SOURCES, splitBratsLabels } from "./lib/brats-labels.js";
 import { MS_ATLAS_SOURCES, addMsAtlasSources } from "./lib/ms-atlas.js";
 import { SHARED } from "./lib/real-benchmark.js";
 import { twinSummary } from "./lib/twin-summary.js";
@@ -138,12 +139,7 @@ const BRATS_SPLIT = {
     }
     const datasetJson = path.join(root, "dataset.json");
     const dataset = JSON.parse(readFileSync(datasetJson, "utf8"));
-    dataset.background_sources = {
-      subregions: {
-        labels: { necrosis: 1, oedema: 2, non_enhancing: 3, brain: 4 },
-        description: "BraTS tumour sub-regions other than the enhancing tumour, and the rest of the brain",
-      },
-    };
+    dataset.background_sources = { subregions: BRATS_SOURCES.subregions };
     writeFileSync(datasetJson, `${JSON.stringify(dataset)}\n`);
   },
 };

@@ -11,6 +11,20 @@ export const BRATS_CHANNELS = ["Flair_subtrMeanDivStd", "T1c_subtrMeanDivStd"];
 
 export const BRATS_LABELS = { necrosis: 1, oedema: 2, non_enhancing: 3, enhancing: 4 } as const;
 
+/** The labels of the tumour sub-regions in the background sources below. */
+const TUMOUR_LABELS = { necrosis: 1, oedema: 2, non_enhancing: 3 };
+/** dataset.json's entries (`background_sources`) for the two sources `splitBratsLabels` makes. */
+export const BRATS_SOURCES = {
+  subregions: {
+    labels: { ...TUMOUR_LABELS, brain: 4 },
+    description: "BraTS tumour sub-regions other than the enhancing tumour, and the rest of the brain",
+  },
+  tumour: {
+    labels: TUMOUR_LABELS,
+    description: "BraTS tumour sub-regions other than the enhancing tumour only (the brain is not labelled)",
+  },
+};
+
 /**
  * The lesion (enhancing tumour) and the two background sources of one case: `subregions` (necrosis 1,
  * oedema 2, non-enhancing tumour 3, the rest of the brain 4; outside the brain 0) and `tumour` (the same
