@@ -93,7 +93,7 @@ interface Setup {
   channels: string[];
   folds: { train: string[]; test: string[] }[];
   /** The background sources `--mode backsplit` may use, and how they are added to the dataset. */
-  split?: { sources: string[]; describe: string; add(root: string): Promise<void> };
+  split: { sources: string[]; describe: string; add(root: string): Promise<void> };
   defaults: Record<"2d" | "3d", { patch: number[]; batch: number; features: number[] }>;
   prepare(root: string): Promise<void>;
 }
@@ -246,7 +246,7 @@ const mode = String(values.mode) as "binary" | "backsplit";
 if (mode !== "binary" && mode !== "backsplit") badOption(`--mode must be binary or backsplit, got ${mode}`);
 const sources = values.sources ? String(values.sources).split(",") : [];
 if (mode === "backsplit") {
-  const allowed = setup.split?.sources ?? [];
+  const allowed = setup.split.sources;
   if (sources.length === 0 || sources.some((s) => !allowed.includes(s)))
     badOption(
       `--mode backsplit with --data ${values.data} takes --sources from ${allowed.join(", ")}, got ${values.sources ?? "none"}`,
@@ -280,7 +280,7 @@ if (!existsSync(path.join(root, "dataset.json"))) {
       file_ending: ".nii.gz",
     })}\n`,
   );
-  if (mode === "backsplit" && setup.split) {
+  if (mode === "backsplit") {
     log(setup.split.describe);
     await setup.split.add(root);
   }
