@@ -342,7 +342,7 @@ interface Row {
   /** Every epoch's validation pseudo-Dice from the first start: a restarted run's abandoned epochs first. */
   pseudoDice: number[];
   seconds: number;
-  /** Ours: the epochs of a start abandoned after a stall (the run started over at a 1 % lesion start). */
+  /** Ours: the epochs of a start abandoned after a stall (the run started over at a small lesion start). */
   restartedAfterEpochs?: number;
 }
 

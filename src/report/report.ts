@@ -110,11 +110,13 @@ function restartNote(logs: Record<string, string>): string {
     const training = new TrainingRun(path.dirname(file));
     const aside = training.stalledStartLog();
     if (!aside.length) return [];
-    const warmup = training.recordOrNull()?.config?.backgroundWarmupEpochs;
-    return [`${run} (after ${aside.length} epochs${warmup ? `; background warm-up ${warmup} epochs` : ""})`];
+    const record = training.recordOrNull();
+    const warmup = record?.config?.backgroundWarmupEpochs;
+    const start = record?.lesionPrior ? `; lesion start ${record.lesionPrior * 100} %` : "";
+    return [`${run} (after ${aside.length} epochs${start}${warmup ? `; background warm-up ${warmup} epochs` : ""})`];
   });
   if (restarted.length === 0) return "";
-  return `<p class="warning">Started over from a fresh initialisation at a 1 % lesion start (BackSplit runs with a background warm-up: the background as one class until the lesion is found), because validation pseudo-Dice was still 0: ${esc(restarted.join(", "))}. Their curves show the new start; the abandoned one is kept in the run's ${RUN_STALLED_START}/ folder.</p>`;
+  return `<p class="warning">Started over from a fresh initialisation at a small lesion start (BackSplit runs with a background warm-up: the background as one class until the lesion is found), because validation pseudo-Dice was still 0: ${esc(restarted.join(", "))}. Their curves show the new start; the abandoned one is kept in the run's ${RUN_STALLED_START}/ folder.</p>`;
 }
 
 /** Curves from runs trained with --fisher-log, and `backsplit fisher` tables and maps. */

@@ -96,7 +96,7 @@ test("the report opens offline in Chromium with its plots and montages rendered"
     path.join(split, "stalled-start", "log.jsonl"),
     readFileSync(path.join(restarted, "stalled-start", "log.jsonl")),
   );
-  writeFileSync(path.join(split, "training.json"), JSON.stringify({ config: { backgroundWarmupEpochs: 5 } }));
+  writeFileSync(path.join(split, "training.json"), JSON.stringify({ lesionPrior: 0.001, config: { backgroundWarmupEpochs: 5 } }));
   const { html, markdown } = await writeReport(root, {
     title: "test report",
     comparison,
@@ -110,8 +110,8 @@ test("the report opens offline in Chromium with its plots and montages rendered"
   const text = readFileSync(html, "utf8");
   assert.match(
     text,
-    /Started over [^<]*: restarted run \(after 2 epochs\), split run \(after 2 epochs; background warm-up 5 epochs\)\./,
-    "the restarted runs are named, once, the split one with its warm-up",
+    /Started over [^<]*: restarted run \(after 2 epochs\), split run \(after 2 epochs; lesion start 0\.1 %; background warm-up 5 epochs\)\./,
+    "the restarted runs are named, once, the split one with its lesion start and warm-up",
   );
   assert.ok(!/https?:\/\/(?!www\.w3\.org)/.test(text.replace(/xmlns(:\w+)?="[^"]+"/g, "")), "no external references");
   const browser = await launchBrowser();

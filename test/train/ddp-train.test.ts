@@ -109,7 +109,7 @@ test(
     const args = [...trainArgs(root, out, 3), "--mode", "binary", "--lr", "0.05", "--no-augment", "--nproc", "2"];
     const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, /starting over from a fresh initialisation at a 1 % lesion start/);
+    assert.match(r.stderr, /starting over from a fresh initialisation at a 0.1 % lesion start/);
     const aside = readFileSync(path.join(out, "stalled-start", "log.jsonl"), "utf8")
       .trim()
       .split("\n");

@@ -1,4 +1,4 @@
-// A run still at validation pseudo-Dice 0 after two epochs starts over once at a 1 % lesion start: the
+// A run still at validation pseudo-Dice 0 after two epochs starts over once at a 0.1 % lesion start: the
 // new start is exactly a fresh run at that prior, the abandoned one stays readable, and resuming keeps it.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
@@ -28,7 +28,7 @@ test("only a run that chose no prior, is not fine-tuned and trains past the chec
   assert.equal(restartsIfStalled({ ...base, epochs: STALL_CHECK_EPOCHS }), false);
 });
 
-test("a stalled run starts over at a 1 % lesion start: the same model as a fresh run at that prior", async () => {
+test("a stalled run starts over at a 0.1 % lesion start: the same model as a fresh run at that prior", async () => {
   const { root, preprocessed } = await stallingDataset();
   const cfg = (out: string, over: Partial<TrainConfig> = {}) =>
     config(root, preprocessed, { out: path.join(root, out), epochs: 3, lr: 0.05, augment: false, threads: 1, ...over });
@@ -41,7 +41,7 @@ test("a stalled run starts over at a 1 % lesion start: the same model as a fresh
     [0, 0],
     "the abandoned start: two epochs at pseudo-Dice 0",
   );
-  assert.match(aside[1].warning ?? "", /starting over .* 1 % lesion start/);
+  assert.match(aside[1].warning ?? "", /starting over .* 0\.1 % lesion start/);
   assert.equal(reports.filter((r) => r.kind === "restart").length, 1);
   assert.ok(existsSync(path.join(run.dir, "stalled-start", "checkpoints")));
   assert.equal(log.length, 3, "the new start trains the whole budget");
@@ -91,7 +91,7 @@ test("a stalled BackSplit run starts over with a background warm-up of a quarter
   const run = new TrainingRun(path.join(root, "restarted"));
   assert.equal(run.stalledStartLog().length, STALL_CHECK_EPOCHS);
   assert.equal(run.record().config.backgroundWarmupEpochs, 1);
-  assert.match(run.stalledStartLog()[1].warning ?? "", /1 % lesion start and a background warm-up of 1 epochs/);
+  assert.match(run.stalledStartLog()[1].warning ?? "", / 0\.1 % lesion start and a background warm-up of 1 epochs/);
   await train(cfg("fresh", { lesionPrior: STALL_RESTART_PRIOR, backgroundWarmupEpochs: 1 }));
   const fresh = weights(path.join(root, "fresh"));
   for (const [name, t] of weights(run.dir)) assert.deepEqual(t.toArray(), fresh.get(name)!.toArray(), name);
