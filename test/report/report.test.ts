@@ -96,7 +96,10 @@ test("the report opens offline in Chromium with its plots and montages rendered"
     path.join(split, "stalled-start", "log.jsonl"),
     readFileSync(path.join(restarted, "stalled-start", "log.jsonl")),
   );
-  writeFileSync(path.join(split, "training.json"), JSON.stringify({ lesionPrior: 0.001, config: { backgroundWarmupEpochs: 5 } }));
+  writeFileSync(
+    path.join(split, "training.json"),
+    JSON.stringify({ lesionPrior: 0.001, config: { backgroundWarmupEpochs: 5 } }),
+  );
   const { html, markdown } = await writeReport(root, {
     title: "test report",
     comparison,
