@@ -112,7 +112,7 @@ function restartNote(logs: Record<string, string>): string {
     if (!aside.length) return [];
     const record = training.recordOrNull();
     const warmup = record?.config?.backgroundWarmupEpochs;
-    const start = record?.lesionPrior ? `; lesion start ${record.lesionPrior * 100} %` : "";
+    const start = record?.lesionPrior ? `; lesion start ${+(record.lesionPrior * 100).toPrecision(3)} %` : "";
     return [`${run} (after ${aside.length} epochs${start}${warmup ? `; background warm-up ${warmup} epochs` : ""})`];
   });
   if (restarted.length === 0) return "";
