@@ -59,6 +59,9 @@ export interface SlidingOptions {
   onTile?: (done: number, total: number) => void;
 }
 
+/** The flipped axes of each test-time mirroring pass, over [batch, channel, z, y, x]; the order fixes the sum's. */
+const MIRROR_FLIPS = [[], [2], [3], [4], [2, 3], [2, 4], [3, 4], [2, 3, 4]];
+
 /**
  * Class probabilities [classes (or the kept channels), z, y, x] of a preprocessed image [channels, z, y, x] (shape without channels).
  * Images smaller than the patch are zero-padded for inference and cropped back.
@@ -103,7 +106,8 @@ export function slidingWindow(
       : new Float32Array(o.patch[0] * o.patch[1] * o.patch[2]).fill(1);
   const starts = o.patch.map((p, a) => tileStarts(padded[a], p, o.stepFraction ?? 0.5));
   const tiles = starts[0].flatMap((z) => starts[1].flatMap((y) => starts[2].map((x) => [z, y, x])));
-  const flips = o.mirror ? [[], [2], [3], [4], [2, 3], [2, 4], [3, 4], [2, 3, 4]] : [[]];
+  // Every subset of the spatial axes: 8 passes in 3D. A 2D patch (depth 1) has nothing to mirror in depth: 4.
+  const flips = o.mirror ? MIRROR_FLIPS.filter((axes) => axes.every((axis) => o.patch[axis - 2] > 1)) : [[]];
   const [pz, py, px] = o.patch;
   const full = tensor(input, [1, channels, ...padded], { device: o.device });
   const tileVoxels = pz * py * px;

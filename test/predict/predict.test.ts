@@ -6,6 +6,7 @@ import { test } from "node:test";
 import { F, type Tensor, manualSeed, noGrad, randn, setThreads, tidy } from "../../src/engine/index.js";
 import { readVolume } from "../../src/io/index.js";
 import { PlainUNet } from "../../src/models/plain-unet.js";
+import { SliceAdapter } from "../../src/models/slices.js";
 import { applyPostprocessing } from "../../src/predict/postprocess.js";
 import { predictFolder } from "../../src/predict/predict.js";
 import { type SlidingOptions, gaussianImportance, slidingWindow, tileStarts } from "../../src/predict/sliding.js";
@@ -165,6 +166,42 @@ test("with mirroring, keeping one channel gives that channel of the full result"
     const n = shape[0] * shape[1] * shape[2];
     assert.equal(kept.length, n);
     assertClose(kept, all.slice(n, 2 * n), 1e-6, 1e-6, "channel 1");
+  });
+});
+
+test("2D mirroring: four passes (the depth-1 axis is not flipped), their logits averaged as by hand", () => {
+  setThreads(2);
+  manualSeed(2);
+  const inner = new PlainUNet({ dims: 2, inChannels: 1, numClasses: 3, features: [4, 8] });
+  const counted = new SliceAdapter(inner).eval();
+  let passes = 0;
+  const forward = counted.forward.bind(counted);
+  counted.forward = (x: Tensor) => {
+    passes++;
+    return forward(x);
+  };
+  tidy(() => {
+    const x = randn([1, 1, 1, 16, 16]);
+    const slid = slidingWindow(counted, x.data<"float32">(), 1, [1, 16, 16], {
+      patch: [1, 16, 16],
+      numClasses: 3,
+      device: "cpu",
+      mirror: true,
+      tileWeighting: "uniform",
+    });
+    assert.equal(passes, 4, "one tile, four mirrored passes");
+    // Reference: each flip of the input through the plain 2D network, flipped back, logits averaged, softmax.
+    const plain = x.squeeze(2);
+    const logits = noGrad(() =>
+      [[], [2], [3], [2, 3]]
+        .map((axes) => {
+          const out = inner.forward(axes.length ? plain.flip(axes) : plain) as Tensor;
+          return axes.length ? out.flip(axes) : out;
+        })
+        .reduce((a, b) => a.add(b))
+        .div(4),
+    );
+    assertClose(slid, F.softmax(logits, 1).toArray(), 1e-5, 1e-6, "mirrored 2D tile");
   });
 });
 
