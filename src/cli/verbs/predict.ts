@@ -31,7 +31,7 @@ export const predictVerb: Verb = {
   help: `  --model RUN[,RUN]  training run folders (several: their probabilities are averaged)
   --collapse C       prob (p_lesion > threshold, default) or argmax (lesion wins over all classes)
   --threshold X      for prob (default 0.5)
-  --mirror           average over mirrored inputs (test-time augmentation, 8× slower in 3D)
+  --mirror           average over mirrored inputs (test-time augmentation: 4× slower in 2D, 8× in 3D)
   --checkpoint C     latest (the final weights, default, as nnU-Net) or best (best validation EMA)
   --tile-average A   what overlapping tiles average, Gaussian-weighted: logits (default, nnU-Net v2's; one
                      softmax at the end, every class aggregated) or probabilities (each tile's softmax;
