@@ -104,6 +104,19 @@ export function readCachedSeg(dir: string, meta: CachedCase): Int16Array {
   return readBox(`${path.join(dir, meta.id)}.seg.i16`, (n) => new Int16Array(n), 1, shape, [0, 0, 0], shape, 0);
 }
 
+/** A [z, y, x] box of a cached case's lesion label map, zero outside the volume. */
+export function readCachedSegBox(dir: string, meta: CachedCase, start: number[], size: number[]): Int16Array {
+  return readBox(
+    `${path.join(dir, meta.id)}.seg.i16`,
+    (n) => new Int16Array(n),
+    1,
+    meta.shape.slice(1),
+    start,
+    size,
+    0,
+  );
+}
+
 export interface Patch {
   data: Float32Array;
   seg: Int16Array;

@@ -13,6 +13,7 @@ export {
   type Patch,
   readCachedMeta,
   readCachedSeg,
+  readCachedSegBox,
   readPatch,
 } from "./cache.js";
 export { COMPLETE_MARKER, IncompleteCacheError, cachedCaseIds, completeCaseIds } from "./cache-state.js";

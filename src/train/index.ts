@@ -4,7 +4,6 @@
 export {
   type EpochLog,
   STALL_CHECK_EPOCHS,
-  STALL_RESTART_PRIOR,
   type TrainConfig,
   initFromRun,
   noLearningWarning,
@@ -25,3 +24,9 @@ export {
   rankSeed,
 } from "./distributed.js";
 export { launchLocal, type LocalLaunch } from "./launch.js";
+export {
+  LESION_SHARE_MAX_BATCHES,
+  RESTART_LESION_STARTS,
+  batchLesionShare,
+  restartLesionStart,
+} from "./lesion-share.js";

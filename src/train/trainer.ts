@@ -15,7 +15,9 @@ import { weightsDigest } from "../run/weights.js";
 import type { Report } from "../util/worker.js";
 import { type StartPoint, initFromRun, resumeOrStart, saveEpoch } from "./checkpoint.js";
 import { DataParallel, joinGroup, launchEnv, localBatch, rankSeed } from "./distributed.js";
+import { batchLesionShare, restartLesionStart } from "./lesion-share.js";
 import { Loader } from "./loader.js";
+import type { SamplerOptions } from "./sampler.js";
 import {
   type StepSchedule,
   type TrainingSetup,
@@ -46,24 +48,30 @@ export function noLearningWarning(pseudoDice: readonly number[], epochs: number,
 }
 
 /** The training and validation loaders (validation: the same fixed patches every epoch). */
-function openLoaders(s: TrainingSetup, startEpoch: number, rank: number): { train: Loader; val: Loader } {
-  const { config, cacheDir, patch, loadPatch, batch, spec } = s;
-  const iters = config.iterationsPerEpoch;
-  const sampler = (role: "train" | "validation") => ({
+/** The patch draws of one rank's training batches. */
+function trainSampler(s: TrainingSetup, rank: number): SamplerOptions {
+  const { config, patch, batch } = s;
+  return {
     patch,
     batch,
-    seed: samplerSeed(config, role, rank),
+    seed: samplerSeed(config, "train", rank),
     lesionShare: config.lesionShare,
     lesionPoint: config.lesionPoint,
     lesionSampling: config.lesionSampling,
-  });
+  };
+}
+
+function openLoaders(s: TrainingSetup, startEpoch: number, rank: number): { train: Loader; val: Loader } {
+  const { config, cacheDir, loadPatch, spec } = s;
+  const iters = config.iterationsPerEpoch;
   const train = new Loader(
-    { cacheDir, cases: s.trainCases, sampler: sampler("train"), targets: spec, load: loadPatch },
+    { cacheDir, cases: s.trainCases, sampler: trainSampler(s, rank), targets: spec, load: loadPatch },
     startEpoch * iters,
     config.epochs * iters,
   );
   const n = config.validationIterations;
-  const val = new Loader({ cacheDir, cases: s.valCases, sampler: sampler("validation"), targets: spec }, 0, n, n);
+  const validation = { ...trainSampler(s, rank), seed: samplerSeed(config, "validation") };
+  const val = new Loader({ cacheDir, cases: s.valCases, sampler: validation, targets: spec }, 0, n, n);
   return { train, val };
 }
 
@@ -96,13 +104,6 @@ function writeRunRecord(run: TrainingRun, s: TrainingSetup, worldSize: number): 
 
 /** Epochs after which a run still at validation pseudo-Dice 0 starts over (`TrainConfig.restartIfStalled`). */
 export const STALL_CHECK_EPOCHS = 2;
-/**
- * The lesion probability a stalled run starts over at. About the lesion's share of the voxels a batch
- * holds on MS patient 07 (0.12 %; BraTS enhancing tumour: 2 %), so cross-entropy has little to pull down
- * in the first steps. Measured (docs/results.md §0, "A 0.1 % restart"): on patient 07 → 19, 12 of 12 seeds
- * learn in the first quarter against 7 of 12 with a 1 % start.
- */
-export const STALL_RESTART_PRIOR = 0.001;
 
 /**
  * Whether a run starts over when it stalls: on unless turned off, and only for a run that chose no lesion
@@ -133,11 +134,17 @@ function restartWarmupNote(config: TrainConfig): string {
   return warmup ? ` and a background warm-up of ${warmup} epochs` : "";
 }
 
+function stallWarning(config: TrainConfig, lesionShare: number): string {
+  const start = restartLesionStart(lesionShare) * 100;
+  const share = +(lesionShare * 100).toPrecision(2);
+  return `validation pseudo-Dice is 0 after the first ${STALL_CHECK_EPOCHS} epochs: starting over from a fresh initialisation at a ${start} % lesion start (its batches held ${share} % lesion)${restartWarmupNote(config)} (this start is kept in stalled-start/; --no-restart trains on instead)`;
+}
+
 /** The settings of the fresh start a stalled run makes in its own folder. */
-function stalledRestartConfig(config: TrainConfig): TrainConfig {
+function stalledRestartConfig(config: TrainConfig, lesionPrior: number): TrainConfig {
   return {
     ...config,
-    lesionPrior: STALL_RESTART_PRIOR,
+    lesionPrior,
     backgroundWarmupEpochs: restartBackgroundWarmup(config),
     restartedAfterEpochs: STALL_CHECK_EPOCHS,
     resume: false,
@@ -185,9 +192,10 @@ export async function train(
     const first = await trainOnDevice(config, device, o);
     if (!first.stalled) return { out: first.out, log: first.log };
     // Its log, steps and checkpoints are in stalled-start/ now (rank 0 moved them before the last barrier).
-    if ((group?.rank ?? 0) === 0)
-      report({ kind: "restart", epochs: STALL_CHECK_EPOCHS, lesionPrior: STALL_RESTART_PRIOR });
-    const { out, log } = await trainOnDevice(stalledRestartConfig(config), device, o);
+    const { lesionShare } = first.stalled;
+    const lesionPrior = restartLesionStart(lesionShare);
+    if ((group?.rank ?? 0) === 0) report({ kind: "restart", epochs: STALL_CHECK_EPOCHS, lesionPrior, lesionShare });
+    const { out, log } = await trainOnDevice(stalledRestartConfig(config, lesionPrior), device, o);
     return { out, log };
   } finally {
     group?.destroy();
@@ -198,7 +206,7 @@ async function trainOnDevice(
   config: TrainConfig,
   device: string,
   o: { group: ReturnType<typeof joinGroup> | null; report: Report },
-): Promise<{ out: string; log: EpochLog[]; stalled: boolean }> {
+): Promise<{ out: string; log: EpochLog[]; stalled: { lesionShare: number } | null }> {
   const setup = setUpTraining(config, device);
   const globalBatch = setup.batch;
   const rank = o.group?.rank ?? 0;
@@ -223,6 +231,18 @@ async function trainOnDevice(
   const loaders = openLoaders(setup, start.startEpoch, rank);
   const log: EpochLog[] = [];
   let stalled = false;
+  // Only a stalled run needs it; every rank computes the same number from rank 0's single-process draws.
+  let share: number | undefined;
+  const lesionShare = () => {
+    share ??= batchLesionShare(
+      setup.cacheDir,
+      setup.trainCases,
+      { ...trainSampler(setup, 0), batch: globalBatch },
+      Object.values(setup.spec.lesionClasses),
+      STALL_CHECK_EPOCHS * config.iterationsPerEpoch,
+    );
+    return share;
+  };
   try {
     const valBatches = main
       ? await Promise.all(Array.from({ length: config.validationIterations }, (_, i) => loaders.val.get(i)))
@@ -242,6 +262,7 @@ async function trainOnDevice(
       report,
       log,
       dp,
+      lesionShare,
     });
     if (stalled && main) run.setAsideStalledStart();
     dp?.barrier();
@@ -251,7 +272,7 @@ async function trainOnDevice(
   }
   net.dispose();
   optimizer.dispose();
-  return { out: config.out, log, stalled };
+  return { out: config.out, log, stalled: stalled ? { lesionShare: lesionShare() } : null };
 }
 
 /** Every rank must resume from the same epoch (a missing shared run folder shows up here, not as a hang). */
@@ -278,6 +299,8 @@ interface EpochLoop {
   log: EpochLog[];
   /** Set in a distributed run: ranks other than 0 train only, then wait for rank 0's epoch end. */
   dp: DataParallel | null;
+  /** The lesion's share of the voxels in the batches of the stall check's epochs (read when a run stalls). */
+  lesionShare: () => number;
 }
 
 /**
@@ -328,7 +351,7 @@ async function runEpochs(o: EpochLoop): Promise<boolean> {
     diceHistory.push(pseudoDice);
     const stalled = checksStall && diceHistory.every((d) => d === 0);
     const warning = stalled
-      ? `validation pseudo-Dice is 0 after the first ${STALL_CHECK_EPOCHS} epochs: starting over from a fresh initialisation at a ${STALL_RESTART_PRIOR * 100} % lesion start${restartWarmupNote(config)} (this start is kept in stalled-start/; --no-restart trains on instead)`
+      ? stallWarning(config, o.lesionShare())
       : noLearningWarning(diceHistory, config.epochs, setup.lesionPrior);
     if (warning) entry.warning = warning;
     callbacks.onEpochEnd?.(entry, {

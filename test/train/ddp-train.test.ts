@@ -7,7 +7,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { distributedBackends } from "../../src/engine/index.js";
-import { STALL_RESTART_PRIOR } from "../../src/train/index.js";
+import { RESTART_LESION_STARTS } from "../../src/train/index.js";
 import { freePort } from "../../src/train/launch.js";
 import { stallingDataset, tinyDataset, tinyExperimentArgs } from "../fixtures/training.js";
 
@@ -120,7 +120,7 @@ test(
       [0, 1, 2],
     );
     const record = JSON.parse(readFileSync(path.join(out, "training.json"), "utf8"));
-    assert.equal(record.lesionPrior, STALL_RESTART_PRIOR);
+    assert.equal(record.lesionPrior, RESTART_LESION_STARTS[0]);
     assert.equal(record.config.restartedAfterEpochs, 2);
   },
 );

@@ -6,9 +6,9 @@ import path from "node:path";
 import { test } from "node:test";
 import { loadSafetensors } from "../../src/engine/index.js";
 import { TrainingRun } from "../../src/run/record.js";
+import { RESTART_LESION_STARTS } from "../../src/train/lesion-share.js";
 import {
   STALL_CHECK_EPOCHS,
-  STALL_RESTART_PRIOR,
   type TrainConfig,
   restartBackgroundWarmup,
   restartsIfStalled,
@@ -50,10 +50,10 @@ test("a stalled run starts over at a 0.1 % lesion start: the same model as a fre
     [0, 1, 0, 1, 2],
     "the abandoned epochs, then the new start's",
   );
-  assert.equal(run.record().lesionPrior, STALL_RESTART_PRIOR);
+  assert.equal(run.record().lesionPrior, RESTART_LESION_STARTS[0]);
   assert.equal(run.record().config.restartedAfterEpochs, STALL_CHECK_EPOCHS);
 
-  await train(cfg("fresh", { lesionPrior: STALL_RESTART_PRIOR }));
+  await train(cfg("fresh", { lesionPrior: RESTART_LESION_STARTS[0] }));
   const fresh = weights(path.join(root, "fresh"));
   for (const [name, t] of weights(run.dir)) assert.deepEqual(t.toArray(), fresh.get(name)!.toArray(), name);
 
@@ -63,7 +63,7 @@ test("a stalled run starts over at a 0.1 % lesion start: the same model as a fre
     resumed.log.map((e) => e.epoch),
     [3],
   );
-  assert.equal(run.record().lesionPrior, STALL_RESTART_PRIOR);
+  assert.equal(run.record().lesionPrior, RESTART_LESION_STARTS[0]);
   assert.equal(run.stalledStartLog().length, 2);
 
   // --no-restart: the run trains on from its even start.
@@ -92,7 +92,7 @@ test("a stalled BackSplit run starts over with a background warm-up of a quarter
   assert.equal(run.stalledStartLog().length, STALL_CHECK_EPOCHS);
   assert.equal(run.record().config.backgroundWarmupEpochs, 1);
   assert.match(run.stalledStartLog()[1].warning ?? "", / 0\.1 % lesion start and a background warm-up of 1 epochs/);
-  await train(cfg("fresh", { lesionPrior: STALL_RESTART_PRIOR, backgroundWarmupEpochs: 1 }));
+  await train(cfg("fresh", { lesionPrior: RESTART_LESION_STARTS[0], backgroundWarmupEpochs: 1 }));
   const fresh = weights(path.join(root, "fresh"));
   for (const [name, t] of weights(run.dir)) assert.deepEqual(t.toArray(), fresh.get(name)!.toArray(), name);
   // Resumed from the original command line: the recorded warm-up goes on, no settings conflict.
