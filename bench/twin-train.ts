@@ -33,6 +33,9 @@
 // classes with CE over all of them and Dice on the lesion, as ours does with --dice-over lesion; both predict
 // the lesion channel.
 // --lesion-share S (default 1/3, nnU-Net's) sets both arms' share of lesion-centred patches.
+// --lesion-prior P (ours only) starts every run of ours at a P lesion start (`train --lesion-prior`), so no run
+// starts over: a stalled run's new start is the fresh run at its start bit for bit, so this measures the
+// restart's starts on every seed, not only on those that stall.
 // --background-warmup E (backsplit) gives both arms the background warm-up from their first step: E epochs
 // on the lesion against the merged background (its CE: −log Σ_background p_k), then the split's weight
 // rising linearly to 1 over E more epochs.
@@ -84,6 +87,7 @@ const { values } = parseArgs({
     sources: { type: "string" },
     "lesion-share": { type: "string" },
     "background-warmup": { type: "string" },
+    "lesion-prior": { type: "string" },
     json: { type: "boolean", default: false },
   },
 });
@@ -258,7 +262,11 @@ if (!(lesionShare >= 0 && lesionShare <= 1))
 const backgroundWarmup = values["background-warmup"] === undefined ? 0 : Number(values["background-warmup"]);
 if (!(backgroundWarmup >= 0)) badOption(`--background-warmup must be epochs ≥ 0, got ${values["background-warmup"]}`);
 if (backgroundWarmup > 0 && mode !== "backsplit") badOption("--background-warmup needs --mode backsplit");
-const outSuffix = `${mode === "backsplit" ? `-split-${sources.join("+")}` : ""}${values["lesion-share"] === undefined ? "" : `-share${values["lesion-share"]}`}${backgroundWarmup > 0 ? `-warmup${backgroundWarmup}` : ""}`;
+/** Ours only: a fixed lesion start for every run (then no run starts over), to compare the restart's starts. */
+const lesionPrior = values["lesion-prior"] === undefined ? undefined : Number(values["lesion-prior"]);
+if (lesionPrior !== undefined && !(lesionPrior >= 0 && lesionPrior < 1))
+  badOption(`--lesion-prior must lie in [0, 1), got ${values["lesion-prior"]}`);
+const outSuffix = `${mode === "backsplit" ? `-split-${sources.join("+")}` : ""}${values["lesion-share"] === undefined ? "" : `-share${values["lesion-share"]}`}${backgroundWarmup > 0 ? `-warmup${backgroundWarmup}` : ""}${lesionPrior === undefined ? "" : `-prior${values["lesion-prior"]}`}`;
 const out = path.resolve(
   String(values.out ?? path.join("out", `twin-train-${values.data}-${values.config}${outSuffix}`)),
 );
@@ -351,6 +359,7 @@ function printRow(row: Row): void {
     ...(mode === "backsplit" && { mode, sources }),
     ...(lesionShare !== 1 / 3 && { lesionShare }),
     ...(backgroundWarmup > 0 && { backgroundWarmup }),
+    ...(lesionPrior !== undefined && { lesionPrior }),
   };
   console.log(
     JSON.stringify({
@@ -429,6 +438,7 @@ async function runOurs(fold: Fold, seed: number): Promise<Row> {
       augment: true,
       lesionShare,
       ...(backgroundWarmup > 0 && { backgroundWarmupEpochs: backgroundWarmup }),
+      ...(lesionPrior !== undefined && { lesionPrior }),
       diceOver: "lesion",
     },
     `ours fold ${fold} seed ${seed}`,
@@ -684,6 +694,7 @@ const summary: Record<string, unknown> = {
   ...(mode === "backsplit" && { mode, sources }),
   ...(lesionShare !== 1 / 3 && { lesionShare }),
   ...(backgroundWarmup > 0 && { backgroundWarmup }),
+  ...(lesionPrior !== undefined && { lesionPrior }),
   device,
   ...twinSummary(rows, arms),
 };

@@ -1,12 +1,15 @@
-// A run still at validation pseudo-Dice 0 after two epochs starts over once at a 0.1 % lesion start: the
-// new start is exactly a fresh run at that prior, the abandoned one stays readable, and resuming keeps it.
+// A run still at validation pseudo-Dice 0 after two epochs starts over once, at a 0.1 % lesion start (1 %
+// where its batches held at least 1 % lesion): the new start is exactly a fresh run at that prior, the
+// abandoned one stays readable, and resuming keeps it.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { loadSafetensors } from "../../src/engine/index.js";
+import { readCachedMeta } from "../../src/preprocess/cache.js";
 import { TrainingRun } from "../../src/run/record.js";
 import { RESTART_LESION_STARTS } from "../../src/train/lesion-share.js";
+import { PatchSampler } from "../../src/train/sampler.js";
 import {
   STALL_CHECK_EPOCHS,
   type TrainConfig,
@@ -32,8 +35,8 @@ test("a stalled run starts over at a 0.1 % lesion start: the same model as a fre
   const { root, preprocessed } = await stallingDataset();
   const cfg = (out: string, over: Partial<TrainConfig> = {}) =>
     config(root, preprocessed, { out: path.join(root, out), epochs: 3, lr: 0.05, augment: false, threads: 1, ...over });
-  const reports: { kind: string }[] = [];
-  const { log } = await train(cfg("restarted"), (m) => reports.push(m as { kind: string }));
+  const reports: { kind: string; lesionPrior?: number; lesionShare?: number }[] = [];
+  const { log } = await train(cfg("restarted"), (m) => reports.push(m as (typeof reports)[number]));
   const run = new TrainingRun(path.join(root, "restarted"));
   const aside = run.stalledStartLog();
   assert.deepEqual(
@@ -43,6 +46,19 @@ test("a stalled run starts over at a 0.1 % lesion start: the same model as a fre
   );
   assert.match(aside[1].warning ?? "", /starting over .* 0\.1 % lesion start/);
   assert.equal(reports.filter((r) => r.kind === "restart").length, 1);
+  // The share it chose from is that of its own batches in the two epochs: counted here by geometry, as
+  // the draws that hold the one lesion voxel (z 8, y 10, x 12) of either case.
+  const options = { patch: [8, 16, 16], batch: 2, seed: 1 };
+  const cases = ["a", "b"].map((id) => readCachedMeta(path.join(preprocessed, "backsplitPlans_3d_fullres"), id));
+  const sampler = new PatchSampler(cases, options);
+  let holding = 0;
+  for (let it = 0; it < STALL_CHECK_EPOCHS * 3; it++)
+    for (const r of sampler.batch(it))
+      if ([8, 10, 12].every((v, a) => v >= r.start[a] && v < r.start[a] + options.patch[a])) holding++;
+  const restart = reports.find((r) => r.kind === "restart")!;
+  assert.equal(restart.lesionShare, holding / (STALL_CHECK_EPOCHS * 3 * 2 * 8 * 16 * 16));
+  assert.ok(restart.lesionShare! < 0.01);
+  assert.equal(restart.lesionPrior, RESTART_LESION_STARTS[0]);
   assert.ok(existsSync(path.join(run.dir, "stalled-start", "checkpoints")));
   assert.equal(log.length, 3, "the new start trains the whole budget");
   assert.deepEqual(
@@ -91,7 +107,10 @@ test("a stalled BackSplit run starts over with a background warm-up of a quarter
   const run = new TrainingRun(path.join(root, "restarted"));
   assert.equal(run.stalledStartLog().length, STALL_CHECK_EPOCHS);
   assert.equal(run.record().config.backgroundWarmupEpochs, 1);
-  assert.match(run.stalledStartLog()[1].warning ?? "", / 0\.1 % lesion start and a background warm-up of 1 epochs/);
+  assert.match(
+    run.stalledStartLog()[1].warning ?? "",
+    / 0\.1 % lesion start \(its batches held [0-9.]+ % lesion\) and a background warm-up of 1 epochs/,
+  );
   await train(cfg("fresh", { lesionPrior: RESTART_LESION_STARTS[0], backgroundWarmupEpochs: 1 }));
   const fresh = weights(path.join(root, "fresh"));
   for (const [name, t] of weights(run.dir)) assert.deepEqual(t.toArray(), fresh.get(name)!.toArray(), name);
