@@ -18,8 +18,8 @@
 //              twin, instead of nnU-Net's He; torchheads / torchbody: only on the segmentation heads / on
 //              every layer but them; heinit: nnU-Net's He, for a base run that started otherwise), noprior /
 //              prior / prior5 (heads' biases as drawn / set to a 1 % / 5 % lesion start), restart (the
-//              trainer's default: an even start that starts over at 1 % when still at pseudo-Dice 0 after two
-//              epochs; the abandoned epochs count in firstLearningEpoch), centre (lesion patches centred on
+//              trainer's default: an even start that starts over when still at pseudo-Dice 0 after two
+//              epochs, at 1 % or 0.1 % by its batches' lesion share; the abandoned epochs count in firstLearningEpoch), centre (lesion patches centred on
 //              the lesion's centre, as the twin, instead of a uniform point of its bounding box), voxel
 //              (nnU-Net's lesion-voxel sampling instead of per instance), warmup (a one-epoch linear
 //              learning-rate warm-up); changes

@@ -36,7 +36,7 @@ export const RETRAIN_CHANGES: Readonly<Record<string, RetrainChange>> = {
   noprior: { lesionPrior: 0 },
   prior: { lesionPrior: 0.01 },
   prior5: { lesionPrior: 0.05 },
-  // The trainer's own choice: an even start that starts over at a 0.1 % lesion start if it stalls.
+  // The trainer's own choice: an even start that starts over if it stalls (at 1 % or 0.1 %, by its batches' lesion share).
   restart: { lesionPrior: undefined, restartIfStalled: true },
   centre: { lesionPoint: "centre" },
   // nnU-Net's foreground sampling: a lesion voxel of a case, so big lesions more often than small ones.

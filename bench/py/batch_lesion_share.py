@@ -8,9 +8,10 @@ It follows the sampler's rule (src/train/sampler.ts) closely enough for an order
 lie wholly inside the volume (2D: inside a slice); a lesion-centred patch picks a lesion instance
 (26-connected) uniformly, a point uniformly in its bounding box, and jitters the patch by up to a quarter of
 its size; with nnU-Net's share of 1/3, round(batch / 3) patches of a batch (at least one) are lesion-centred:
-one of four in 2D, one of two in 3D at batch 2. The lesion is label 1 of {case}.seg.i16. This
-is the number the stalled-run restart's lesion start (STALL_RESTART_PRIOR) is compared with in
-docs/results.md §0 ("A 0.1 % restart").
+one of four in 2D, one of two in 3D at batch 2. The lesion is label 1 of {case}.seg.i16. The trainer
+counts the same share itself, exactly, at its own draws, when a run stalls (src/train/lesion-share.ts) and
+starts the run over at 1 % where it is at least 1 %, else at 0.1 %; this script is an independent check
+(docs/results.md §0, "A 0.1 % restart" and "The restart's start from the batches' lesion share").
 """
 
 import argparse

@@ -81,9 +81,10 @@ export interface TrainConfig {
    */
   warmupEpochs?: number;
   /**
-   * Start over once, from a fresh initialisation at a 0.1 % lesion start, when validation pseudo-Dice is
-   * still 0 after the first two epochs (default on; only when no lesion prior was chosen, the run is not
-   * fine-tuned, and it is longer than those two epochs). docs/training.md, "Stalled starts".
+   * Start over once, from a fresh initialisation, when validation pseudo-Dice is still 0 after the first
+   * two epochs (default on; only when no lesion prior was chosen, the run is not fine-tuned, and it is
+   * longer than those two epochs): at a 1 % lesion start where those epochs' batches held at least 1 %
+   * lesion, else 0.1 % (`restartLesionStart`). docs/training.md, "Stalled starts".
    */
   restartIfStalled?: boolean;
   /**

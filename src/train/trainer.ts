@@ -231,7 +231,7 @@ async function trainOnDevice(
   const loaders = openLoaders(setup, start.startEpoch, rank);
   const log: EpochLog[] = [];
   let stalled = false;
-  // Only a stalled run needs it; every rank computes the same number from rank 0's single-process draws.
+  // Only a stalled run needs it. Every rank computes the same number: the draws of the run on one process.
   let share: number | undefined;
   const lesionShare = () => {
     share ??= batchLesionShare(

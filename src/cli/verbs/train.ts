@@ -65,9 +65,10 @@ export const trainVerb: Verb = {
                      oversample_foreground_percent); the rest are drawn anywhere. More made some, not
                      all, BackSplit seeds learn on a case with few lesion voxels (docs/results.md §2)
   --no-restart       keep training a run whose validation pseudo-Dice is still 0 after 2 epochs,
-                     instead of starting it over once at a 0.1 % lesion start (the default when no
-                     --lesion-prior is given; the abandoned start stays in RUN/stalled-start/; a
-                     BackSplit run starts over with a background warm-up of a quarter of its epochs)
+                     instead of starting it over once (the default when no --lesion-prior is given) at
+                     a 1 % lesion start where its batches held at least 1 % lesion, else 0.1 % (the
+                     abandoned start stays in RUN/stalled-start/; a BackSplit run starts over with a
+                     background warm-up of a quarter of its epochs)
   --background-warmup E  BackSplit: train on the lesion against the whole background (as binary
                      training does, from background channels of the heads tied to one) for at least
                      E epochs and until validation pseudo-Dice is above 0, then bring the split in
