@@ -47,7 +47,6 @@ export function noLearningWarning(pseudoDice: readonly number[], epochs: number,
   return `${stalled}; every MS run measured that stalled like this learned at once when retrained with --lesion-prior 0.01 (docs/training.md)`;
 }
 
-/** The training and validation loaders (validation: the same fixed patches every epoch). */
 /** The patch draws of one rank's training batches. */
 function trainSampler(s: TrainingSetup, rank: number): SamplerOptions {
   const { config, patch, batch } = s;
@@ -61,6 +60,7 @@ function trainSampler(s: TrainingSetup, rank: number): SamplerOptions {
   };
 }
 
+/** The training and validation loaders (validation: the same fixed patches every epoch). */
 function openLoaders(s: TrainingSetup, startEpoch: number, rank: number): { train: Loader; val: Loader } {
   const { config, cacheDir, loadPatch, spec } = s;
   const iters = config.iterationsPerEpoch;
