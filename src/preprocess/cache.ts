@@ -98,23 +98,15 @@ function readBox<T extends Float32Array | Int16Array>(
   return out;
 }
 
-/** The whole [z, y, x] lesion label map of a cached case. */
-export function readCachedSeg(dir: string, meta: CachedCase): Int16Array {
-  const shape = meta.shape.slice(1);
-  return readBox(`${path.join(dir, meta.id)}.seg.i16`, (n) => new Int16Array(n), 1, shape, [0, 0, 0], shape, 0);
-}
-
 /** A [z, y, x] box of a cached case's lesion label map, zero outside the volume. */
 export function readCachedSegBox(dir: string, meta: CachedCase, start: number[], size: number[]): Int16Array {
-  return readBox(
-    `${path.join(dir, meta.id)}.seg.i16`,
-    (n) => new Int16Array(n),
-    1,
-    meta.shape.slice(1),
-    start,
-    size,
-    0,
-  );
+  const file = `${path.join(dir, meta.id)}.seg.i16`;
+  return readBox(file, (n) => new Int16Array(n), 1, meta.shape.slice(1), start, size, 0);
+}
+
+/** The whole [z, y, x] lesion label map of a cached case. */
+export function readCachedSeg(dir: string, meta: CachedCase): Int16Array {
+  return readCachedSegBox(dir, meta, [0, 0, 0], meta.shape.slice(1));
 }
 
 export interface Patch {
@@ -138,7 +130,7 @@ export function readPatch(
     backgrounds[s] = readBox(`${base}.bg.${s}.i16`, (n) => new Int16Array(n), 1, shape, start, size, 0);
   return {
     data: readBox(`${base}.data.f32`, (n) => new Float32Array(n), channels, shape, start, size, 0),
-    seg: readBox(`${base}.seg.i16`, (n) => new Int16Array(n), 1, shape, start, size, 0),
+    seg: readCachedSegBox(dir, meta, start, size),
     backgrounds,
   };
 }
