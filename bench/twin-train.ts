@@ -2,15 +2,20 @@
 //   [--iterations N] [--patch AxB[xC]] [--batch N] [--features A,B,…] [--arms ours,twin] [--out DIR]
 //   [--device cpu|cuda] [--jobs N] [--deadline SECONDS]
 //   [--mode binary|backsplit --sources atlas_tracts,atlas_cortex|subregions] [--lesion-share S] [--background-warmup E]
+//   [--no-mirror]
 // Our trainer next to an independent PyTorch twin (bench/py/train_twin.py: the same U-Net widths, patch,
 // batch, iterations, SGD/Nesterov/poly recipe and lesion-patch share; CE + batch Dice; flips only; no deep
 // supervision) on real data with held-out cases. The twin reads our preprocessed cache through np.memmap,
-// so both see the same voxels. Each model predicts its held-out cases (ours: `predict` defaults; the
-// twin: final weights, no mirroring), and both are scored by our `evaluate`. One JSON line per arm, fold
-// and seed (with the validation pseudo-Dice curve), then a summary (bench/lib/twin-summary.ts) with the
-// ratios ours / twin (Dice, lesion F1, recall, false positives), their 95 % bootstrap interval over the
-// pairs, overall and per fold, and the goal: every seed learns within the first quarter of the budget,
-// voxel Dice ≥ the twin's, false-positive lesions ≤ the twin's. No postprocessing on either side.
+// so both see the same voxels. Each model predicts its held-out cases (ours: `predict` defaults, so with
+// nnU-Net's test-time mirroring; the twin: final weights, no mirroring), and both are scored by our
+// `evaluate`. Ours is also predicted and scored without mirroring (the row's `withoutMirroring`), so the
+// trainers are compared alone too. One JSON line per arm, fold and seed (with the validation pseudo-Dice
+// curve), then a summary (bench/lib/twin-summary.ts) with the ratios ours / twin (Dice, lesion F1, recall,
+// false positives), their 95 % bootstrap interval over the pairs, overall and per fold, and the goal: every
+// seed learns within the first quarter of the budget, voxel Dice ≥ the twin's, false-positive lesions ≤ the
+// twin's; and the same summary with ours unmirrored (`withoutMirroring`). No postprocessing on either side.
+// --no-mirror predicts ours only without mirroring (as every row before stop 50: 4× fewer passes in 2D, 8×
+// in 3D). A row read back from OUT/rows keeps what it was predicted with (its `tiles`).
 // --device cuda trains and predicts both arms on the GPU. --jobs N runs N trainings at once, each in its own
 // process (a GPU is far from busy with one of these small networks; on CPU give each --threads 1); the order
 // is seed by seed, so both arms of a pair finish close together. --deadline stops starting trainings after
@@ -88,6 +93,7 @@ const { values } = parseArgs({
     "lesion-share": { type: "string" },
     "background-warmup": { type: "string" },
     "lesion-prior": { type: "string" },
+    "no-mirror": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   },
 });
@@ -266,6 +272,8 @@ if (backgroundWarmup > 0 && mode !== "backsplit") badOption("--background-warmup
 const lesionPrior = values["lesion-prior"] === undefined ? undefined : Number(values["lesion-prior"]);
 if (lesionPrior !== undefined && !(lesionPrior >= 0 && lesionPrior < 1))
   badOption(`--lesion-prior must lie in [0, 1), got ${values["lesion-prior"]}`);
+/** Ours predicts with nnU-Net's test-time mirroring (`predict`'s default) unless --no-mirror. */
+const mirror = !values["no-mirror"];
 const outSuffix = `${mode === "backsplit" ? `-split-${sources.join("+")}` : ""}${values["lesion-share"] === undefined ? "" : `-share${values["lesion-share"]}`}${backgroundWarmup > 0 ? `-warmup${backgroundWarmup}` : ""}${lesionPrior === undefined ? "" : `-prior${values["lesion-prior"]}`}`;
 const out = path.resolve(
   String(values.out ?? path.join("out", `twin-train-${values.data}-${values.config}${outSuffix}`)),
@@ -352,6 +360,23 @@ interface Row {
   seconds: number;
   /** Ours: the epochs of a start abandoned after a stall (the run started over at a small lesion start). */
   restartedAfterEpochs?: number;
+  /** Ours, predicted with mirroring: the same model's scores without it. */
+  withoutMirroring?: LesionScores;
+}
+
+type LesionScores = Pick<Row, "dice" | "lesionF1" | "lesionRecall" | "lesionPrecision" | "falsePositives">;
+
+/** A prediction folder's lesion scores against the fold's references (our `evaluate`, class 1). */
+async function lesionScores(predictions: string, fold: Fold): Promise<LesionScores> {
+  const e = await evaluateFolders(predictions, referenceFolder(fold), { classes: [1] });
+  const m = summarize(e).perClass["1"].means;
+  return {
+    dice: m.dice,
+    lesionF1: m.f1,
+    lesionRecall: m.recall,
+    lesionPrecision: m.precision,
+    falsePositives: m.falsePositives,
+  };
 }
 
 function printRow(row: Row): void {
@@ -383,9 +408,8 @@ async function score(
   curve: number[],
   seconds: number,
   restartedAfterEpochs?: number,
+  withoutMirroring?: LesionScores,
 ) {
-  const e = await evaluateFolders(predictions, referenceFolder(fold), { classes: [1] });
-  const m = summarize(e).perClass["1"].means;
   const first = curve.findIndex((d) => d > 0);
   const row: Row = {
     arm,
@@ -393,16 +417,13 @@ async function score(
     seed,
     init,
     tiles,
-    dice: m.dice,
-    lesionF1: m.f1,
-    lesionRecall: m.recall,
-    lesionPrecision: m.precision,
-    falsePositives: m.falsePositives,
+    ...(await lesionScores(predictions, fold)),
     firstLearningEpoch: first < 0 ? null : first,
     learnedInFirstQuarter: first >= 0 && first < Math.ceil(epochs / 4),
     pseudoDice: curve.map((d) => Number(d.toFixed(4))),
     seconds: Number(seconds.toFixed(1)),
     ...(restartedAfterEpochs !== undefined && { restartedAfterEpochs }),
+    ...(withoutMirroring && { withoutMirroring }),
   };
   writeFileSync(path.join(out, "rows", `${arm}-fold${fold}-seed${seed}.json`), `${JSON.stringify(row)}\n`);
   printRow(row);
@@ -444,23 +465,23 @@ async function runOurs(fold: Fold, seed: number): Promise<Row> {
     `ours fold ${fold} seed ${seed}`,
   );
   const seconds = (performance.now() - started) / 1000;
-  await steps.predict(
-    {
-      runs: [run],
-      input: testImages(fold),
-      out: predictions,
-      threads,
-      options: {
-        collapse: "prob",
-        threshold: 0.5,
-        mirror: false,
-        device,
-        saveProbabilities: false,
-        saveClasses: false,
+  const predictOurs = (out: string, mirror: boolean) =>
+    steps.predict(
+      {
+        runs: [run],
+        input: testImages(fold),
+        out,
+        threads,
+        options: { collapse: "prob", threshold: 0.5, mirror, device, saveProbabilities: false, saveClasses: false },
       },
-    },
-    `ours fold ${fold} seed ${seed}`,
-  );
+      `ours fold ${fold} seed ${seed}${mirror ? "" : " (no mirroring)"}`,
+    );
+  await predictOurs(predictions, mirror);
+  let withoutMirroring: LesionScores | undefined;
+  if (mirror) {
+    await predictOurs(`${predictions}-no-mirror`, false);
+    withoutMirroring = await lesionScores(`${predictions}-no-mirror`, fold);
+  }
   const training = new TrainingRun(run);
   const curve = training.logSinceFirstStart().map((l) => l.pseudoDice);
   const record = training.record();
@@ -469,11 +490,12 @@ async function runOurs(fold: Fold, seed: number): Promise<Row> {
     fold,
     seed,
     record.init ?? "he",
-    `gaussian ${DEFAULT_TILE_AVERAGE}`,
+    `gaussian ${DEFAULT_TILE_AVERAGE}${mirror ? " mirror" : ""}`,
     predictions,
     curve,
     seconds,
     record.config.restartedAfterEpochs,
+    withoutMirroring,
   );
 }
 
@@ -697,5 +719,18 @@ const summary: Record<string, unknown> = {
   ...(lesionPrior !== undefined && { lesionPrior }),
   device,
   ...twinSummary(rows, arms),
+  ...mirroringSummary(rows),
 };
 console.log(JSON.stringify(summary));
+
+/**
+ * How many of ours' rows were predicted with mirroring, and the summary with ours unmirrored (each mirrored
+ * row's `withoutMirroring`; rows predicted without mirroring as they are): the trainers alone.
+ */
+function mirroringSummary(rows: Row[]): Record<string, unknown> {
+  const ours = rows.filter((r) => r.arm === "ours");
+  const mirrored = ours.filter((r) => r.tiles.endsWith(" mirror"));
+  if (mirrored.length === 0) return { oursMirrored: `0 of ${ours.length}` };
+  const unmirrored = rows.map((r) => (r.withoutMirroring ? { ...r, ...r.withoutMirroring } : r));
+  return { oursMirrored: `${mirrored.length} of ${ours.length}`, withoutMirroring: twinSummary(unmirrored, arms) };
+}
