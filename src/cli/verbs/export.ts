@@ -12,7 +12,8 @@ export const exportVerb: Verb = {
   --threshold X      for prob (default 0.5)
   --checkpoint C     latest (the final weights, default, as nnU-Net) or best (best validation EMA)
 The lesion_mask output is the thresholded network output: a postprocessing rule recorded with the run
-(\`backsplit postprocess\`) is not part of the graph; apply it to the mask yourself.`,
+(\`backsplit postprocess\`) is not part of the graph; apply it to the mask yourself. Nor is test-time
+mirroring (\`predict\`'s default): the graph makes one pass over its input.`,
   options: {
     onnx: { type: "string" },
     collapse: { type: "string", default: "prob" },
