@@ -337,7 +337,7 @@ export async function main(b: RealBenchmark): Promise<void> {
     predict: {
       collapse: "prob",
       threshold: 0.5,
-      // Unlike \`predict\`'s default (since stop 50), as every stored row of these presets.
+      // Unlike `predict`'s default (since stop 50), as every stored row of these presets was predicted.
       mirror: false,
       device: values.device,
       saveProbabilities: false,

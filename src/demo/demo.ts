@@ -124,7 +124,7 @@ export async function runDemo(
         options: {
           collapse: "prob",
           threshold: 0.5,
-          // Unlike \`predict\`'s default: 8 passes per tile would take the README's command past 10 minutes.
+          // Unlike `predict`'s default: every stored demo table (README, docs/results.md §1) was predicted without it.
           mirror: false,
           device: o.device,
           saveProbabilities: false,

@@ -62,7 +62,7 @@ test("experiment trains both arms on every fold, predicts held-out cases, evalua
       assert.deepEqual(recorded.rule, choice.rule);
     }
   }
-  // Held-out cases are predicted as \`predict\` does by default: with test-time mirroring.
+  // Held-out cases are predicted as `predict` does by default: with test-time mirroring.
   assert.equal(JSON.parse(readFileSync(path.join(out, "experiment.json"), "utf8")).predict.mirror, true);
   const comparison = JSON.parse(readFileSync(path.join(out, "comparison_seed1.json"), "utf8"));
   assert.deepEqual(comparison.cases.sort(), ["a", "b"]);
