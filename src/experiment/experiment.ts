@@ -248,6 +248,7 @@ export async function collectExperiment(c: ExperimentConfig): Promise<Experiment
       device: c.train.device,
       "collapse rule": `${c.predict.collapse}${c.predict.collapse === "prob" ? ` > ${c.predict.threshold}` : ""}`,
       "tiles average": c.predict.tileAverage ?? DEFAULT_TILE_AVERAGE,
+      "test-time mirroring": c.predict.mirror ? "on" : "off",
     },
   });
   writeFileAtomicSync(

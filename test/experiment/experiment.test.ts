@@ -64,6 +64,8 @@ test("experiment trains both arms on every fold, predicts held-out cases, evalua
   }
   // Held-out cases are predicted as `predict` does by default: with test-time mirroring.
   assert.equal(JSON.parse(readFileSync(path.join(out, "experiment.json"), "utf8")).predict.mirror, true);
+  const reportHtml = readFileSync(r.stdout.match(/report: (.*report\.html)/)![1].trim(), "utf8");
+  assert.match(reportHtml, /<th>test-time mirroring<\/th><td>on<\/td>/);
   const comparison = JSON.parse(readFileSync(path.join(out, "comparison_seed1.json"), "utf8"));
   assert.deepEqual(comparison.cases.sort(), ["a", "b"]);
   // Each fold's model predicted only the case it did not train on.
