@@ -14,6 +14,8 @@
 // false positives), their 95 % bootstrap interval over the pairs, overall and per fold, and the goal: every
 // seed learns within the first quarter of the budget, voxel Dice ≥ the twin's, false-positive lesions ≤ the
 // twin's; and the same summary with ours unmirrored (`withoutMirroring`). No postprocessing on either side.
+// Each row and each arm's summary also count the test lesions found per size bin (`recallBySize`, evaluate's
+// bins in mm³), to show which lesions a recall gap is made of.
 // --no-mirror predicts ours only without mirroring (as every row before stop 50: 4× fewer passes in 2D, 8×
 // in 3D). A row read back from OUT/rows keeps what it was predicted with (its `tiles`).
 // --device cuda trains and predicts both arms on the GPU. --jobs N runs N trainings at once, each in its own
@@ -68,7 +70,7 @@ import { badOption, parseArgs } from "./lib/args.js";
 import { BRATS_CASES, BRATS_CHANNELS, BRATS_SOURCES, splitBratsLabels } from "./lib/brats-labels.js";
 import { MS_ATLAS_SOURCES, addMsAtlasSources } from "./lib/ms-atlas.js";
 import { SHARED } from "./lib/real-benchmark.js";
-import { twinSummary } from "./lib/twin-summary.js";
+import { type SizeBinCount, twinSummary } from "./lib/twin-summary.js";
 import { pickPython } from "./twin.js";
 
 const { values } = parseArgs({
@@ -362,20 +364,27 @@ interface Row {
   restartedAfterEpochs?: number;
   /** Ours, predicted with mirroring: the same model's scores without it. */
   withoutMirroring?: LesionScores;
+  /** The test lesions per size bin (evaluate's bins, mm³) and how many were found: where recall differs. */
+  recallBySize?: SizeBinCount[];
 }
 
-type LesionScores = Pick<Row, "dice" | "lesionF1" | "lesionRecall" | "lesionPrecision" | "falsePositives">;
+type LesionScores = Pick<
+  Row,
+  "dice" | "lesionF1" | "lesionRecall" | "lesionPrecision" | "falsePositives" | "recallBySize"
+>;
 
 /** A prediction folder's lesion scores against the fold's references (our `evaluate`, class 1). */
 async function lesionScores(predictions: string, fold: Fold): Promise<LesionScores> {
   const e = await evaluateFolders(predictions, referenceFolder(fold), { classes: [1] });
-  const m = summarize(e).perClass["1"].means;
+  const { means: m, sizeBins } = summarize(e).perClass["1"];
   return {
     dice: m.dice,
     lesionF1: m.f1,
     lesionRecall: m.recall,
     lesionPrecision: m.precision,
     falsePositives: m.falsePositives,
+    // sizeBins pools the lesions of every case, so recall × count is a whole number of lesions.
+    recallBySize: sizeBins.map((b) => ({ bin: b.bin, lesions: b.count, found: Math.round((b.recall ?? 0) * b.count) })),
   };
 }
 

@@ -15,6 +15,14 @@ export interface TwinRow {
   falsePositives: number;
   firstLearningEpoch: number | null;
   learnedInFirstQuarter: boolean;
+  /** The test references' lesions per size bin (mm³) and how many of them the prediction found. */
+  recallBySize?: SizeBinCount[];
+}
+
+export interface SizeBinCount {
+  bin: string;
+  lesions: number;
+  found: number;
 }
 
 const METRICS = ["dice", "lesionF1", "lesionRecall", "falsePositives"] as const;
@@ -39,6 +47,8 @@ export interface ArmSummary {
   lesionF1: number;
   lesionRecall: number;
   falsePositives: number;
+  /** Recall per lesion size bin, pooled over the arm's runs (only when every run has its counts). */
+  recallBySize?: (SizeBinCount & { recall: number | null })[];
 }
 
 export interface TwinSummary {
@@ -72,6 +82,20 @@ function compare(pairs: [TwinRow, TwinRow][]): Comparison {
   return out;
 }
 
+/** Found and total lesions per size bin summed over runs; {} unless every run has the same bins. */
+function pooledRecallBySize(rows: readonly TwinRow[]): Pick<ArmSummary, "recallBySize"> {
+  const first = rows[0]?.recallBySize;
+  const bins = first?.map((b) => b.bin).join();
+  if (!first || rows.some((r) => r.recallBySize?.map((b) => b.bin).join() !== bins)) return {};
+  return {
+    recallBySize: first.map(({ bin }, k) => {
+      const lesions = rows.reduce((s, r) => s + (r.recallBySize as SizeBinCount[])[k].lesions, 0);
+      const found = rows.reduce((s, r) => s + (r.recallBySize as SizeBinCount[])[k].found, 0);
+      return { bin, lesions, found, recall: lesions > 0 ? found / lesions : null };
+    }),
+  };
+}
+
 export function twinSummary(rows: readonly TwinRow[], arms: readonly ("ours" | "twin")[]): TwinSummary {
   const summary: TwinSummary = {};
   // Only pairs that every arm finished enter the means (a deadline can leave one arm short).
@@ -90,6 +114,7 @@ export function twinSummary(rows: readonly TwinRow[], arms: readonly ("ours" | "
       lesionF1: mean(r.map((x) => x.lesionF1)),
       lesionRecall: mean(r.map((x) => x.lesionRecall)),
       falsePositives: mean(r.map((x) => x.falsePositives)),
+      ...pooledRecallBySize(r),
     };
   }
   if (!(arms.includes("ours") && arms.includes("twin"))) return summary;

@@ -109,3 +109,31 @@ test("fold all (trained and tested on the same cases) counts for learning, not i
   assert.equal(fit.ratiosOver, "training cases (fold all)");
   assertClose([fit.ratio.dice], [9], 1e-12, 0);
 });
+
+test("recall by lesion size is pooled over an arm's paired runs as found / lesions, and only where every run has it", () => {
+  const bins = (small: [number, number], large: [number, number]) => [
+    { bin: "<10", lesions: small[0], found: small[1] },
+    { bin: ">=10", lesions: large[0], found: large[1] },
+  ];
+  const sized = [
+    { ...row("ours", 0, 1, 0.6, 40), recallBySize: bins([10, 1], [4, 4]) },
+    { ...row("twin", 0, 1, 0.5, 80), recallBySize: bins([10, 3], [4, 4]) },
+    { ...row("ours", 0, 2, 0.4, 60), recallBySize: bins([6, 0], [2, 1]) },
+    { ...row("twin", 0, 2, 0.5, 40), recallBySize: bins([6, 2], [2, 2]) },
+    // Unpaired: left out of the pooled counts as of every mean.
+    { ...row("ours", 0, 3, 0.9, 0), recallBySize: bins([100, 100], [1, 1]) },
+  ];
+  const s = twinSummary(sized, ["ours", "twin"]) as Required<ReturnType<typeof twinSummary>>;
+  assert.deepEqual(s.ours.recallBySize, [
+    { bin: "<10", lesions: 16, found: 1, recall: 1 / 16 },
+    { bin: ">=10", lesions: 6, found: 5, recall: 5 / 6 },
+  ]);
+  assert.deepEqual(s.twin.recallBySize, [
+    { bin: "<10", lesions: 16, found: 5, recall: 5 / 16 },
+    { bin: ">=10", lesions: 6, found: 6, recall: 1 },
+  ]);
+  // A row read back from before the counts existed: no pooled recall for its arm, rather than a partial one.
+  const mixed = twinSummary([...sized.slice(0, 3), { ...row("twin", 0, 2, 0.5, 40) }], ["ours", "twin"]);
+  assert.ok(mixed.ours?.recallBySize);
+  assert.equal(mixed.twin?.recallBySize, undefined);
+});
