@@ -14,7 +14,8 @@
 //              of nnU-Net's larger initial patch, cropped to the patch after), rot180 (rotations up to ±180°,
 //              nnU-Net's 2D range, instead of ±30°), nospatial (no rotation or
 //              scaling; mirroring and intensity transforms kept), nointensity (only rotation, scaling and
-//              mirroring), nods (no deep supervision), torchinit (PyTorch's default layer initialisation, as the
+//              mirroring), nods (no deep supervision), dsmax (deep supervision's coarse targets keep every lesion: a block
+//              with a lesion voxel is lesion, instead of nearest downsampling), torchinit (PyTorch's default layer initialisation, as the
 //              twin, instead of nnU-Net's He; torchheads / torchbody: only on the segmentation heads / on
 //              every layer but them; heinit: nnU-Net's He, for a base run that started otherwise), noprior /
 //              prior / prior5 (heads' biases as drawn / set to a 1 % / 5 % lesion start), restart (the

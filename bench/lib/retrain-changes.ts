@@ -15,6 +15,7 @@ export type RetrainChange = Partial<
     TrainConfig,
     | "augment"
     | "deepSupervision"
+    | "deepSupervisionTargets"
     | "init"
     | "lesionPrior"
     | "lesionPoint"
@@ -28,6 +29,8 @@ export type RetrainChange = Partial<
 export const RETRAIN_CHANGES: Readonly<Record<string, RetrainChange>> = {
   noaug: { augment: false },
   nods: { deepSupervision: false },
+  // Deep supervision kept, its coarse targets keeping every lesion (a block with a lesion voxel is lesion).
+  dsmax: { deepSupervisionTargets: "lesion-max" },
   torchinit: { init: "pytorch" },
   torchheads: { init: "pytorch-heads" },
   torchbody: { init: "pytorch-body" },

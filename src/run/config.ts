@@ -110,6 +110,13 @@ export interface TrainConfig {
   lesionSampling?: "instance" | "voxel";
   /** Loss on every decoder level (nnU-Net's default, on) or on the full-resolution output only. */
   deepSupervision?: boolean;
+  /**
+   * How the coarser outputs' targets are made: nnU-Net's nearest downsampling ("nearest", the default),
+   * which drops most lesions under two voxels across from them, or "lesion-max": a coarse voxel is lesion
+   * when any voxel of its block is (the highest lesion class there), else nearest. To measure whether deep
+   * supervision's coarse heads learning "no lesion" at small lesions costs recall (docs/training.md).
+   */
+  deepSupervisionTargets?: "nearest" | "lesion-max";
   lesionShare: number;
   diceOver: "all" | "lesion";
   /** CUDA: deterministic algorithms and cuDNN without autotuning (slower; CPU needs nothing). */

@@ -61,6 +61,7 @@ function trainingIdentity(config: TrainConfig, resolved: Resolved) {
     augment: config.augment,
     augmentOverrides: config.augmentOverrides ?? "none",
     deepSupervision: config.deepSupervision ?? true,
+    deepSupervisionTargets: config.deepSupervisionTargets ?? "nearest",
     lesionShare: config.lesionShare,
     lesionPoint: config.lesionPoint ?? "box",
     lesionSampling: config.lesionSampling ?? "instance",

@@ -39,6 +39,8 @@ export interface LossOptions {
    * sums): the shares and their gradients add up, over ranks, to one process's loss on the whole batch.
    */
   distributed?: { globalSum: (local: Tensor) => Tensor; worldSize: number };
+  /** Deep supervision's coarse targets: nearest downsampling (nnU-Net's, the default) or "lesion-max". */
+  deepSupervisionTargets?: "nearest" | "lesion-max";
 }
 
 /**
@@ -156,7 +158,31 @@ export function deepSupervisionWeights(outputs: number): number[] {
   return w.map((v) => v / sum);
 }
 
-/** Deep-supervised loss: targets downsampled (nearest) to each output's size. */
+/**
+ * A target [N, ...] downsampled to a coarser output's spatial size: nearest (PyTorch's: voxel k·j of each
+ * axis), or with "lesion-max" the highest lesion class of each k-wide block where the block holds one,
+ * else nearest. The block of coarse voxel j is voxels k·j … k·j + k − 1, the same voxels nearest reads from.
+ */
+export function deepSupervisionTarget(
+  target: Tensor,
+  size: readonly number[],
+  mode: "nearest" | "lesion-max" = "nearest",
+  lesionClasses: readonly number[] = [],
+): Tensor {
+  return tidy(() => {
+    const nearest = F.interpolate(target.unsqueeze(1).float(), size, "nearest").squeeze(1).long();
+    if (mode === "nearest" || lesionClasses.length === 0) return nearest;
+    const kernel = size.map((s, d) => target.size(d + 1) / s);
+    if (kernel.some((k, d) => !Number.isInteger(k) || k * size[d] !== target.size(d + 1)))
+      throw new Error(`lesion-max targets need a whole downsampling factor, got ${target.shape} → ${size}`);
+    let lesion = target.mul(0);
+    for (const c of lesionClasses) lesion = lesion.add(target.eq(c).long().mul(c));
+    const pooled = F.maxPool(lesion.unsqueeze(1).float(), kernel, { stride: kernel }).squeeze(1).long();
+    return pooled.gt(0).long().mul(pooled).add(pooled.eq(0).long().mul(nearest));
+  });
+}
+
+/** Deep-supervised loss: targets downsampled to each output's size (deepSupervisionTarget). */
 export function deepSupervisionLoss(outputs: Tensor[], target: Tensor, o: LossOptions): Tensor {
   return tidy(() => {
     const weights = deepSupervisionWeights(outputs.length);
@@ -166,7 +192,7 @@ export function deepSupervisionLoss(outputs: Tensor[], target: Tensor, o: LossOp
       const size = out.shape.slice(2);
       const t = size.every((s, d) => s === target.size(d + 1))
         ? target
-        : F.interpolate(target.unsqueeze(1).float(), size, "nearest").squeeze(1).long();
+        : deepSupervisionTarget(target, size, o.deepSupervisionTargets, o.lesionClasses);
       const l = segmentationLoss(out, t, o).mul(weights[i]);
       total = total ? total.add(l) : l;
     });

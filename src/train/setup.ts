@@ -140,6 +140,7 @@ export function setUpTraining(config: TrainConfig, device: string): TrainingSetu
     ignoreValue: targets.classes.ignore ?? null,
     unknownBackgroundValue: targets.classes.unknown_background ?? null,
     backgroundClasses: [...Array(targets.numClasses).keys()].filter((c) => !lesionValues.includes(c)),
+    deepSupervisionTargets: config.deepSupervisionTargets,
   };
   return {
     ...data,

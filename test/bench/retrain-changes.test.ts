@@ -13,7 +13,8 @@ test("one change is the table's entry; joined changes merge left to right, augme
   // A later change of the same setting wins.
   assert.deepEqual(retrainChange("torchbody+heinit"), { init: "he" });
   assert.deepEqual(retrainChange("noaug+nods"), { augment: false, deepSupervision: false });
-  assert.equal(Object.keys(RETRAIN_CHANGES).length, 19);
+  assert.equal(Object.keys(RETRAIN_CHANGES).length, 20);
+  assert.deepEqual(retrainChange("dsmax+torchbody"), { deepSupervisionTargets: "lesion-max", init: "pytorch-body" });
   // restart: back to the trainer's default start (no prior given), which starts over when it stalls.
   assert.deepEqual(retrainChange("restart"), { lesionPrior: undefined, restartIfStalled: true });
   assert.deepEqual(retrainChange("warmup+voxel"), { warmupEpochs: 1, lesionSampling: "voxel" });

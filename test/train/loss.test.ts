@@ -2,7 +2,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { F, cat, setThreads, tensor, tidy } from "../../src/engine/index.js";
-import { deepSupervisionWeights, segmentationLoss } from "../../src/train/loss.js";
+import {
+  deepSupervisionLoss,
+  deepSupervisionTarget,
+  deepSupervisionWeights,
+  segmentationLoss,
+} from "../../src/train/loss.js";
 import { assertClose } from "../helpers/assert.js";
 import { normals, uniforms } from "../helpers/data.js";
 import { runPython } from "../helpers/python.js";
@@ -133,6 +138,69 @@ test("ignored voxels do not count; class weights follow torch's weighted mean", 
 test("deep supervision weights: 1/2^i, the coarsest dropped, normalised", () => {
   assert.deepEqual(deepSupervisionWeights(4), [1 / 1.75, 0.5 / 1.75, 0.25 / 1.75, 0]);
   assert.deepEqual(deepSupervisionWeights(1), [1]);
+});
+
+// A 4³ target: lesion classes 1 and 3, a split background class 2, the ignore value 9.
+const dsVoxels: [number, number, number, number][] = [
+  [1, 1, 1, 1], // alone in block (0,0,0), which nearest reads at (0,0,0): lost by nearest
+  [2, 2, 2, 2], // read by nearest for block (1,1,1)
+  [2, 0, 0, 2], // read by nearest for block (1,0,0) ...
+  [3, 1, 1, 3], // ... which also holds lesion class 3
+  [0, 2, 2, 9], // ignore, read by nearest for block (0,1,1), no lesion there
+  [0, 3, 0, 1], // block (0,1,0) holds lesion classes 1 and 3: the highest wins
+  [1, 2, 1, 3],
+];
+function dsTarget(): number[] {
+  const t = new Array(64).fill(0);
+  for (const [z, y, x, v] of dsVoxels) t[z * 16 + y * 4 + x] = v;
+  return t;
+}
+// The 2³ targets by hand: index z*4 + y*2 + x.
+const nearestByHand = [0, 0, 0, 9, 2, 0, 0, 2];
+const lesionMaxByHand = [1, 0, 3, 9, 3, 0, 0, 2];
+
+test("deep supervision targets: nearest reads voxel 2j; lesion-max keeps the highest lesion class of each block", () => {
+  tidy(() => {
+    const target = tensor(dsTarget(), [1, 4, 4, 4], { dtype: "int64" });
+    assert.deepEqual(deepSupervisionTarget(target, [2, 2, 2]).toArray(), nearestByHand);
+    const max = deepSupervisionTarget(target, [2, 2, 2], "lesion-max", [1, 3]);
+    assert.deepEqual(max.toArray(), lesionMaxByHand);
+    // Without lesion classes there is nothing to keep: nearest.
+    assert.deepEqual(deepSupervisionTarget(target, [2, 2, 2], "lesion-max", []).toArray(), nearestByHand);
+    // A 2D patch trains as depth 1: its blocks are 1×2×2. Slice z = 0: lesion 1 at (3,0), ignore at (2,2).
+    const slice = tensor(dsTarget().slice(0, 16), [1, 1, 4, 4], { dtype: "int64" });
+    assert.deepEqual(deepSupervisionTarget(slice, [1, 2, 2], "lesion-max", [1, 3]).toArray(), [0, 0, 1, 9]);
+    assert.throws(
+      () =>
+        deepSupervisionTarget(
+          tensor(new Array(27).fill(0), [1, 3, 3, 3], { dtype: "int64" }),
+          [2, 2, 2],
+          "lesion-max",
+          [1],
+        ),
+      /whole downsampling factor/,
+    );
+  });
+});
+
+test("the deep-supervised loss with lesion-max targets is the weighted sum of the levels' losses on the hand targets", () => {
+  setThreads(1);
+  tidy(() => {
+    const logitsOf = (side: number, offset: number) =>
+      tensor(
+        normals(4 * side ** 3, 1).map((v, i) => v + (i % 7 === offset ? 0.5 : 0)),
+        [1, 4, side, side, side],
+      );
+    const outputs = [logitsOf(4, 1), logitsOf(2, 2), logitsOf(1, 3)];
+    const target = tensor(dsTarget(), [1, 4, 4, 4], { dtype: "int64" });
+    const o = { lesionClasses: [1, 3], ignoreValue: 9, deepSupervisionTargets: "lesion-max" as const };
+    const expected =
+      (2 / 3) * segmentationLoss(outputs[0], target, o).item() +
+      (1 / 3) * segmentationLoss(outputs[1], tensor(lesionMaxByHand, [1, 2, 2, 2], { dtype: "int64" }), o).item();
+    assertClose([deepSupervisionLoss(outputs, target, o).item()], [expected], 1e-6, 1e-7);
+    const nearest = deepSupervisionLoss(outputs, target, { ...o, deepSupervisionTargets: "nearest" }).item();
+    assert.ok(Math.abs(nearest - expected) > 1e-4, "the two target rules give different losses");
+  });
 });
 
 test("the background warm-up mixes the split CE with the merged-background CE, and weighs split classes' Dice by w", () => {

@@ -52,6 +52,9 @@ export const trainVerb: Verb = {
   --lr X             initial learning rate (default 0.01)
   --no-augment       train without data augmentation
   --no-deep-supervision  loss on the full-resolution output only (nnU-Net: on)
+  --deep-supervision-targets T  the coarser outputs' targets: nearest (default, nnU-Net's nearest
+                     downsampling) or lesion-max (a coarse voxel is lesion where any voxel of its block is,
+                     so lesions under two voxels across stay in every level's target)
   --init I           he (nnU-Net's He-normal weights, zero biases), pytorch (PyTorch's default layer
                      initialisation), pytorch-heads or pytorch-body (PyTorch's only on the 1×1 heads, or on
                      all but them). Default: pytorch-body, which learns earlier at small budgets
@@ -109,6 +112,7 @@ ${COMMON_HELP}`,
     lr: { type: "string" },
     "no-augment": { type: "boolean", default: false },
     "no-deep-supervision": { type: "boolean", default: false },
+    "deep-supervision-targets": { type: "string" },
     init: { type: "string" },
     "lesion-prior": { type: "string" },
     "warmup-epochs": { type: "string" },
@@ -132,6 +136,7 @@ ${COMMON_HELP}`,
     "batch-dice": ["on", "off"],
     init: INIT_SCHEMES,
     "lesion-sampling": ["instance", "voxel"],
+    "deep-supervision-targets": ["nearest", "lesion-max"],
   },
   async run(values, positionals) {
     if (positionals.length !== 1) throw new CliError("expected one dataset folder", EXIT.usage);
@@ -173,6 +178,7 @@ ${COMMON_HELP}`,
       initFrom: values["init-from"] ? path.resolve(String(values["init-from"])) : undefined,
       augment: !values["no-augment"],
       deepSupervision: !values["no-deep-supervision"],
+      deepSupervisionTargets: values["deep-supervision-targets"] as "nearest" | "lesion-max" | undefined,
       init: values.init as InitScheme | undefined,
       lesionPrior:
         values["lesion-prior"] === undefined
