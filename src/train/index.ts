@@ -11,7 +11,14 @@ export {
   train,
 } from "./trainer.js";
 export { NonFiniteLossError } from "./step.js";
-export { type LossOptions, deepSupervisionLoss, deepSupervisionTarget, deepSupervisionWeights, segmentationLoss, softDice } from "./loss.js";
+export {
+  type LossOptions,
+  deepSupervisionLoss,
+  deepSupervisionTarget,
+  deepSupervisionWeights,
+  segmentationLoss,
+  softDice,
+} from "./loss.js";
 export { type AugmentOptions, NNUNET_AUGMENTATION, augmentBatch } from "./augment.js";
 export {
   BUCKET_BYTES,
