@@ -325,6 +325,12 @@ test("deep supervision is on by default; off, the network gives the loss its ful
   const off = outputs(false);
   assert.ok(on.length > 1, `deep supervision: ${on.length} outputs`);
   assert.deepEqual(off, [on[0]], "one output, the full-resolution one");
+  // The coarse targets' rule reaches the loss: nearest by default, lesion-max when asked.
+  const rule = (deepSupervisionTargets?: "nearest" | "lesion-max") =>
+    setUpTraining(config(root, preprocessed, { out: path.join(root, "ds"), deepSupervisionTargets }), "cpu").lossOptions
+      .deepSupervisionTargets;
+  assert.equal(rule(undefined), undefined);
+  assert.equal(rule("lesion-max"), "lesion-max");
 });
 
 test("init 'pytorch' reaches the network: PyTorch's default draws biases, He leaves them at zero", async () => {
