@@ -1,6 +1,6 @@
 // npm run bench -- twin-fp --from DIR [--fold 0|1|all] [--seeds 1,2,3] [--thresholds 0.5,0.6,0.7,0.8,0.9]
 //   [--retrain same,noaug,perchannel,largerpatch,rot180,nospatial,nointensity,nods,torchinit,torchheads,torchbody,heinit,
-//              noprior,prior,prior5,restart,centre,voxel,warmup,A+B]
+//              noprior,prior,prior5,restart,centre,voxel,warmup,dsmax,A+B]
 //   [--tilings gaussian,uniform,gaussian-logits,gaussian-logits-mirror|none] [--retrain-tiling gaussian-logits] [--threads 1] [--json]
 // Where do our false-positive lesions come from? Takes a finished `twin-train` output (DIR) and, for our
 // models of one fold, separates the parts of prediction from training:
@@ -14,8 +14,9 @@
 //              of nnU-Net's larger initial patch, cropped to the patch after), rot180 (rotations up to ±180°,
 //              nnU-Net's 2D range, instead of ±30°), nospatial (no rotation or
 //              scaling; mirroring and intensity transforms kept), nointensity (only rotation, scaling and
-//              mirroring), nods (no deep supervision), dsmax (deep supervision's coarse targets keep every lesion: a block
-//              with a lesion voxel is lesion, instead of nearest downsampling), torchinit (PyTorch's default layer initialisation, as the
+//              mirroring), nods (no deep supervision), dsmax (deep supervision's coarse targets keep every
+//              lesion: a block with a lesion voxel is lesion, instead of nearest downsampling), torchinit
+//              (PyTorch's default layer initialisation, as the
 //              twin, instead of nnU-Net's He; torchheads / torchbody: only on the segmentation heads / on
 //              every layer but them; heinit: nnU-Net's He, for a base run that started otherwise), noprior /
 //              prior / prior5 (heads' biases as drawn / set to a 1 % / 5 % lesion start), restart (the
