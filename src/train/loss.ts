@@ -178,7 +178,7 @@ export function deepSupervisionTarget(
     let lesion = target.mul(0);
     for (const c of lesionClasses) lesion = lesion.add(target.eq(c).long().mul(c));
     const pooled = F.maxPool(lesion.unsqueeze(1).float(), kernel, { stride: kernel }).squeeze(1).long();
-    return pooled.gt(0).long().mul(pooled).add(pooled.eq(0).long().mul(nearest));
+    return where(pooled.gt(0), pooled, nearest);
   });
 }
 
